@@ -1,0 +1,406 @@
+//! The typed configuration: every key of the reference OpenClaw schema that OpenClaw-rs implements.
+//!
+//! Keys use the reference's camelCase names. Every section is optional and has the reference's default, so an empty
+//! file is a valid configuration (unlike the house style's "Config without Default": the reference format requires
+//! it). Keys the reference knows but we do not implement yet are not fields here; the loader reports them as
+//! warnings (see `reference.rs`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The whole `openclaw.json`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(rename = "$schema", skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Written by the CLI when it rewrites the file; kept verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    pub env: EnvConfig,
+    pub gateway: GatewayConfig,
+    pub agents: AgentsConfig,
+    pub models: ModelsConfig,
+    pub bindings: Vec<Binding>,
+    pub session: SessionConfig,
+    pub tools: ToolPolicy,
+    pub skills: SkillsConfig,
+    pub channels: BTreeMap<String, Value>,
+}
+
+/// `env`: extra variables for `${VAR}` substitution and for tools.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EnvConfig {
+    pub vars: BTreeMap<String, String>,
+}
+
+/// `gateway`: where and how the daemon listens.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayConfig {
+    pub port: u16,
+    /// `local` or `remote`.
+    pub mode: Option<String>,
+    /// `loopback` | `lan` | `tailnet` | `auto` | `custom`.
+    pub bind: String,
+    pub custom_bind_host: Option<String>,
+    pub auth: GatewayAuth,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            port: 18789,
+            mode: None,
+            bind: "loopback".to_owned(),
+            custom_bind_host: None,
+            auth: GatewayAuth::default(),
+        }
+    }
+}
+
+/// `gateway.auth`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayAuth {
+    /// `token` | `password` | `none`.
+    pub mode: Option<String>,
+    pub token: Option<Secret>,
+    pub password: Option<Secret>,
+}
+
+/// `agents`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AgentsConfig {
+    pub defaults: AgentDefaults,
+    /// `agents.entries.<id>`: the current keyed form.
+    pub entries: BTreeMap<String, AgentEntry>,
+    /// `agents.list[]`: the legacy array form (each item carries its `id`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<AgentEntry>,
+}
+
+/// `agents.defaults`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AgentDefaults {
+    pub model: Option<ModelSelection>,
+    /// Aliases and per-model parameters, keyed by model ref.
+    pub models: BTreeMap<String, Value>,
+    pub workspace: Option<String>,
+    pub skills: Option<Vec<String>>,
+    pub skip_bootstrap: bool,
+    pub bootstrap_max_chars: usize,
+    pub bootstrap_total_max_chars: usize,
+    pub user_timezone: Option<String>,
+    pub compaction: CompactionConfig,
+    pub timeout_seconds: Option<u64>,
+    pub max_concurrent: Option<u32>,
+}
+
+impl Default for AgentDefaults {
+    fn default() -> Self {
+        AgentDefaults {
+            model: None,
+            models: BTreeMap::new(),
+            workspace: None,
+            skills: None,
+            skip_bootstrap: false,
+            bootstrap_max_chars: 20_000,
+            bootstrap_total_max_chars: 60_000,
+            user_timezone: None,
+            compaction: CompactionConfig::default(),
+            timeout_seconds: None,
+            max_concurrent: None,
+        }
+    }
+}
+
+/// `agents.defaults.compaction`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CompactionConfig {
+    pub enabled: bool,
+    /// `safeguard` | `default`.
+    pub mode: String,
+    /// Tokens of the most recent conversation kept verbatim after a compaction.
+    pub keep_recent_tokens: u64,
+    /// Tokens kept free for the answer; compaction starts when the context would eat into them.
+    pub reserve_tokens: u64,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            enabled: true,
+            mode: "safeguard".to_owned(),
+            keep_recent_tokens: 20_000,
+            reserve_tokens: 16_384,
+        }
+    }
+}
+
+/// A model choice: a plain `provider/model` string or `{primary, fallbacks}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ModelSelection {
+    Ref(String),
+    Chain {
+        primary: Option<String>,
+        #[serde(default)]
+        fallbacks: Vec<String>,
+    },
+}
+
+impl ModelSelection {
+    /// The primary model ref, if one is set.
+    pub fn primary(&self) -> Option<&str> {
+        match self {
+            ModelSelection::Ref(model_ref) => Some(model_ref),
+            ModelSelection::Chain { primary, .. } => primary.as_deref(),
+        }
+    }
+
+    /// The fallback model refs, in order.
+    pub fn fallbacks(&self) -> &[String] {
+        match self {
+            ModelSelection::Ref(_) => &[],
+            ModelSelection::Chain { fallbacks, .. } => fallbacks,
+        }
+    }
+}
+
+/// One agent: `agents.entries.<id>`, an `agents.list[]` item, or a seed-format `agents/<id>.json` file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AgentEntry {
+    /// Only in `agents.list[]` items and agent files; the key is the id in `agents.entries`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub default: bool,
+    pub workspace: Option<String>,
+    pub agent_dir: Option<String>,
+    pub model: Option<ModelSelection>,
+    pub skills: Option<Vec<String>>,
+    pub tools: Option<ToolPolicy>,
+    pub identity: Option<Value>,
+    pub bootstrap_max_chars: Option<usize>,
+    pub bootstrap_total_max_chars: Option<usize>,
+    /// The seed's agent file format: `{"tone": …, "expertise": […]}`, rendered into the system prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Personality>,
+    /// The seed's agent file format: channels this agent answers on (becomes channel bindings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+}
+
+/// The seed's `personality` block.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Personality {
+    pub tone: Option<String>,
+    pub expertise: Vec<String>,
+}
+
+/// `models`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelsConfig {
+    /// `merge` (default) or `replace`.
+    pub mode: Option<String>,
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `models.providers.<id>`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    /// `openai-completions` (default), `anthropic-messages`, `ollama`, …
+    pub api: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_seconds: Option<u64>,
+    pub max_tokens: Option<u64>,
+    pub models: Vec<ModelDefinition>,
+}
+
+/// `models.providers.<id>.models[]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelDefinition {
+    pub id: String,
+    pub name: Option<String>,
+    pub reasoning: Option<bool>,
+    pub input: Vec<String>,
+    /// US dollars per million tokens.
+    pub cost: ModelCost,
+    pub context_window: Option<u64>,
+    pub context_tokens: Option<u64>,
+    pub max_tokens: Option<u64>,
+}
+
+/// Price per million tokens.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelCost {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: f64,
+    pub cache_write: f64,
+}
+
+/// A credential: a literal string (possibly `${VAR}`) or a SecretRef `{source, provider, id}`.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Secret {
+    Plain(String),
+    Ref {
+        source: String,
+        #[serde(default)]
+        provider: Option<String>,
+        id: String,
+    },
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Plain(_) => f.write_str("Secret(<redacted>)"),
+            Secret::Ref { source, id, .. } => write!(f, "SecretRef({source}:{id})"),
+        }
+    }
+}
+
+/// `bindings[]`: which agent answers which inbound messages.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Binding {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub agent_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(rename = "match")]
+    pub matcher: BindingMatch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<BindingSession>,
+}
+
+/// `bindings[].match`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BindingMatch {
+    pub channel: Option<String>,
+    pub account_id: Option<String>,
+    pub peer: Option<PeerMatch>,
+    pub guild_id: Option<String>,
+    pub team_id: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// `bindings[].match.peer`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PeerMatch {
+    /// `direct` | `group` | `channel` (legacy `dm` means `direct`).
+    pub kind: Option<String>,
+    pub id: Option<String>,
+}
+
+/// `bindings[].session`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BindingSession {
+    pub dm_scope: Option<String>,
+    pub group_scope: Option<String>,
+}
+
+/// `session`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SessionConfig {
+    /// `per-sender` (default) | `global`.
+    pub scope: String,
+    /// `main` (default) | `per-peer` | `per-channel-peer` | `per-account-channel-peer`.
+    pub dm_scope: String,
+    /// `per-group` (default) | `main`.
+    pub group_scope: String,
+    pub main_key: String,
+    /// Canonical id → the ids it has on each channel (`"telegram:123"`).
+    pub identity_links: BTreeMap<String, Vec<String>>,
+    pub reset: SessionReset,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            scope: "per-sender".to_owned(),
+            dm_scope: "main".to_owned(),
+            group_scope: "per-group".to_owned(),
+            main_key: "main".to_owned(),
+            identity_links: BTreeMap::new(),
+            reset: SessionReset::default(),
+        }
+    }
+}
+
+/// `session.reset`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SessionReset {
+    /// `none` | `daily` | `idle`.
+    pub mode: String,
+    pub at_hour: u8,
+    pub idle_minutes: Option<u64>,
+}
+
+impl Default for SessionReset {
+    fn default() -> Self {
+        SessionReset { mode: "none".to_owned(), at_hour: 4, idle_minutes: None }
+    }
+}
+
+/// `tools` (and `agents.entries.<id>.tools`): which tools an agent may call.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ToolPolicy {
+    /// `minimal` | `coding` | `messaging` | `full`.
+    pub profile: Option<String>,
+    pub allow: Option<Vec<String>>,
+    pub also_allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+/// `skills`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SkillsConfig {
+    pub allow_bundled: Option<Vec<String>>,
+    pub load: SkillsLoad,
+    pub entries: BTreeMap<String, SkillEntry>,
+}
+
+/// `skills.load`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SkillsLoad {
+    pub extra_dirs: Vec<String>,
+    pub watch: Option<bool>,
+}
+
+/// `skills.entries.<name>`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SkillEntry {
+    pub enabled: Option<bool>,
+    pub api_key: Option<Secret>,
+    pub env: BTreeMap<String, String>,
+    pub config: Option<Value>,
+}

@@ -1,0 +1,157 @@
+//! The conformance suite every [`Store`] implementation passes (SQLite today, PostgreSQL next). It panics on the
+//! first violated expectation, like a test.
+
+use openclaw_protocol::{AgentMessage, TranscriptEntry, Usage};
+
+use crate::{AuditEvent, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit};
+
+fn new_session(key: &str) -> NewSession {
+    NewSession {
+        session_key: key.to_owned(),
+        agent_id: "main".to_owned(),
+        channel: Some("cli".to_owned()),
+        display_name: None,
+        cwd: "/workspace".to_owned(),
+        reason: "initial".to_owned(),
+    }
+}
+
+fn turn(session_id: &str, run_id: &str, entries: Vec<TranscriptEntry>) -> TurnCommit {
+    TurnCommit {
+        session_id: session_id.to_owned(),
+        run_id: run_id.to_owned(),
+        entries,
+        usage: Usage { input: 10, output: 2, total_tokens: 12, ..Usage::default() },
+        model_provider: Some("mock".to_owned()),
+        model: Some("mock-1".to_owned()),
+        status: RunStatus::Done,
+        error: None,
+        audit: vec![AuditEvent {
+            actor: "agent:main".to_owned(),
+            action: "turn.completed".to_owned(),
+            agent_id: Some("main".to_owned()),
+            session_key: None,
+            run_id: Some(run_id.to_owned()),
+            outcome: "ok".to_owned(),
+            detail: serde_json::json!({}),
+        }],
+    }
+}
+
+async fn begin(store: &dyn Store, session_id: &str, key: &str, run_id: &str, pid: Option<i64>) {
+    store
+        .begin_run(NewRun {
+            run_id: run_id.to_owned(),
+            session_id: session_id.to_owned(),
+            session_key: key.to_owned(),
+            agent_id: "main".to_owned(),
+            owner_pid: pid,
+        })
+        .await
+        .expect("begin_run");
+}
+
+/// Runs every check against `store`, which must be empty.
+///
+/// # Panics
+/// On the first expectation the store violates.
+pub async fn store_conformance(store: &dyn Store) {
+    sessions_and_turns(store).await;
+    failed_commit_writes_nothing(store).await;
+    recovery(store).await;
+    memory(store).await;
+    let problems = store.check_integrity().await.expect("check_integrity");
+    assert!(problems.is_empty(), "integrity problems: {problems:?}");
+}
+
+async fn sessions_and_turns(store: &dyn Store) {
+    let key = "agent:main:main";
+    assert!(store.active_session(key).await.expect("active_session").is_none());
+    let session = store.open_session(new_session(key)).await.expect("open_session");
+    assert_eq!(session.status, "active");
+    assert_eq!(session.entry_count, 1, "the session header is the first entry");
+
+    begin(store, &session.session_id, key, "run-1", None).await;
+    let user = TranscriptEntry::message(None, AgentMessage::user_text("hello"));
+    let reply = TranscriptEntry::message(Some(user.id().to_owned()), AgentMessage::user_text("stand-in reply"));
+    let reply_id = reply.id().to_owned();
+    store.commit_turn(turn(&session.session_id, "run-1", vec![user, reply])).await.expect("commit_turn");
+
+    let transcript = store.transcript(&session.session_id).await.expect("transcript");
+    assert_eq!(transcript.len(), 3);
+    assert!(matches!(transcript[0].entry, TranscriptEntry::Session(_)));
+    assert_eq!(transcript[2].entry.id(), reply_id);
+    assert_eq!(transcript[2].run_id.as_deref(), Some("run-1"));
+    assert!(transcript.windows(2).all(|pair| pair[0].seq < pair[1].seq), "entries are ordered");
+
+    let session = store.session(&session.session_id).await.expect("session").expect("exists");
+    assert_eq!(session.leaf_entry_id.as_deref(), Some(reply_id.as_str()));
+    assert_eq!(session.total_tokens, 12);
+    assert_eq!(session.model.as_deref(), Some("mock-1"));
+    let run = store.run("run-1").await.expect("run").expect("exists");
+    assert_eq!(run.status, "done");
+
+    // A reset ends the window; the next one links back to it.
+    assert!(store.end_session(key).await.expect("end_session"));
+    assert!(store.active_session(key).await.expect("active_session").is_none());
+    let second = store.open_session(new_session(key)).await.expect("open_session");
+    assert_eq!(second.previous_session_id.as_deref(), Some(session.session_id.as_str()));
+    let listed = store.list_sessions(Some("main"), false, 10).await.expect("list_sessions");
+    assert_eq!(listed.len(), 2);
+    let active = store.list_sessions(None, true, 10).await.expect("list_sessions");
+    assert_eq!(active.len(), 1);
+
+    let audit = store.audit_events(10).await.expect("audit_events");
+    assert!(audit.iter().any(|record| record.event.action == "turn.completed"));
+}
+
+async fn failed_commit_writes_nothing(store: &dyn Store) {
+    let key = "agent:main:atomic";
+    let session = store.open_session(new_session(key)).await.expect("open_session");
+    begin(store, &session.session_id, key, "run-atomic", None).await;
+    let first = TranscriptEntry::message(None, AgentMessage::user_text("one"));
+    // The same entry twice violates the unique entry id: the commit must fail as a whole.
+    let commit = turn(&session.session_id, "run-atomic", vec![first.clone(), first]);
+    assert!(store.commit_turn(commit).await.is_err(), "a duplicate entry id must fail the commit");
+    let transcript = store.transcript(&session.session_id).await.expect("transcript");
+    assert_eq!(transcript.len(), 1, "only the header: no half-written turn");
+    let after = store.session(&session.session_id).await.expect("session").expect("exists");
+    assert_eq!(after.total_tokens, 0);
+    assert_eq!(store.run("run-atomic").await.expect("run").expect("exists").status, "running");
+}
+
+async fn recovery(store: &dyn Store) {
+    let key = "agent:main:recovery";
+    let session = store.open_session(new_session(key)).await.expect("open_session");
+    begin(store, &session.session_id, key, "run-dead", Some(999_999)).await;
+    begin(store, &session.session_id, key, "run-alive", Some(1)).await;
+    let recovered = store.recover_runs(&|pid| pid == 1).await.expect("recover_runs");
+    // run-atomic (no owner) from the previous check is recovered too.
+    assert_eq!(recovered, 2);
+    assert_eq!(store.run("run-dead").await.expect("run").expect("exists").status, "interrupted");
+    assert_eq!(store.run("run-alive").await.expect("run").expect("exists").status, "running");
+}
+
+async fn memory(store: &dyn Store) {
+    let chunks = vec![
+        MemoryChunk { start_line: 1, end_line: 3, content: "The user's favourite colour is teal.".to_owned() },
+        MemoryChunk { start_line: 4, end_line: 6, content: "Deploys happen on Tuesdays.".to_owned() },
+    ];
+    store.index_memory_file("main", "MEMORY.md", "v1", chunks).await.expect("index_memory_file");
+    store
+        .index_memory_file("other", "MEMORY.md", "v1", vec![MemoryChunk {
+            start_line: 1,
+            end_line: 1,
+            content: "teal is also here".to_owned(),
+        }])
+        .await
+        .expect("index_memory_file");
+    let hits = store.search_memory("main", "what colour?", 5).await.expect("search_memory");
+    assert_eq!(hits.len(), 1, "agents' memories are separate: {hits:?}");
+    assert_eq!(hits[0].start_line, 1);
+    assert!(hits[0].snippet.contains("teal"));
+    assert_eq!(store.memory_files("main").await.expect("memory_files"), vec![("MEMORY.md".to_owned(), "v1".to_owned())]);
+    store.remove_memory_file("main", "MEMORY.md").await.expect("remove_memory_file");
+    assert!(store.search_memory("main", "teal", 5).await.expect("search_memory").is_empty());
+    assert!(store.search_memory("main", "   ", 5).await.expect("search_memory").is_empty());
+}

@@ -1,0 +1,256 @@
+//! Durable state: sessions, transcripts, runs, the audit log and the memory index.
+//!
+//! One [`Store`] trait with an SQLite implementation ([`SqliteStore`], the embedded default: WAL, migrations);
+//! a PostgreSQL implementation will sit behind the same trait and pass the same [`conformance`] suite.
+//!
+//! **Invariants:**
+//! - A turn is written in one transaction ([`Store::commit_turn`]): a crash leaves either the whole turn (its
+//!   entries, the session's new leaf and totals, the run's final status) or none of it.
+//! - The audit log is append-only; the database itself refuses updates and deletes of its rows.
+//! - This crate never parses the client wire protocol; transcript entries are stored as the JSON the reference
+//!   writes.
+
+pub mod conformance;
+mod sqlite;
+
+use async_trait::async_trait;
+use openclaw_protocol::{TranscriptEntry, Usage};
+use serde_json::Value;
+
+pub use sqlite::SqliteStore;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database at {path}: {source} (fix: check that the directory exists and is writable)")]
+    Open { path: String, source: sqlx::Error },
+    #[error("database migration failed: {0} (fix: the file may be from a newer OpenClaw-rs; restore a backup or upgrade)")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored transcript entry {entry_id} of session {session_id} is not valid JSON: {source}")]
+    CorruptEntry { session_id: String, entry_id: String, source: serde_json::Error },
+    #[error("no session {0}")]
+    NoSession(String),
+    #[error("the database is full or the disk is out of space: {0} (fix: free disk space in the state directory)")]
+    DiskFull(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation may succeed (a busy database, a dropped connection).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => db.message().contains("locked") || db.message().contains("busy"),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A session window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    /// `active` or `ended`.
+    pub status: String,
+    pub reason: String,
+    pub previous_session_id: Option<String>,
+    pub channel: Option<String>,
+    pub display_name: Option<String>,
+    pub model_provider: Option<String>,
+    pub model: Option<String>,
+    pub leaf_entry_id: Option<String>,
+    pub entry_count: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+    pub cost_usd: f64,
+    pub compaction_count: i64,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What is needed to open a session window.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub session_key: String,
+    pub agent_id: String,
+    pub channel: Option<String>,
+    pub display_name: Option<String>,
+    /// The workspace, written into the `session` header entry as `cwd`.
+    pub cwd: String,
+    pub reason: String,
+}
+
+/// One stored transcript entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    pub seq: i64,
+    pub run_id: Option<String>,
+    pub entry: TranscriptEntry,
+}
+
+/// A run (one agent turn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub session_id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    pub status: String,
+    pub owner_pid: Option<i64>,
+    pub model: Option<String>,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// What is needed to start a run.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub run_id: String,
+    pub session_id: String,
+    pub session_key: String,
+    pub agent_id: String,
+    pub owner_pid: Option<i64>,
+}
+
+/// Final status of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Done,
+    Failed,
+    Aborted,
+    Timeout,
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Timeout => "timeout",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Everything one turn writes, committed atomically.
+#[derive(Debug, Clone)]
+pub struct TurnCommit {
+    pub session_id: String,
+    pub run_id: String,
+    pub entries: Vec<TranscriptEntry>,
+    pub usage: Usage,
+    pub model_provider: Option<String>,
+    pub model: Option<String>,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// One audit log event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// Who acted: `agent:<id>`, `cli`, `user:<id>`, …
+    pub actor: String,
+    /// What: `tool.call`, `turn.completed`, `session.reset`, …
+    pub action: String,
+    pub agent_id: Option<String>,
+    pub session_key: Option<String>,
+    pub run_id: Option<String>,
+    /// `ok`, `error`, `denied`, …
+    pub outcome: String,
+    pub detail: Value,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub ts: i64,
+    pub event: AuditEvent,
+}
+
+/// One chunk of a memory file to index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryChunk {
+    pub start_line: i64,
+    pub end_line: i64,
+    pub content: String,
+}
+
+/// A memory search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryHit {
+    pub path: String,
+    pub start_line: i64,
+    pub end_line: i64,
+    pub snippet: String,
+    /// Higher is better.
+    pub score: f64,
+}
+
+/// The durable state of the gateway.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The active session window of a key, if any.
+    async fn active_session(&self, session_key: &str) -> Result<Option<SessionRecord>>;
+
+    /// Opens a new active window for a key (ending the current one, if any) and writes its `session` header.
+    async fn open_session(&self, new: NewSession) -> Result<SessionRecord>;
+
+    /// Ends the active window of a key (`/new`, `/reset`); returns whether there was one.
+    async fn end_session(&self, session_key: &str) -> Result<bool>;
+
+    /// One session window by id.
+    async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>>;
+
+    /// Session windows, most recently updated first; `agent_id` filters, `active_only` hides ended windows.
+    async fn list_sessions(&self, agent_id: Option<&str>, active_only: bool, limit: i64) -> Result<Vec<SessionRecord>>;
+
+    /// Every entry of a session window, in order.
+    async fn transcript(&self, session_id: &str) -> Result<Vec<StoredEntry>>;
+
+    /// Records a run as `running`.
+    async fn begin_run(&self, run: NewRun) -> Result<()>;
+
+    /// Writes a whole turn atomically: entries, session leaf and totals, run status, audit events.
+    async fn commit_turn(&self, turn: TurnCommit) -> Result<()>;
+
+    /// One run by id.
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+
+    /// Marks `running` runs whose owner is no longer alive as `interrupted`; returns how many.
+    async fn recover_runs(&self, is_alive: &(dyn Fn(i64) -> bool + Sync)) -> Result<u64>;
+
+    /// Appends one audit event.
+    async fn append_audit(&self, event: AuditEvent) -> Result<()>;
+
+    /// The most recent audit events, newest last.
+    async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRecord>>;
+
+    /// Fingerprints of the indexed memory files of an agent (`path → fingerprint`).
+    async fn memory_files(&self, agent_id: &str) -> Result<Vec<(String, String)>>;
+
+    /// Replaces the indexed chunks of one memory file.
+    async fn index_memory_file(&self, agent_id: &str, path: &str, fingerprint: &str, chunks: Vec<MemoryChunk>)
+    -> Result<()>;
+
+    /// Forgets a memory file that no longer exists.
+    async fn remove_memory_file(&self, agent_id: &str, path: &str) -> Result<()>;
+
+    /// Full-text search over an agent's memory chunks.
+    async fn search_memory(&self, agent_id: &str, query: &str, limit: i64) -> Result<Vec<MemoryHit>>;
+
+    /// A consistency check of the underlying database (`PRAGMA integrity_check` for SQLite).
+    async fn check_integrity(&self) -> Result<Vec<String>>;
+}

@@ -1,0 +1,571 @@
+//! The SQLite implementation of [`Store`]: one file in WAL mode, migrations embedded, turns written in
+//! `BEGIN IMMEDIATE` transactions so concurrent writers queue instead of failing.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openclaw_protocol::{SessionHeader, TranscriptEntry, now_iso, now_ms, new_id, TRANSCRIPT_VERSION};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::{
+    AuditEvent, AuditRecord, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord, SessionRecord,
+    StoredEntry, Store, StoreError, TurnCommit,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file, applies migrations, and sets WAL mode.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when the file cannot be opened, [`StoreError::Migrate`] when the schema cannot be applied.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let url = path.to_string_lossy().into_owned();
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open { path: url.clone(), source })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options, 1, &url).await
+    }
+
+    /// An in-memory database (tests and benchmarks).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| StoreError::Open { path: ":memory:".to_owned(), source })?
+            .foreign_keys(true);
+        // One connection: every connection to `:memory:` would be its own database.
+        Self::connect(options, 1, ":memory:").await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max: u32, label: &str) -> Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { path: label.to_owned(), source })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn map_disk_full(error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        let message = db.message();
+        if message.contains("database or disk is full") || message.contains("disk I/O error") {
+            return StoreError::DiskFull(message.to_owned());
+        }
+    }
+    StoreError::Database(error)
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        session_id: row.try_get("session_id")?,
+        session_key: row.try_get("session_key")?,
+        agent_id: row.try_get("agent_id")?,
+        status: row.try_get("status")?,
+        reason: row.try_get("reason")?,
+        previous_session_id: row.try_get("previous_session_id")?,
+        channel: row.try_get("channel")?,
+        display_name: row.try_get("display_name")?,
+        model_provider: row.try_get("model_provider")?,
+        model: row.try_get("model")?,
+        leaf_entry_id: row.try_get("leaf_entry_id")?,
+        entry_count: row.try_get("entry_count")?,
+        input_tokens: row.try_get("input_tokens")?,
+        output_tokens: row.try_get("output_tokens")?,
+        total_tokens: row.try_get("total_tokens")?,
+        cost_usd: row.try_get("cost_usd")?,
+        compaction_count: row.try_get("compaction_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: row.try_get("run_id")?,
+        session_id: row.try_get("session_id")?,
+        session_key: row.try_get("session_key")?,
+        agent_id: row.try_get("agent_id")?,
+        status: row.try_get("status")?,
+        owner_pid: row.try_get("owner_pid")?,
+        model: row.try_get("model")?,
+        error: row.try_get("error")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+const INSERT_ENTRY: &str = "INSERT INTO transcript_entries \
+    (session_id, seq, entry_id, parent_id, entry_type, run_id, entry_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+const INSERT_AUDIT: &str = "INSERT INTO audit_log \
+    (ts, actor, action, agent_id, session_key, run_id, outcome, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+async fn insert_audit(conn: &mut sqlx::SqliteConnection, event: &AuditEvent) -> Result<()> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(now_ms())
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.agent_id)
+        .bind(&event.session_key)
+        .bind(&event.run_id)
+        .bind(&event.outcome)
+        .bind(event.detail.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(map_disk_full)?;
+    Ok(())
+}
+
+/// Turns free text into an FTS5 query that cannot be a syntax error: each word quoted, any word may match.
+fn fts_query(query: &str) -> Option<String> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{}\"", word.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" OR "))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn active_session(&self, session_key: &str) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_key = ? AND status = 'active'")
+            .bind(session_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn open_session(&self, new: NewSession) -> Result<SessionRecord> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(&new.session_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let now = now_ms();
+        if let Some(previous) = &previous {
+            sqlx::query("UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = ? AND status = 'active'")
+                .bind(now)
+                .bind(previous)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let session_id = new_id();
+        let header = TranscriptEntry::Session(SessionHeader {
+            version: TRANSCRIPT_VERSION,
+            id: session_id.clone(),
+            timestamp: now_iso(),
+            cwd: new.cwd.clone(),
+            parent_session: None,
+        });
+        sqlx::query(
+            "INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
+             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(&session_id)
+        .bind(&new.session_key)
+        .bind(&new.agent_id)
+        .bind(&new.reason)
+        .bind(&previous)
+        .bind(&new.channel)
+        .bind(&new.display_name)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_disk_full)?;
+        sqlx::query(INSERT_ENTRY)
+            .bind(&session_id)
+            .bind(0_i64)
+            .bind(&session_id)
+            .bind(None::<String>)
+            .bind("session")
+            .bind(None::<String>)
+            .bind(serde_json::to_string(&header).unwrap_or_default())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_disk_full)?;
+        tx.commit().await.map_err(map_disk_full)?;
+        self.session(&session_id).await?.ok_or(StoreError::NoSession(session_id))
+    }
+
+    async fn end_session(&self, session_key: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_key = ? AND status = 'active'")
+            .bind(now_ms())
+            .bind(session_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_sessions(&self, agent_id: Option<&str>, active_only: bool, limit: i64) -> Result<Vec<SessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM sessions WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 = 0 OR status = 'active') \
+             ORDER BY updated_at DESC, created_at DESC LIMIT ?3",
+        )
+        .bind(agent_id)
+        .bind(active_only)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn transcript(&self, session_id: &str) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, entry_id, run_id, entry_json FROM transcript_entries WHERE session_id = ? ORDER BY seq",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let json: String = row.try_get("entry_json")?;
+                let entry = serde_json::from_str(&json).map_err(|source| StoreError::CorruptEntry {
+                    session_id: session_id.to_owned(),
+                    entry_id: row.try_get("entry_id").unwrap_or_default(),
+                    source,
+                })?;
+                Ok(StoredEntry { seq: row.try_get("seq")?, run_id: row.try_get("run_id")?, entry })
+            })
+            .collect()
+    }
+
+    async fn begin_run(&self, run: NewRun) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runs (run_id, session_id, session_key, agent_id, status, owner_pid, started_at) \
+             VALUES (?, ?, ?, ?, 'running', ?, ?)",
+        )
+        .bind(&run.run_id)
+        .bind(&run.session_id)
+        .bind(&run.session_key)
+        .bind(&run.agent_id)
+        .bind(run.owner_pid)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(map_disk_full)?;
+        Ok(())
+    }
+
+    async fn commit_turn(&self, turn: TurnCommit) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_disk_full)?;
+        let now = now_ms();
+        let mut seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM transcript_entries WHERE session_id = ?")
+                .bind(&turn.session_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut leaf: Option<String> = None;
+        let mut compactions = 0_i64;
+        for entry in &turn.entries {
+            let json = serde_json::to_string(entry).unwrap_or_default();
+            sqlx::query(INSERT_ENTRY)
+                .bind(&turn.session_id)
+                .bind(seq)
+                .bind(entry.id())
+                .bind(entry.parent_id())
+                .bind(entry.kind())
+                .bind(&turn.run_id)
+                .bind(json)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_disk_full)?;
+            seq += 1;
+            leaf = Some(entry.id().to_owned());
+            if matches!(entry, TranscriptEntry::Compaction(_)) {
+                compactions += 1;
+            }
+        }
+        let usage = &turn.usage;
+        sqlx::query(
+            "UPDATE sessions SET leaf_entry_id = COALESCE(?, leaf_entry_id), entry_count = entry_count + ?, \
+             input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
+             cost_usd = cost_usd + ?, compaction_count = compaction_count + ?, \
+             model_provider = COALESCE(?, model_provider), model = COALESCE(?, model), updated_at = ? \
+             WHERE session_id = ?",
+        )
+        .bind(&leaf)
+        .bind(turn.entries.len() as i64)
+        .bind(usage.input as i64)
+        .bind(usage.output as i64)
+        .bind(usage.total_tokens as i64)
+        .bind(usage.cost.total)
+        .bind(compactions)
+        .bind(&turn.model_provider)
+        .bind(&turn.model)
+        .bind(now)
+        .bind(&turn.session_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_disk_full)?;
+        sqlx::query(
+            "UPDATE runs SET status = ?, error = ?, model = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?, \
+             ended_at = ? WHERE run_id = ?",
+        )
+        .bind(turn.status.as_str())
+        .bind(&turn.error)
+        .bind(&turn.model)
+        .bind(usage.input as i64)
+        .bind(usage.output as i64)
+        .bind(usage.cost.total)
+        .bind(now)
+        .bind(&turn.run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_disk_full)?;
+        for event in &turn.audit {
+            insert_audit(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(map_disk_full)?;
+        Ok(())
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?").bind(run_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn recover_runs(&self, is_alive: &(dyn Fn(i64) -> bool + Sync)) -> Result<u64> {
+        let rows = sqlx::query("SELECT run_id, owner_pid FROM runs WHERE status = 'running'").fetch_all(&self.pool).await?;
+        let mut recovered = 0;
+        for row in rows {
+            let run_id: String = row.try_get("run_id")?;
+            let owner: Option<i64> = row.try_get("owner_pid")?;
+            if owner.is_some_and(is_alive) {
+                continue;
+            }
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let done = sqlx::query(
+                "UPDATE runs SET status = 'interrupted', error = 'the process running this turn stopped before it finished', \
+                 ended_at = ? WHERE run_id = ? AND status = 'running'",
+            )
+            .bind(now_ms())
+            .bind(&run_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                let event = AuditEvent {
+                    actor: "system".to_owned(),
+                    action: "run.interrupted".to_owned(),
+                    agent_id: None,
+                    session_key: None,
+                    run_id: Some(run_id.clone()),
+                    outcome: "recovered".to_owned(),
+                    detail: serde_json::json!({ "ownerPid": owner }),
+                };
+                insert_audit(&mut tx, &event).await?;
+                recovered += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(recovered)
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, &event).await
+    }
+
+    async fn audit_events(&self, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.try_get("detail_json")?;
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    ts: row.try_get("ts")?,
+                    event: AuditEvent {
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        agent_id: row.try_get("agent_id")?,
+                        session_key: row.try_get("session_key")?,
+                        run_id: row.try_get("run_id")?,
+                        outcome: row.try_get("outcome")?,
+                        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn memory_files(&self, agent_id: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT path, fingerprint FROM memory_files WHERE agent_id = ? ORDER BY path")
+            .bind(agent_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("path")?, row.try_get("fingerprint")?))).collect()
+    }
+
+    async fn index_memory_file(
+        &self,
+        agent_id: &str,
+        path: &str,
+        fingerprint: &str,
+        chunks: Vec<MemoryChunk>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM memory_fts WHERE agent_id = ? AND path = ?")
+            .bind(agent_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        for chunk in &chunks {
+            sqlx::query("INSERT INTO memory_fts (agent_id, path, start_line, end_line, content) VALUES (?, ?, ?, ?, ?)")
+                .bind(agent_id)
+                .bind(path)
+                .bind(chunk.start_line)
+                .bind(chunk.end_line)
+                .bind(&chunk.content)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_disk_full)?;
+        }
+        sqlx::query(
+            "INSERT INTO memory_files (agent_id, path, fingerprint) VALUES (?, ?, ?) \
+             ON CONFLICT (agent_id, path) DO UPDATE SET fingerprint = excluded.fingerprint",
+        )
+        .bind(agent_id)
+        .bind(path)
+        .bind(fingerprint)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(map_disk_full)?;
+        Ok(())
+    }
+
+    async fn remove_memory_file(&self, agent_id: &str, path: &str) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM memory_fts WHERE agent_id = ? AND path = ?")
+            .bind(agent_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM memory_files WHERE agent_id = ? AND path = ?")
+            .bind(agent_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn search_memory(&self, agent_id: &str, query: &str, limit: i64) -> Result<Vec<MemoryHit>> {
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT path, start_line, end_line, content, bm25(memory_fts) AS rank FROM memory_fts \
+             WHERE memory_fts MATCH ? AND agent_id = ? ORDER BY rank LIMIT ?",
+        )
+        .bind(fts)
+        .bind(agent_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let rank: f64 = row.try_get("rank")?;
+                Ok(MemoryHit {
+                    path: row.try_get("path")?,
+                    start_line: row.try_get("start_line")?,
+                    end_line: row.try_get("end_line")?,
+                    snippet: row.try_get("content")?,
+                    score: -rank,
+                })
+            })
+            .collect()
+    }
+
+    async fn check_integrity(&self) -> Result<Vec<String>> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().filter(|row| row != "ok").collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_queries_are_quoted_words() {
+        assert_eq!(fts_query("favourite colour?").as_deref(), Some("\"favourite\" OR \"colour\""));
+        assert_eq!(fts_query("\"-*:()"), None);
+    }
+
+    #[tokio::test]
+    async fn in_memory_store_passes_the_conformance_suite() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        crate::conformance::store_conformance(&store).await;
+    }
+
+    #[tokio::test]
+    async fn file_store_passes_the_conformance_suite_and_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let store = SqliteStore::open(&path).await.unwrap();
+        crate::conformance::store_conformance(&store).await;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn audit_log_refuses_updates_and_deletes() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store
+            .append_audit(AuditEvent {
+                actor: "cli".into(),
+                action: "test".into(),
+                agent_id: None,
+                session_key: None,
+                run_id: None,
+                outcome: "ok".into(),
+                detail: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+        let update = sqlx::query("UPDATE audit_log SET outcome = 'x'").execute(&store.pool).await;
+        assert!(update.unwrap_err().to_string().contains("append-only"));
+        let delete = sqlx::query("DELETE FROM audit_log").execute(&store.pool).await;
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
+}

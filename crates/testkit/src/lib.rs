@@ -1,0 +1,269 @@
+//! Test support for OpenClaw-rs: [`ScriptedServer`], a real HTTP/1.1 server on `127.0.0.1:0` that answers with
+//! scripted [`Reply`]s — whole JSON bodies, or SSE streams written chunk by chunk with pauses, split anywhere (even
+//! mid-line), cut before the end, or left hanging — and records every request it gets. The `openai` and
+//! `anthropic` modules build streams in each provider's real wire format.
+//!
+//! **Invariant:** only tests and benchmarks depend on this crate.
+
+pub mod anthropic;
+pub mod openai;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How a reply's body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The terminating chunk is sent.
+    Complete,
+    /// The connection is closed without the terminating chunk (a cut stream).
+    Cut,
+    /// The server stops writing and keeps the connection open (a hung provider).
+    Hang,
+}
+
+/// One scripted HTTP response.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Body pieces, each written (and flushed) after its pause.
+    pub chunks: Vec<(Duration, Vec<u8>)>,
+    pub end: End,
+}
+
+impl Reply {
+    /// A JSON body.
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            chunks: vec![(Duration::ZERO, body.to_string().into_bytes())],
+            end: End::Complete,
+        }
+    }
+
+    /// An SSE stream from raw text pieces, written exactly as given.
+    pub fn sse_raw(pieces: Vec<String>) -> Self {
+        Reply {
+            status: 200,
+            headers: vec![
+                ("content-type".to_owned(), "text/event-stream".to_owned()),
+                ("cache-control".to_owned(), "no-cache".to_owned()),
+            ],
+            chunks: pieces.into_iter().map(|piece| (Duration::ZERO, piece.into_bytes())).collect(),
+            end: End::Complete,
+        }
+    }
+
+    /// Re-splits the body into pieces of at most `size` bytes (so SSE lines break mid-line).
+    pub fn split_every(mut self, size: usize) -> Self {
+        let all: Vec<u8> = self.chunks.iter().flat_map(|(_, bytes)| bytes.clone()).collect();
+        self.chunks = all.chunks(size.max(1)).map(|piece| (Duration::ZERO, piece.to_vec())).collect();
+        self
+    }
+
+    /// Pauses before every piece.
+    pub fn paced(mut self, pause: Duration) -> Self {
+        for chunk in &mut self.chunks {
+            chunk.0 = pause;
+        }
+        self
+    }
+
+    /// Keeps only the first `n` pieces and then cuts the connection.
+    pub fn cut_after(mut self, n: usize) -> Self {
+        self.chunks.truncate(n);
+        self.end = End::Cut;
+        self
+    }
+
+    /// Keeps only the first `n` pieces and then hangs.
+    pub fn hang_after(mut self, n: usize) -> Self {
+        self.chunks.truncate(n);
+        self.end = End::Hang;
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The body parsed as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// A header by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    replies: VecDeque<Reply>,
+    fallback: Option<Reply>,
+    requests: Vec<Recorded>,
+}
+
+/// A scripted HTTP server on loopback. Dropping it stops accepting connections.
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl ScriptedServer {
+    /// Starts a server on a free loopback port.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let accept_shared = shared.clone();
+        let accept_task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = accept_shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, shared).await;
+                });
+            }
+        });
+        ScriptedServer { addr, shared, accept_task }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a reply; replies are used in order, one per request.
+    pub fn push(&self, reply: Reply) {
+        self.lock().replies.push_back(reply);
+    }
+
+    /// The reply used once the queue is empty (default: a 500 saying nothing is scripted).
+    pub fn set_fallback(&self, reply: Reply) {
+        self.lock().fallback = Some(reply);
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut tmp = [0_u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(key, _)| key == "content-length")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&tmp[..n]);
+    }
+    let reply = {
+        let mut shared = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        shared.requests.push(Recorded { method, path, headers, body });
+        shared.replies.pop_front().or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
+            Reply::json(500, serde_json::json!({"error": {"message": "no scripted reply left", "type": "server_error"}}))
+        })
+    };
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        529 => "Overloaded",
+        _ => "Status",
+    };
+    let mut head = format!("HTTP/1.1 {} {reason}\r\nconnection: close\r\ntransfer-encoding: chunked\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.flush().await?;
+    for (pause, bytes) in &reply.chunks {
+        if !pause.is_zero() {
+            tokio::time::sleep(*pause).await;
+        }
+        if bytes.is_empty() {
+            continue;
+        }
+        stream.write_all(format!("{:x}\r\n", bytes.len()).as_bytes()).await?;
+        stream.write_all(bytes).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await?;
+    }
+    match reply.end {
+        End::Complete => {
+            stream.write_all(b"0\r\n\r\n").await?;
+            stream.flush().await?;
+        }
+        End::Cut => {}
+        End::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+    }
+    stream.shutdown().await
+}
