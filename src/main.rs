@@ -1,1 +1,85 @@
-fn main() {}
+//! `openclaw`: the one binary. Parses the command line, sets up logging, and hands off to a command; nothing else
+//! lives here (the commands are thin too: the work is in the library crates).
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// OpenClaw-rs: one gateway that connects AI agents to the channels people already use.
+#[derive(Debug, Parser)]
+#[command(name = "openclaw", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Use the profile's state dir (~/.openclaw-<name>).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Log level: error, warn, info, debug, trace (also OPENCLAW_LOG_LEVEL).
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set up the state dir, a model provider and the default agent's workspace.
+    Setup(commands::setup::SetupArgs),
+    /// The same as `setup` (the reference's name for the wizard).
+    Onboard(commands::setup::SetupArgs),
+    /// Run one agent turn.
+    Agent(commands::agent::AgentArgs),
+    /// List and add agents.
+    #[command(subcommand)]
+    Agents(commands::agents::AgentsCommand),
+    /// Inspect sessions and their transcripts.
+    #[command(subcommand)]
+    Sessions(commands::sessions::SessionsCommand),
+    /// Read, change and validate the configuration.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Check the configuration, the state dir's permissions and the providers.
+    Doctor(commands::doctor::DoctorArgs),
+}
+
+fn init_logging(level: Option<&str>) {
+    let level = level
+        .map(str::to_owned)
+        .or_else(|| std::env::var("OPENCLAW_LOG_LEVEL").ok())
+        .unwrap_or_else(|| "warn".to_owned());
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // TLS on ring for every HTTP client in the process (the aws-lc C build is avoided on purpose).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_logging(cli.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = commands::Ctx { profile: cli.profile.clone() };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Setup(args) | Command::Onboard(args) => commands::setup::run(&ctx, args).await,
+            Command::Agent(args) => commands::agent::run(&ctx, args).await,
+            Command::Agents(command) => commands::agents::run(&ctx, command).await,
+            Command::Sessions(command) => commands::sessions::run(&ctx, command).await,
+            Command::Config(command) => commands::config::run(&ctx, command).await,
+            Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use openclaw_protocol::AgentId;
 use crate::{AgentEntry, Config, Issue, ModelSelection, Paths, Personality, Severity, ToolPolicy, expand_home};
+use openclaw_protocol::AgentId;
 
 /// The id of the agent a single-agent install has.
 pub const DEFAULT_AGENT_ID: &str = "main";

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use agents::{ResolvedAgent, DEFAULT_AGENT_ID};
+pub use agents::{DEFAULT_AGENT_ID, ResolvedAgent};
 pub use schema::*;
 pub use substitute::unresolved_var;
 
@@ -153,11 +153,7 @@ impl Loaded {
     pub fn default_agent(&self) -> ResolvedAgent {
         let mut agents = self.agents();
         // `resolve` always yields at least the implicit `main` agent.
-        if agents.is_empty() {
-            agents::implicit_main(&self.config, &self.paths)
-        } else {
-            agents.remove(0)
-        }
+        if agents.is_empty() { agents::implicit_main(&self.config, &self.paths) } else { agents.remove(0) }
     }
 }
 
@@ -195,12 +191,7 @@ pub fn load(paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loade
 pub fn load_str(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigError> {
     let raw = parse_json5(text, &paths.config_path)?;
     let mut value = raw.clone();
-    let vars = value
-        .get("env")
-        .and_then(|env| env.get("vars"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let vars = value.get("env").and_then(|env| env.get("vars")).and_then(Value::as_object).cloned().unwrap_or_default();
     let lookup = |name: &str| env(name).or_else(|| vars.get(name).and_then(Value::as_str).map(str::to_owned));
     let mut warnings: Vec<Issue> = substitute::substitute_env(&mut value, &lookup)
         .into_iter()
@@ -219,14 +210,9 @@ pub fn load_str(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>)
         issues.into_iter().partition(|issue| issue.severity == Severity::Error);
     warnings.extend(more_warnings);
     match config {
-        Some(config) if errors.is_empty() => Ok(Loaded {
-            config,
-            raw,
-            paths: paths.clone(),
-            exists: true,
-            agent_files: Vec::new(),
-            warnings,
-        }),
+        Some(config) if errors.is_empty() => {
+            Ok(Loaded { config, raw, paths: paths.clone(), exists: true, agent_files: Vec::new(), warnings })
+        }
         _ => Err(ConfigError::Invalid { path: paths.config_path.clone(), issues: errors }),
     }
 }
@@ -419,7 +405,9 @@ fn semantic_issues(config: &Config) -> Vec<Issue> {
                 issues.push(Issue {
                     severity: Severity::Warning,
                     path,
-                    message: format!("the {api:?} API is not implemented by OpenClaw-rs yet; calls to this provider will fail"),
+                    message: format!(
+                        "the {api:?} API is not implemented by OpenClaw-rs yet; calls to this provider will fail"
+                    ),
                     hint: Some(format!("use one of: {}", IMPLEMENTED_APIS.join(", "))),
                 });
             } else {
@@ -441,7 +429,11 @@ fn semantic_issues(config: &Config) -> Vec<Issue> {
         if let Some(peer) = &binding.matcher.peer
             && let Some(kind) = &peer.kind
         {
-            issues.extend(one_of(&format!("bindings.{idx}.match.peer.kind"), kind, &["direct", "dm", "group", "channel"]));
+            issues.extend(one_of(
+                &format!("bindings.{idx}.match.peer.kind"),
+                kind,
+                &["direct", "dm", "group", "channel"],
+            ));
         }
     }
     for name in config.channels.keys() {
@@ -486,7 +478,8 @@ pub fn set_path(root: &mut Value, path: &str, new_value: Value) -> Result<(), St
         node = match node {
             Value::Object(map) => map.entry(seg.clone()).or_insert(Value::Null),
             Value::Array(items) => {
-                let at = seg.parse::<usize>().map_err(|_| format!("{} is a list; use an index", segs[..idx].join(".")))?;
+                let at =
+                    seg.parse::<usize>().map_err(|_| format!("{} is a list; use an index", segs[..idx].join(".")))?;
                 items.get_mut(at).ok_or_else(|| format!("{} has no item {at}", segs[..idx].join(".")))?
             }
             _ => return Err(format!("{} is not an object", segs[..idx].join("."))),

@@ -47,10 +47,8 @@ pub(crate) fn sibling_keys(parent: &[String]) -> Vec<&'static str> {
             if parts.len() != depth + 1 {
                 return None;
             }
-            let parent_matches = parts[..depth]
-                .iter()
-                .zip(parent)
-                .all(|(pattern, segment)| *pattern == "*" || *pattern == segment);
+            let parent_matches =
+                parts[..depth].iter().zip(parent).all(|(pattern, segment)| *pattern == "*" || *pattern == segment);
             (parent_matches && parts[depth] != "*").then(|| parts[depth])
         })
         .collect();

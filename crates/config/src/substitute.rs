@@ -17,12 +17,10 @@ fn walk(
     missing: &mut Vec<(String, String)>,
 ) {
     match value {
-        Value::String(text) => {
-            if text.contains('$') {
-                let (replaced, names) = substitute_str(text, lookup);
-                *text = replaced;
-                missing.extend(names.into_iter().map(|name| (path.join("."), name)));
-            }
+        Value::String(text) if text.contains('$') => {
+            let (replaced, names) = substitute_str(text, lookup);
+            *text = replaced;
+            missing.extend(names.into_iter().map(|name| (path.join("."), name)));
         }
         Value::Array(items) => {
             for (idx, item) in items.iter_mut().enumerate() {

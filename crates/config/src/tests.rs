@@ -50,8 +50,9 @@ fn unknown_keys_are_errors_with_suggestions() {
 
 #[test]
 fn reference_keys_not_implemented_are_warnings() {
-    let loaded = load_str(r#"{ gateway: { controlUi: { enabled: true } }, cron: { enabled: false } }"#, &paths(), &no_env)
-        .unwrap();
+    let loaded =
+        load_str(r#"{ gateway: { controlUi: { enabled: true } }, cron: { enabled: false } }"#, &paths(), &no_env)
+            .unwrap();
     let paths: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
     assert!(paths.contains(&"gateway.controlUi"), "{paths:?}");
     assert!(paths.contains(&"cron"), "{paths:?}");
@@ -78,8 +79,9 @@ fn env_substitution_and_missing_vars() {
     assert_eq!(loaded.warnings.len(), 1);
     assert!(loaded.warnings[0].message.contains("BASE"));
     // env.vars feed substitution too.
-    let loaded = load_str(r#"{ env: { vars: { BASE: "http://x" } }, gateway: { customBindHost: "${BASE}" } }"#, &paths(), &env)
-        .unwrap();
+    let loaded =
+        load_str(r#"{ env: { vars: { BASE: "http://x" } }, gateway: { customBindHost: "${BASE}" } }"#, &paths(), &env)
+            .unwrap();
     assert_eq!(loaded.config.gateway.custom_bind_host.as_deref(), Some("http://x"));
 }
 

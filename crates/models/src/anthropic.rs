@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use eventsource_stream::Event;
-use openclaw_protocol::{AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, Usage, UserContent, UserPart, now_ms};
+use openclaw_protocol::{
+    AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, Usage, UserContent, UserPart, now_ms,
+};
 use serde_json::{Value, json};
 
 use crate::http::{post_json, sse_events};
@@ -108,7 +110,9 @@ pub fn request_body(request: &ModelRequest, default_max_tokens: Option<u64>) -> 
             request
                 .tools
                 .iter()
-                .map(|tool| json!({"name": tool.name, "description": tool.description, "input_schema": tool.parameters}))
+                .map(
+                    |tool| json!({"name": tool.name, "description": tool.description, "input_schema": tool.parameters}),
+                )
                 .collect(),
         );
     }
@@ -195,7 +199,11 @@ impl EventAssembler for Assembler {
             return Ok(Vec::new());
         }
         let value: Value = serde_json::from_str(data).map_err(|error| {
-            ModelError::new(&self.provider, ErrorKind::Protocol, format!("malformed JSON in the stream ({error}): {}", preview(data)))
+            ModelError::new(
+                &self.provider,
+                ErrorKind::Protocol,
+                format!("malformed JSON in the stream ({error}): {}", preview(data)),
+            )
         })?;
         let kind = value.get("type").and_then(Value::as_str).unwrap_or(event.event.as_str());
         let index = value.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -210,7 +218,9 @@ impl EventAssembler for Assembler {
             "content_block_start" => {
                 let block = value.get("content_block").cloned().unwrap_or(Value::Null);
                 let started = match block.get("type").and_then(Value::as_str) {
-                    Some("text") => Block::Text(block.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()),
+                    Some("text") => {
+                        Block::Text(block.get("text").and_then(Value::as_str).unwrap_or_default().to_owned())
+                    }
                     Some("thinking") => Block::Thinking {
                         thinking: block.get("thinking").and_then(Value::as_str).unwrap_or_default().to_owned(),
                         signature: None,
@@ -299,7 +309,9 @@ impl EventAssembler for Assembler {
         for block in std::mem::take(&mut self.blocks).into_values() {
             match block {
                 Block::Text(text) if !text.is_empty() => content.push(AssistantPart::Text { text }),
-                Block::Thinking { thinking, signature } => content.push(AssistantPart::Thinking { thinking, signature }),
+                Block::Thinking { thinking, signature } => {
+                    content.push(AssistantPart::Thinking { thinking, signature })
+                }
                 Block::ToolUse { id, name, input } => {
                     content.push(AssistantPart::ToolCall(ToolCall { id, name, arguments: parse_arguments(&input) }))
                 }

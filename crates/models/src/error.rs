@@ -62,12 +62,22 @@ impl ModelError {
     /// Whether another model (a fallback) may succeed where this one failed.
     pub fn allows_fallback(&self) -> bool {
         self.is_retryable()
-            || matches!(self.kind, ErrorKind::CircuitOpen | ErrorKind::NotConfigured | ErrorKind::Auth | ErrorKind::ContextOverflow)
+            || matches!(
+                self.kind,
+                ErrorKind::CircuitOpen | ErrorKind::NotConfigured | ErrorKind::Auth | ErrorKind::ContextOverflow
+            )
     }
 
     /// Whether the failure counts against the provider's health (circuit breaker).
     pub fn counts_for_breaker(&self) -> bool {
-        matches!(self.kind, ErrorKind::Server { .. } | ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::StreamCut | ErrorKind::Overloaded { .. })
+        matches!(
+            self.kind,
+            ErrorKind::Server { .. }
+                | ErrorKind::Connect
+                | ErrorKind::Timeout
+                | ErrorKind::StreamCut
+                | ErrorKind::Overloaded { .. }
+        )
     }
 
     /// The delay the provider asked for, if any.

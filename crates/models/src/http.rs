@@ -114,7 +114,8 @@ pub(crate) fn error_message(body: &str) -> Option<String> {
 
 /// `Retry-After` (seconds or an HTTP date) or `retry-after-ms`.
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
     {
         return Some(Duration::from_secs_f64((ms / 1000.0).max(0.0)));
     }
@@ -180,10 +181,20 @@ mod tests {
         assert_eq!(error.kind, ErrorKind::Auth);
         assert!(error.message.contains("Incorrect API key"));
         assert!(!error.is_retryable());
-        let error = status_error("anthropic", 529, None, r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        let error = status_error(
+            "anthropic",
+            529,
+            None,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
         assert!(matches!(error.kind, ErrorKind::Overloaded { .. }));
         assert!(error.is_retryable());
-        let error = status_error("openai", 400, None, r#"{"error":{"message":"This model's maximum context length is 8192 tokens"}}"#);
+        let error = status_error(
+            "openai",
+            400,
+            None,
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens"}}"#,
+        );
         assert_eq!(error.kind, ErrorKind::ContextOverflow);
     }
 }

@@ -107,7 +107,12 @@ pub enum StreamEvent {
     TextDelta(String),
     ThinkingDelta(String),
     /// A piece of a tool call: the first piece of each call carries its id and name.
-    ToolCallDelta { index: usize, id: Option<String>, name: Option<String>, arguments: String },
+    ToolCallDelta {
+        index: usize,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     Done(AssistantMessage),
 }
 

@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 
 use eventsource_stream::Event;
 use futures::StreamExt;
-use openclaw_protocol::{AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, Usage, UserContent, now_ms};
+use openclaw_protocol::{
+    AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, Usage, UserContent, now_ms,
+};
 use serde_json::{Value, json};
 
 use crate::http::{post_json, sse_events};
@@ -68,7 +70,8 @@ pub fn request_body(api: Api, request: &ModelRequest) -> Value {
                                "function": {"name": call.name, "arguments": call.arguments.to_string()}})
                     })
                     .collect();
-                let mut out = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                let mut out =
+                    json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
                 if !calls.is_empty() {
                     out["tool_calls"] = Value::Array(calls);
                 }
@@ -312,7 +315,11 @@ impl EventAssembler for Assembler {
                 return Err(self.protocol(format!("tool call {index} has no function name")));
             }
             let id = if call.id.is_empty() { format!("call_{index}") } else { call.id };
-            content.push(AssistantPart::ToolCall(ToolCall { id, name: call.name, arguments: parse_arguments(&call.arguments) }));
+            content.push(AssistantPart::ToolCall(ToolCall {
+                id,
+                name: call.name,
+                arguments: parse_arguments(&call.arguments),
+            }));
         }
         let has_calls = content.iter().any(|part| matches!(part, AssistantPart::ToolCall(_)));
         let stop_reason = match self.finish_reason.as_deref() {

@@ -12,7 +12,9 @@ use futures::StreamExt;
 use openclaw_protocol::{AssistantMessage, Usage};
 
 use crate::breaker::Breaker;
-use crate::{BreakerConfig, ErrorKind, ModelError, ModelInfo, ModelProvider, ModelRequest, ProviderSettings, StreamEvent};
+use crate::{
+    BreakerConfig, ErrorKind, ModelError, ModelInfo, ModelProvider, ModelRequest, ProviderSettings, StreamEvent,
+};
 
 /// `provider/model` (the model part may itself contain `/`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -145,7 +147,11 @@ impl ModelRouter {
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<(AssistantMessage, Vec<RouteAttempt>), (ModelError, Vec<RouteAttempt>)> {
         let mut attempts: Vec<RouteAttempt> = Vec::new();
-        let mut last_error = ModelError::new("router", ErrorKind::NotConfigured, "no model is configured (fix: set agents.defaults.model.primary, e.g. \"openai/gpt-4o-mini\")");
+        let mut last_error = ModelError::new(
+            "router",
+            ErrorKind::NotConfigured,
+            "no model is configured (fix: set agents.defaults.model.primary, e.g. \"openai/gpt-4o-mini\")",
+        );
         for model in chain {
             let provider = match self.providers.get(&model.provider) {
                 Some(Ok(provider)) => provider.clone(),

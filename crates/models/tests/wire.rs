@@ -69,7 +69,10 @@ fn chain(refs: &[&str]) -> Vec<ModelRef> {
     refs.iter().map(|r| ModelRef::parse(r).unwrap()).collect()
 }
 
-async fn run(router: &ModelRouter, refs: &[&str]) -> (Result<openclaw_protocol::AssistantMessage, openclaw_models::ModelError>, String) {
+async fn run(
+    router: &ModelRouter,
+    refs: &[&str],
+) -> (Result<openclaw_protocol::AssistantMessage, openclaw_models::ModelError>, String) {
     let mut streamed = String::new();
     let mut on_event = |event: &StreamEvent| {
         if let StreamEvent::TextDelta(text) = event {
@@ -139,10 +142,8 @@ async fn server_errors_retry_then_fall_back() {
     primary.set_fallback(openai::error(500, "boom", "server_error"));
     let backup = ScriptedServer::start().await;
     backup.push(anthropic::text("from the fallback"));
-    let router = router(vec![
-        settings("oa", Api::OpenAiCompletions, &primary),
-        settings("an", Api::AnthropicMessages, &backup),
-    ]);
+    let router =
+        router(vec![settings("oa", Api::OpenAiCompletions, &primary), settings("an", Api::AnthropicMessages, &backup)]);
     let mut on_event = |_: &StreamEvent| {};
     let (message, attempts) = router.complete(&chain(&["oa/m1", "an/m1"]), &request(), &mut on_event).await.unwrap();
     assert_eq!(message.text(), "from the fallback");

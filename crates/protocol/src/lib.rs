@@ -21,13 +21,12 @@ mod session_key;
 mod transcript;
 
 pub use message::{
-    AgentMessage, AssistantMessage, AssistantPart, Cost, StopReason, ToolCall, ToolResultMessage, ToolSpec,
-    Usage, UserContent, UserMessage, UserPart,
+    AgentMessage, AssistantMessage, AssistantPart, Cost, StopReason, ToolCall, ToolResultMessage, ToolSpec, Usage,
+    UserContent, UserMessage, UserPart,
 };
 pub use session_key::{AgentId, InvalidAgentId, SessionKey};
 pub use transcript::{
-    CompactionEntry, EntryHeader, MessageEntry, ModelChangeEntry, SessionHeader, TranscriptEntry,
-    TRANSCRIPT_VERSION,
+    CompactionEntry, EntryHeader, MessageEntry, ModelChangeEntry, SessionHeader, TRANSCRIPT_VERSION, TranscriptEntry,
 };
 
 /// The current time in milliseconds since the Unix epoch, as the reference stores message timestamps.

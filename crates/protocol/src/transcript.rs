@@ -14,6 +14,8 @@ pub const TRANSCRIPT_VERSION: u32 = 4;
 /// One transcript entry, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// Messages are most entries; boxing them would add an allocation to the common case to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
 pub enum TranscriptEntry {
     /// The header, first in every transcript.
     Session(SessionHeader),

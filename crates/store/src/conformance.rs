@@ -139,18 +139,22 @@ async fn memory(store: &dyn Store) {
     ];
     store.index_memory_file("main", "MEMORY.md", "v1", chunks).await.expect("index_memory_file");
     store
-        .index_memory_file("other", "MEMORY.md", "v1", vec![MemoryChunk {
-            start_line: 1,
-            end_line: 1,
-            content: "teal is also here".to_owned(),
-        }])
+        .index_memory_file(
+            "other",
+            "MEMORY.md",
+            "v1",
+            vec![MemoryChunk { start_line: 1, end_line: 1, content: "teal is also here".to_owned() }],
+        )
         .await
         .expect("index_memory_file");
     let hits = store.search_memory("main", "what colour?", 5).await.expect("search_memory");
     assert_eq!(hits.len(), 1, "agents' memories are separate: {hits:?}");
     assert_eq!(hits[0].start_line, 1);
     assert!(hits[0].snippet.contains("teal"));
-    assert_eq!(store.memory_files("main").await.expect("memory_files"), vec![("MEMORY.md".to_owned(), "v1".to_owned())]);
+    assert_eq!(
+        store.memory_files("main").await.expect("memory_files"),
+        vec![("MEMORY.md".to_owned(), "v1".to_owned())]
+    );
     store.remove_memory_file("main", "MEMORY.md").await.expect("remove_memory_file");
     assert!(store.search_memory("main", "teal", 5).await.expect("search_memory").is_empty());
     assert!(store.search_memory("main", "   ", 5).await.expect("search_memory").is_empty());

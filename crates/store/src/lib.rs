@@ -24,7 +24,9 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("cannot open the database at {path}: {source} (fix: check that the directory exists and is writable)")]
     Open { path: String, source: sqlx::Error },
-    #[error("database migration failed: {0} (fix: the file may be from a newer OpenClaw-rs; restore a backup or upgrade)")]
+    #[error(
+        "database migration failed: {0} (fix: the file may be from a newer OpenClaw-rs; restore a backup or upgrade)"
+    )]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -41,7 +43,9 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
-            StoreError::Database(sqlx::Error::Database(db)) => db.message().contains("locked") || db.message().contains("busy"),
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                db.message().contains("locked") || db.message().contains("busy")
+            }
             _ => false,
         }
     }
@@ -242,8 +246,13 @@ pub trait Store: Send + Sync {
     async fn memory_files(&self, agent_id: &str) -> Result<Vec<(String, String)>>;
 
     /// Replaces the indexed chunks of one memory file.
-    async fn index_memory_file(&self, agent_id: &str, path: &str, fingerprint: &str, chunks: Vec<MemoryChunk>)
-    -> Result<()>;
+    async fn index_memory_file(
+        &self,
+        agent_id: &str,
+        path: &str,
+        fingerprint: &str,
+        chunks: Vec<MemoryChunk>,
+    ) -> Result<()>;
 
     /// Forgets a memory file that no longer exists.
     async fn remove_memory_file(&self, agent_id: &str, path: &str) -> Result<()>;

@@ -6,13 +6,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openclaw_protocol::{SessionHeader, TranscriptEntry, now_iso, now_ms, new_id, TRANSCRIPT_VERSION};
+use openclaw_protocol::{SessionHeader, TRANSCRIPT_VERSION, TranscriptEntry, new_id, now_iso, now_ms};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    AuditEvent, AuditRecord, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord, SessionRecord,
-    StoredEntry, Store, StoreError, TurnCommit,
+    AuditEvent, AuditRecord, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord, SessionRecord, Store,
+    StoreError, StoredEntry, TurnCommit,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -170,11 +170,13 @@ impl Store for SqliteStore {
         .await?;
         let now = now_ms();
         if let Some(previous) = &previous {
-            sqlx::query("UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = ? AND status = 'active'")
-                .bind(now)
-                .bind(previous)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = ? AND status = 'active'",
+            )
+            .bind(now)
+            .bind(previous)
+            .execute(&mut *tx)
+            .await?;
         }
         let session_id = new_id();
         let header = TranscriptEntry::Session(SessionHeader {
@@ -217,11 +219,13 @@ impl Store for SqliteStore {
     }
 
     async fn end_session(&self, session_key: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_key = ? AND status = 'active'")
-            .bind(now_ms())
-            .bind(session_key)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_key = ? AND status = 'active'",
+        )
+        .bind(now_ms())
+        .bind(session_key)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -363,7 +367,8 @@ impl Store for SqliteStore {
     }
 
     async fn recover_runs(&self, is_alive: &(dyn Fn(i64) -> bool + Sync)) -> Result<u64> {
-        let rows = sqlx::query("SELECT run_id, owner_pid FROM runs WHERE status = 'running'").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT run_id, owner_pid FROM runs WHERE status = 'running'").fetch_all(&self.pool).await?;
         let mut recovered = 0;
         for row in rows {
             let run_id: String = row.try_get("run_id")?;
@@ -450,15 +455,17 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         for chunk in &chunks {
-            sqlx::query("INSERT INTO memory_fts (agent_id, path, start_line, end_line, content) VALUES (?, ?, ?, ?, ?)")
-                .bind(agent_id)
-                .bind(path)
-                .bind(chunk.start_line)
-                .bind(chunk.end_line)
-                .bind(&chunk.content)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_disk_full)?;
+            sqlx::query(
+                "INSERT INTO memory_fts (agent_id, path, start_line, end_line, content) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(agent_id)
+            .bind(path)
+            .bind(chunk.start_line)
+            .bind(chunk.end_line)
+            .bind(&chunk.content)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_disk_full)?;
         }
         sqlx::query(
             "INSERT INTO memory_files (agent_id, path, fingerprint) VALUES (?, ?, ?) \

@@ -19,7 +19,10 @@ fn start(input_tokens: u64) -> String {
 
 fn stop(reason: &str, output_tokens: u64) -> Vec<String> {
     vec![
-        event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}})),
+        event(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}),
+        ),
         event("message_stop", json!({"type": "message_stop"})),
     ]
 }
@@ -35,9 +38,15 @@ pub fn text_pieces(text: &str, thinking: Option<&str>) -> Vec<String> {
         pieces.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
         index += 1;
     }
-    pieces.push(event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})));
+    pieces.push(event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+    ));
     for word in text.split_inclusive(' ') {
-        pieces.push(event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": word}})));
+        pieces.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": word}}),
+        ));
     }
     pieces.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
     pieces.extend(stop("end_turn", text.split_whitespace().count() as u64));
@@ -57,8 +66,14 @@ pub fn text_with_thinking(text: &str, thinking: &str) -> Reply {
 /// A streamed `tool_use` block whose input JSON arrives in pieces of `piece` characters.
 pub fn tool_use(id: &str, name: &str, input: &Value, piece: usize) -> Reply {
     let mut pieces = vec![start(50)];
-    pieces.push(event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
-    pieces.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me check."}})));
+    pieces.push(event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ));
+    pieces.push(event(
+        "content_block_delta",
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me check."}}),
+    ));
     pieces.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     pieces.push(event("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}})));
     let chars: Vec<char> = input.to_string().chars().collect();

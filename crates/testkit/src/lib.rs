@@ -208,11 +208,8 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
         .filter_map(|line| line.split_once(':'))
         .map(|(key, value)| (key.trim().to_lowercase(), value.trim().to_owned()))
         .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(key, _)| key == "content-length")
-        .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or(0);
+    let length: usize =
+        headers.iter().find(|(key, _)| key == "content-length").and_then(|(_, value)| value.parse().ok()).unwrap_or(0);
     let mut body = buf[header_end..].to_vec();
     while body.len() < length {
         let n = stream.read(&mut tmp).await?;
@@ -225,7 +222,10 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
         let mut shared = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         shared.requests.push(Recorded { method, path, headers, body });
         shared.replies.pop_front().or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
-            Reply::json(500, serde_json::json!({"error": {"message": "no scripted reply left", "type": "server_error"}}))
+            Reply::json(
+                500,
+                serde_json::json!({"error": {"message": "no scripted reply left", "type": "server_error"}}),
+            )
         })
     };
     let reason = match reply.status {

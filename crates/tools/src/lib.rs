@@ -1,1 +1,122 @@
-//! placeholder
+//! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`], [`ToolPolicy`] evaluation (profiles, groups,
+//! allow/deny), and the first built-in tools — `read`, `ls`, `memory_search`, `memory_get`.
+//!
+//! **Invariants:** a tool never sees channels, HTTP or the database directly: it gets a [`ToolContext`] (the
+//! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
+//! (`..`, absolute paths and symlinks are resolved first and refused if they leave it).
+
+mod fs;
+mod memory;
+mod policy;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openclaw_protocol::ToolSpec;
+use serde_json::Value;
+
+pub use fs::{LsTool, ReadTool};
+pub use memory::{MemoryGetTool, MemoryHit, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
+pub use policy::{ToolPolicy, expand_group};
+
+/// Why a tool call failed. The message goes back to the model as an error result.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a tool call sees of the world.
+#[derive(Clone)]
+pub struct ToolContext {
+    pub agent_id: String,
+    pub session_key: String,
+    pub workspace: PathBuf,
+    pub memory: Option<Arc<dyn MemoryIndex>>,
+}
+
+/// A tool's answer (text for the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub text: String,
+}
+
+/// One tool.
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    /// Name, description and argument schema, as offered to the model.
+    fn spec(&self) -> ToolSpec;
+
+    /// Runs the tool.
+    ///
+    /// # Errors
+    /// A [`ToolError`] that is reported to the model as an error result.
+    async fn invoke(&self, arguments: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
+}
+
+/// Tools by name.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: BTreeMap<String, Arc<dyn Tool>>,
+}
+
+impl ToolRegistry {
+    /// The built-in tools of this release.
+    pub fn builtin() -> Self {
+        let mut registry = ToolRegistry::default();
+        registry.register(Arc::new(ReadTool));
+        registry.register(Arc::new(LsTool));
+        registry.register(Arc::new(MemorySearchTool));
+        registry.register(Arc::new(MemoryGetTool));
+        registry
+    }
+
+    /// Adds (or replaces) a tool.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) {
+        self.tools.insert(tool.spec().name, tool);
+    }
+
+    /// A tool by name.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
+        self.tools.get(name).cloned()
+    }
+
+    /// The specs of the tools a policy allows, by name.
+    pub fn specs(&self, policy: &ToolPolicy) -> Vec<ToolSpec> {
+        self.tools.values().map(|tool| tool.spec()).filter(|spec| policy.allows(&spec.name)).collect()
+    }
+}
+
+/// Reads a string argument.
+pub(crate) fn str_arg<'a>(arguments: &'a Value, name: &str) -> Result<Option<&'a str>, ToolError> {
+    match arguments.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(ToolError::InvalidArguments(format!("{name} must be a string, got {other}"))),
+    }
+}
+
+/// Reads a non-negative integer argument (numbers sent as strings are accepted: small models do that).
+pub(crate) fn uint_arg(arguments: &Value, name: &str) -> Result<Option<u64>, ToolError> {
+    match arguments.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .map(Some)
+            .ok_or_else(|| ToolError::InvalidArguments(format!("{name} must be a non-negative integer"))),
+        Some(Value::String(text)) => {
+            text.trim().parse().map(Some).map_err(|_| {
+                ToolError::InvalidArguments(format!("{name} must be a non-negative integer, got {text:?}"))
+            })
+        }
+        Some(other) => Err(ToolError::InvalidArguments(format!("{name} must be a non-negative integer, got {other}"))),
+    }
+}

@@ -1,0 +1,576 @@
+//! Running a turn: lane → session → context → (compaction) → model ⇄ tools → one atomic commit.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openclaw_config::{CompactionConfig, Config, Personality, ResolvedAgent};
+use openclaw_models::{ModelError, ModelRef, ModelRequest, ModelRouter, StreamEvent};
+use openclaw_protocol::{
+    AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, StopReason, ToolResultMessage,
+    TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
+};
+use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SessionRecord, Store, StoreError, TurnCommit};
+use openclaw_tools::{MemoryIndex, ToolContext, ToolPolicy, ToolRegistry};
+use sha2::{Digest, Sha256};
+
+use crate::context::{ContextMessage, active_branch, context_messages, plan_cut};
+use crate::lanes::Lanes;
+use crate::memory_index::StoreMemoryIndex;
+use crate::prompt::{PromptInput, build_system_prompt};
+use crate::workspace::{ensure_workspace, load_workspace_files};
+
+/// Model calls with tools per turn before the model is asked to answer without them.
+const MAX_TOOL_ROUNDS: usize = 24;
+/// The same call (tool + arguments) this many times in one turn is a loop.
+const LOOP_REPEATS: usize = 3;
+const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_CONTEXT_WINDOW: u64 = 128_000;
+/// The reply that means "say nothing".
+pub const SILENT_REPLY: &str = "NO_REPLY";
+
+/// Why a turn failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(
+        "agent {agent}: no model is configured (fix: run `openclaw setup`, or set agents.defaults.model.primary to \"provider/model\")"
+    )]
+    NoModel { agent: String },
+    #[error("agent {agent}: {model:?} is not a model ref (fix: write it as \"provider/model\")")]
+    BadModelRef { agent: String, model: String },
+    #[error("cannot prepare the workspace: {0}")]
+    Workspace(#[from] std::io::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The model call failed; the turn was recorded with this error.
+    #[error("{error}")]
+    Model { error: ModelError, run_id: String, session_id: String },
+    #[error("the turn took longer than {0}s and was stopped (fix: raise agents.defaults.timeoutSeconds)")]
+    Timeout(u64),
+}
+
+/// An agent ready to run.
+#[derive(Debug, Clone)]
+pub struct AgentProfile {
+    pub id: String,
+    pub name: Option<String>,
+    pub workspace: PathBuf,
+    /// Primary first, then fallbacks.
+    pub models: Vec<ModelRef>,
+    pub personality: Option<Personality>,
+    pub tools: ToolPolicy,
+    pub max_file_chars: usize,
+    pub max_total_chars: usize,
+    pub compaction: CompactionConfig,
+    pub timeout: Option<Duration>,
+    pub main_key: String,
+    pub max_tokens: Option<u64>,
+}
+
+impl AgentProfile {
+    /// The profile of a resolved agent.
+    ///
+    /// # Errors
+    /// [`AgentError::NoModel`] / [`AgentError::BadModelRef`].
+    pub fn from_resolved(agent: &ResolvedAgent, config: &Config) -> Result<Self, AgentError> {
+        let primary = agent.model.clone().ok_or_else(|| AgentError::NoModel { agent: agent.id.clone() })?;
+        let mut models = Vec::new();
+        for model in std::iter::once(&primary).chain(agent.fallbacks.iter()) {
+            let parsed = ModelRef::parse(model)
+                .ok_or_else(|| AgentError::BadModelRef { agent: agent.id.clone(), model: model.clone() })?;
+            if !models.contains(&parsed) {
+                models.push(parsed);
+            }
+        }
+        Ok(AgentProfile {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            workspace: agent.workspace.clone(),
+            models,
+            personality: agent.personality.clone(),
+            tools: ToolPolicy {
+                profile: agent.tools.profile.clone(),
+                allow: agent.tools.allow.clone(),
+                also_allow: agent.tools.also_allow.clone(),
+                deny: agent.tools.deny.clone(),
+            },
+            max_file_chars: agent.bootstrap_max_chars,
+            max_total_chars: agent.bootstrap_total_max_chars,
+            compaction: config.agents.defaults.compaction.clone(),
+            timeout: config.agents.defaults.timeout_seconds.filter(|s| *s > 0).map(Duration::from_secs),
+            main_key: config.session.main_key.clone(),
+            max_tokens: None,
+        })
+    }
+}
+
+/// One inbound message for an agent.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub session_key: String,
+    pub message: String,
+}
+
+/// What happens during a turn, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    RunStarted { run_id: String, session_id: String },
+    TextDelta(String),
+    ThinkingDelta(String),
+    ToolStarted { name: String },
+    ToolFinished { name: String, is_error: bool, duration_ms: u64 },
+    Compacted { tokens_before: u64 },
+    Fallback { model: String, error: String },
+}
+
+/// The result of a finished turn.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub run_id: String,
+    pub session_id: String,
+    pub session_key: String,
+    /// The final visible text (empty when silent).
+    pub text: String,
+    /// The model answered `NO_REPLY`: nothing is to be sent.
+    pub silent: bool,
+    pub usage: Usage,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub assistant_turns: usize,
+    pub tool_calls: Vec<String>,
+    pub duration_ms: u64,
+}
+
+/// Runs agent turns against a store, a model router and a tool registry.
+pub struct AgentRuntime {
+    store: Arc<dyn Store>,
+    router: Arc<ModelRouter>,
+    tools: ToolRegistry,
+    lanes: Lanes,
+    memory: Arc<dyn MemoryIndex>,
+    owner_pid: Option<i64>,
+}
+
+fn digest(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(12).map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn error_result(call_id: &str, name: &str, text: String) -> ToolResultMessage {
+    ToolResultMessage {
+        tool_call_id: call_id.to_owned(),
+        tool_name: name.to_owned(),
+        content: vec![UserPart::Text { text }],
+        is_error: true,
+        timestamp: now_ms(),
+    }
+}
+
+/// The turn being built; committed at the end.
+struct Turn {
+    run_id: String,
+    session: SessionRecord,
+    entries: Vec<TranscriptEntry>,
+    leaf: Option<String>,
+    usage: Usage,
+    audit: Vec<AuditEvent>,
+}
+
+impl Turn {
+    fn push(&mut self, entry: TranscriptEntry) {
+        self.leaf = Some(entry.id().to_owned());
+        self.entries.push(entry);
+    }
+
+    fn push_message(&mut self, message: AgentMessage) -> String {
+        let entry = TranscriptEntry::message(self.leaf.clone(), message);
+        let id = entry.id().to_owned();
+        self.push(entry);
+        id
+    }
+}
+
+impl AgentRuntime {
+    /// A runtime. `owner_pid` marks the runs this process owns (for crash recovery).
+    pub fn new(store: Arc<dyn Store>, router: Arc<ModelRouter>, tools: ToolRegistry, owner_pid: Option<i64>) -> Self {
+        let memory = Arc::new(StoreMemoryIndex::new(store.clone()));
+        AgentRuntime { store, router, tools, lanes: Lanes::default(), memory, owner_pid }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs one turn, streaming events to `on_event`. Waits while another turn of the same session runs.
+    ///
+    /// # Errors
+    /// [`AgentError`]; a failed model call is recorded in the transcript before it is returned.
+    pub async fn run_turn(
+        &self,
+        agent: &AgentProfile,
+        request: TurnRequest,
+        on_event: &mut (dyn FnMut(&AgentEvent) + Send),
+    ) -> Result<TurnOutcome, AgentError> {
+        let _lane = self.lanes.acquire(&request.session_key).await;
+        ensure_workspace(&agent.workspace)?;
+        let session = match self.store.active_session(&request.session_key).await? {
+            Some(session) => session,
+            None => {
+                self.store
+                    .open_session(NewSession {
+                        session_key: request.session_key.clone(),
+                        agent_id: agent.id.clone(),
+                        channel: None,
+                        display_name: None,
+                        cwd: agent.workspace.display().to_string(),
+                        reason: "initial".to_owned(),
+                    })
+                    .await?
+            }
+        };
+        let run_id = new_id();
+        self.store
+            .begin_run(NewRun {
+                run_id: run_id.clone(),
+                session_id: session.session_id.clone(),
+                session_key: request.session_key.clone(),
+                agent_id: agent.id.clone(),
+                owner_pid: self.owner_pid,
+            })
+            .await?;
+        on_event(&AgentEvent::RunStarted { run_id: run_id.clone(), session_id: session.session_id.clone() });
+        let started = Instant::now();
+        let mut turn = Turn {
+            run_id: run_id.clone(),
+            leaf: session.leaf_entry_id.clone(),
+            session,
+            entries: Vec::new(),
+            usage: Usage::default(),
+            audit: Vec::new(),
+        };
+        let work = self.drive(agent, &request, &mut turn, on_event);
+        let result = match agent.timeout {
+            Some(limit) => match tokio::time::timeout(limit, work).await {
+                Ok(result) => result,
+                Err(_) => Err(TurnFailure::Timeout(limit.as_secs())),
+            },
+            None => work.await,
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, error, outcome) = match result {
+            Ok(outcome) => (RunStatus::Done, None, Ok(outcome)),
+            Err(TurnFailure::Model(error)) => {
+                // Record the failure as an assistant error message, as the reference does.
+                turn.push_message(AgentMessage::Assistant(AssistantMessage {
+                    content: Vec::new(),
+                    api: String::new(),
+                    provider: error.provider.clone(),
+                    model: String::new(),
+                    usage: Usage::default(),
+                    stop_reason: StopReason::Error,
+                    timestamp: now_ms(),
+                    response_id: None,
+                    error_message: Some(error.to_string()),
+                    extra: None,
+                }));
+                let message = error.to_string();
+                let failure =
+                    AgentError::Model { error, run_id: run_id.clone(), session_id: turn.session.session_id.clone() };
+                (RunStatus::Failed, Some(message), Err(failure))
+            }
+            Err(TurnFailure::Timeout(seconds)) => {
+                (RunStatus::Timeout, Some(format!("timed out after {seconds}s")), Err(AgentError::Timeout(seconds)))
+            }
+            Err(TurnFailure::Store(error)) => {
+                (RunStatus::Failed, Some(error.to_string()), Err(AgentError::Store(error)))
+            }
+        };
+        turn.audit.push(AuditEvent {
+            actor: format!("agent:{}", agent.id),
+            action: if status == RunStatus::Done { "turn.completed" } else { "turn.failed" }.to_owned(),
+            agent_id: Some(agent.id.clone()),
+            session_key: Some(request.session_key.clone()),
+            run_id: Some(run_id.clone()),
+            outcome: status.as_str().to_owned(),
+            detail: serde_json::json!({"durationMs": duration_ms, "entries": turn.entries.len(), "error": error}),
+        });
+        let (provider, model) = match &outcome {
+            Ok(done) => (done.provider.clone(), done.model.clone()),
+            Err(_) => (None, None),
+        };
+        self.store
+            .commit_turn(TurnCommit {
+                session_id: turn.session.session_id.clone(),
+                run_id: run_id.clone(),
+                entries: std::mem::take(&mut turn.entries),
+                usage: turn.usage.clone(),
+                model_provider: provider,
+                model,
+                status,
+                error,
+                audit: std::mem::take(&mut turn.audit),
+            })
+            .await?;
+        outcome.map(|mut done| {
+            done.duration_ms = duration_ms;
+            done.usage = turn.usage.clone();
+            done
+        })
+    }
+
+    async fn drive(
+        &self,
+        agent: &AgentProfile,
+        request: &TurnRequest,
+        turn: &mut Turn,
+        on_event: &mut (dyn FnMut(&AgentEvent) + Send),
+    ) -> Result<TurnOutcome, TurnFailure> {
+        let stored = self.store.transcript(&turn.session.session_id).await?;
+        let entries: Vec<TranscriptEntry> = stored.into_iter().map(|stored| stored.entry).collect();
+        let branch = active_branch(&entries, turn.session.leaf_entry_id.as_deref());
+        let mut context = context_messages(&branch);
+
+        let primary = &agent.models[0];
+        let known_model = turn.session.model_provider.as_deref().zip(turn.session.model.as_deref());
+        if known_model != Some((primary.provider.as_str(), primary.model.as_str())) {
+            turn.push(TranscriptEntry::ModelChange(ModelChangeEntry {
+                provider: primary.provider.clone(),
+                model_id: primary.model.clone(),
+                header: EntryHeader::new(turn.leaf.clone()),
+            }));
+        }
+        let user = AgentMessage::User(UserMessage {
+            content: UserContent::Text(request.message.clone()),
+            timestamp: now_ms(),
+            idempotency_key: Some(format!("{}:user", turn.run_id)),
+            extra: None,
+        });
+        let user_id = turn.push_message(user.clone());
+        context.push(ContextMessage { entry_id: user_id, message: user });
+
+        let main_session = request.session_key == format!("agent:{}:{}", agent.id, agent.main_key);
+        let files = load_workspace_files(&agent.workspace, main_session);
+        let tool_specs = self.tools.specs(&agent.tools);
+        let now = openclaw_protocol::iso_from_ms(now_ms());
+        let workspace = agent.workspace.display().to_string();
+        let model_label = primary.to_string();
+        let system = build_system_prompt(&PromptInput {
+            agent_id: &agent.id,
+            agent_name: agent.name.as_deref(),
+            session_key: &request.session_key,
+            model: &model_label,
+            workspace: &workspace,
+            now: &now,
+            personality: agent.personality.as_ref(),
+            tools: &tool_specs,
+            files: &files,
+            max_file_chars: agent.max_file_chars,
+            max_total_chars: agent.max_total_chars,
+        });
+        let tool_ctx = ToolContext {
+            agent_id: agent.id.clone(),
+            session_key: request.session_key.clone(),
+            workspace: agent.workspace.clone(),
+            memory: Some(self.memory.clone()),
+        };
+
+        let mut seen_calls: HashMap<String, usize> = HashMap::new();
+        let mut tool_names = Vec::new();
+        let mut assistant_turns = 0;
+        let mut tools_enabled = true;
+        loop {
+            if agent.compaction.enabled {
+                self.maybe_compact(agent, &system, &tool_specs, &mut context, turn, on_event).await;
+            }
+            let offered =
+                if tools_enabled && assistant_turns < MAX_TOOL_ROUNDS { tool_specs.clone() } else { Vec::new() };
+            let model_request = ModelRequest {
+                model: String::new(),
+                system: system.clone(),
+                messages: context.iter().map(|m| m.message.clone()).collect(),
+                tools: offered,
+                max_tokens: agent.max_tokens,
+                temperature: None,
+            };
+            let mut forward = |event: &StreamEvent| match event {
+                StreamEvent::TextDelta(text) => on_event(&AgentEvent::TextDelta(text.clone())),
+                StreamEvent::ThinkingDelta(text) => on_event(&AgentEvent::ThinkingDelta(text.clone())),
+                _ => {}
+            };
+            let (message, attempts) = self
+                .router
+                .complete(&agent.models, &model_request, &mut forward)
+                .await
+                .map_err(|(error, _)| TurnFailure::Model(error))?;
+            for attempt in attempts.iter().filter(|a| a.error.is_some()) {
+                let error = attempt.error.as_ref().map(ToString::to_string).unwrap_or_default();
+                on_event(&AgentEvent::Fallback { model: attempt.model.to_string(), error });
+            }
+            assistant_turns += 1;
+            turn.usage.add(&message.usage);
+            let calls: Vec<_> = message.tool_calls().cloned().collect();
+            let assistant_id = turn.push_message(AgentMessage::Assistant(message.clone()));
+            context.push(ContextMessage { entry_id: assistant_id, message: AgentMessage::Assistant(message.clone()) });
+            if calls.is_empty() {
+                let text = message.text();
+                let silent = text.trim() == SILENT_REPLY;
+                return Ok(TurnOutcome {
+                    run_id: turn.run_id.clone(),
+                    session_id: turn.session.session_id.clone(),
+                    session_key: request.session_key.clone(),
+                    text: if silent { String::new() } else { text },
+                    silent,
+                    usage: Usage::default(),
+                    provider: Some(message.provider.clone()),
+                    model: Some(message.model.clone()),
+                    assistant_turns,
+                    tool_calls: tool_names,
+                    duration_ms: 0,
+                });
+            }
+            for call in calls {
+                tool_names.push(call.name.clone());
+                let signature = format!("{}:{}", call.name, call.arguments);
+                let repeats = seen_calls.entry(signature).or_insert(0);
+                *repeats += 1;
+                let started = Instant::now();
+                on_event(&AgentEvent::ToolStarted { name: call.name.clone() });
+                let (result, outcome) = if *repeats >= LOOP_REPEATS {
+                    tools_enabled = false;
+                    let text = format!(
+                        "Loop detected: {} was called {} times with the same arguments. Stop calling tools and answer with what you have.",
+                        call.name, repeats
+                    );
+                    (error_result(&call.id, &call.name, text), "loop")
+                } else if !agent.tools.allows(&call.name) {
+                    let text = format!("The tool {} is not allowed for this agent (tool policy).", call.name);
+                    (error_result(&call.id, &call.name, text), "denied")
+                } else if let Some(tool) = self.tools.get(&call.name) {
+                    match tokio::time::timeout(TOOL_TIMEOUT, tool.invoke(call.arguments.clone(), &tool_ctx)).await {
+                        Ok(Ok(output)) => (
+                            ToolResultMessage {
+                                tool_call_id: call.id.clone(),
+                                tool_name: call.name.clone(),
+                                content: vec![UserPart::Text { text: output.text }],
+                                is_error: false,
+                                timestamp: now_ms(),
+                            },
+                            "ok",
+                        ),
+                        Ok(Err(error)) => (error_result(&call.id, &call.name, error.to_string()), "error"),
+                        Err(_) => (error_result(&call.id, &call.name, format!("{} timed out", call.name)), "timeout"),
+                    }
+                } else {
+                    (error_result(&call.id, &call.name, format!("There is no tool named {}.", call.name)), "unknown")
+                };
+                let duration_ms = started.elapsed().as_millis() as u64;
+                on_event(&AgentEvent::ToolFinished { name: call.name.clone(), is_error: result.is_error, duration_ms });
+                turn.audit.push(AuditEvent {
+                    actor: format!("agent:{}", agent.id),
+                    action: "tool.call".to_owned(),
+                    agent_id: Some(agent.id.clone()),
+                    session_key: Some(request.session_key.clone()),
+                    run_id: Some(turn.run_id.clone()),
+                    outcome: outcome.to_owned(),
+                    detail: serde_json::json!({
+                        "tool": call.name,
+                        "argsSha256": digest(&call.arguments.to_string()),
+                        "resultSha256": digest(&result.text()),
+                        "durationMs": duration_ms,
+                    }),
+                });
+                let message = AgentMessage::ToolResult(result);
+                let id = turn.push_message(message.clone());
+                context.push(ContextMessage { entry_id: id, message });
+            }
+        }
+    }
+
+    /// Compacts the context when it would not leave `reserveTokens` free in the model's window.
+    async fn maybe_compact(
+        &self,
+        agent: &AgentProfile,
+        system: &str,
+        tools: &[openclaw_protocol::ToolSpec],
+        context: &mut Vec<ContextMessage>,
+        turn: &mut Turn,
+        on_event: &mut (dyn FnMut(&AgentEvent) + Send),
+    ) {
+        let window = self
+            .router
+            .model_info(&agent.models[0])
+            .and_then(|info| info.context_window)
+            .unwrap_or(DEFAULT_CONTEXT_WINDOW);
+        let tool_tokens: u64 =
+            tools.iter().map(|t| (t.description.len() + t.parameters.to_string().len()) as u64 / 4).sum();
+        let used: u64 =
+            system.len() as u64 / 4 + tool_tokens + context.iter().map(|m| m.message.estimated_tokens()).sum::<u64>();
+        if used + agent.compaction.reserve_tokens <= window {
+            return;
+        }
+        let Some(cut) = plan_cut(context, agent.compaction.keep_recent_tokens) else {
+            return;
+        };
+        let transcript: String = context[..cut]
+            .iter()
+            .map(|m| {
+                let role = match &m.message {
+                    AgentMessage::User(_) => "user",
+                    AgentMessage::Assistant(_) => "assistant",
+                    AgentMessage::ToolResult(_) => "tool result",
+                };
+                format!("[{role}] {}\n", m.message.text())
+            })
+            .collect();
+        let request = ModelRequest {
+            model: String::new(),
+            system: "You compact conversations. Summarise the conversation you are given so that it can continue \
+                     without it. Keep decisions, facts about the user, open tasks and anything promised. Use the \
+                     headings: ## Goals, ## Facts, ## Decisions, ## Open items."
+                .to_owned(),
+            messages: vec![AgentMessage::user_text(format!("Conversation to summarise:\n\n{transcript}"))],
+            tools: Vec::new(),
+            max_tokens: Some(1024),
+            temperature: None,
+        };
+        let mut ignore = |_: &StreamEvent| {};
+        match self.router.complete(&agent.models, &request, &mut ignore).await {
+            Ok((summary, _)) => {
+                turn.usage.add(&summary.usage);
+                let entry = TranscriptEntry::Compaction(CompactionEntry {
+                    summary: summary.text(),
+                    first_kept_entry_id: context[cut].entry_id.clone(),
+                    tokens_before: used,
+                    header: EntryHeader::new(turn.leaf.clone()),
+                });
+                let summary_id = entry.id().to_owned();
+                turn.push(entry);
+                let kept = context.split_off(cut);
+                context.clear();
+                context.push(ContextMessage {
+                    entry_id: summary_id,
+                    message: crate::context::summary_message(&summary.text()),
+                });
+                context.extend(kept);
+                on_event(&AgentEvent::Compacted { tokens_before: used });
+            }
+            Err((error, _)) => {
+                tracing::warn!(agent = %agent.id, error = %error, "Compaction failed; continuing with the full context.")
+            }
+        }
+    }
+}
+
+enum TurnFailure {
+    Model(ModelError),
+    Timeout(u64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for TurnFailure {
+    fn from(error: StoreError) -> Self {
+        TurnFailure::Store(error)
+    }
+}

@@ -1,0 +1,152 @@
+//! Turning the configuration into running parts: provider settings (with built-in defaults for `openai`,
+//! `anthropic` and `ollama`), API keys resolved from the environment, and the model chain of an agent.
+
+use std::time::Duration;
+
+use openclaw_config::{Config, ProviderConfig, Secret, unresolved_var};
+use openclaw_models::{
+    Api, BreakerConfig, ErrorKind, ModelError, ModelInfo, ModelRef, ModelRouter, ProviderSettings, RetryPolicy,
+};
+
+/// Built-in providers used when a model ref names them without a `models.providers` entry.
+const BUILTIN: &[(&str, Api, &str, Option<&str>)] = &[
+    ("openai", Api::OpenAiCompletions, "https://api.openai.com/v1", Some("OPENAI_API_KEY")),
+    ("anthropic", Api::AnthropicMessages, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY")),
+    ("ollama", Api::Ollama, "http://127.0.0.1:11434", None),
+];
+
+fn resolve_secret(provider: &str, secret: &Secret, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ModelError> {
+    let missing = |name: &str| {
+        ModelError::new(
+            provider,
+            ErrorKind::NotConfigured,
+            format!(
+                "models.providers.{provider}.apiKey reads the environment variable {name}, which is not set \
+                 (fix: export {name}=<your key>, or run `openclaw setup`)"
+            ),
+        )
+    };
+    match secret {
+        Secret::Plain(text) => match unresolved_var(text) {
+            Some(name) => Err(missing(&name)),
+            None => Ok(text.clone()),
+        },
+        Secret::Ref { source, id, .. } if source == "env" => {
+            env(id).filter(|v| !v.is_empty()).ok_or_else(|| missing(id))
+        }
+        Secret::Ref { source, id, .. } if source == "file" => {
+            std::fs::read_to_string(id).map(|text| text.trim().to_owned()).map_err(|error| {
+                ModelError::new(
+                    provider,
+                    ErrorKind::NotConfigured,
+                    format!("cannot read the API key file {id}: {error}"),
+                )
+            })
+        }
+        Secret::Ref { source, .. } => Err(ModelError::new(
+            provider,
+            ErrorKind::NotConfigured,
+            format!("SecretRef source {source:?} is not supported yet (fix: use \"env\" or \"file\")"),
+        )),
+    }
+}
+
+/// The settings of one configured provider.
+///
+/// # Errors
+/// A [`ModelError`] of kind `NotConfigured` naming what is missing (base URL, API key variable, API).
+pub fn provider_settings(
+    id: &str,
+    config: &ProviderConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderSettings, ModelError> {
+    let builtin = BUILTIN.iter().find(|(name, ..)| *name == id);
+    let api = match (&config.api, builtin) {
+        (Some(api), _) => Api::parse(api).ok_or_else(|| {
+            ModelError::new(
+                id,
+                ErrorKind::NotConfigured,
+                format!(
+                    "the {api:?} API is not implemented yet (fix: use openai-completions, anthropic-messages or ollama)"
+                ),
+            )
+        })?,
+        (None, Some((_, api, ..))) => *api,
+        (None, None) => Api::OpenAiCompletions,
+    };
+    let base_url = match (&config.base_url, builtin) {
+        (Some(url), _) => url.clone(),
+        (None, Some((_, _, url, _))) => (*url).to_owned(),
+        (None, None) => {
+            return Err(ModelError::new(
+                id,
+                ErrorKind::NotConfigured,
+                format!("models.providers.{id} has no baseUrl (fix: set models.providers.{id}.baseUrl)"),
+            ));
+        }
+    };
+    if let Some(name) = unresolved_var(&base_url) {
+        return Err(ModelError::new(
+            id,
+            ErrorKind::NotConfigured,
+            format!("models.providers.{id}.baseUrl reads {name}, which is not set (fix: export {name})"),
+        ));
+    }
+    let api_key = match (&config.api_key, builtin) {
+        (Some(secret), _) => Some(resolve_secret(id, secret, env)?),
+        (None, Some((_, _, _, Some(var)))) => {
+            let secret = Secret::Ref { source: "env".to_owned(), provider: None, id: (*var).to_owned() };
+            Some(resolve_secret(id, &secret, env)?)
+        }
+        _ => None,
+    };
+    let models = config
+        .models
+        .iter()
+        .map(|model| ModelInfo {
+            id: model.id.clone(),
+            context_window: model.context_window.or(model.context_tokens),
+            max_tokens: model.max_tokens,
+            cost_per_million: [model.cost.input, model.cost.output, model.cost.cache_read, model.cost.cache_write],
+        })
+        .collect();
+    let timeout = Duration::from_secs(config.timeout_seconds.unwrap_or(120));
+    Ok(ProviderSettings {
+        id: id.to_owned(),
+        api,
+        base_url,
+        api_key,
+        headers: config.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        timeout,
+        idle_timeout: timeout.min(Duration::from_secs(90)),
+        max_tokens: config.max_tokens,
+        models,
+    })
+}
+
+/// A router with every configured provider, plus the built-in ones the agents' model refs name.
+pub fn build_router(
+    config: &Config,
+    model_refs: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    retry: RetryPolicy,
+) -> ModelRouter {
+    let mut router = ModelRouter::new(retry, BreakerConfig::default());
+    let mut ids: Vec<String> = config.models.providers.keys().cloned().collect();
+    for model_ref in model_refs {
+        if let Some(parsed) = ModelRef::parse(model_ref)
+            && !ids.contains(&parsed.provider)
+            && BUILTIN.iter().any(|(name, ..)| *name == parsed.provider)
+        {
+            ids.push(parsed.provider);
+        }
+    }
+    for id in ids {
+        let provider_config = config.models.providers.get(&id).cloned().unwrap_or_default();
+        match provider_settings(&id, &provider_config, env) {
+            Ok(settings) => router.add_provider(settings),
+            Err(error) => router.add_unavailable(&id, error),
+        }
+    }
+    router
+}

@@ -1,0 +1,207 @@
+//! `openclaw agent`: one turn, run in-process with `--local`, the reply streamed to the terminal as it arrives.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use openclaw_agent::{AgentError, AgentEvent, AgentProfile, AgentRuntime, TurnRequest};
+use openclaw_models::RetryPolicy;
+use openclaw_store::Store;
+use openclaw_tools::ToolRegistry;
+use serde_json::json;
+
+use super::Ctx;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The message to send.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Read the message from a UTF-8 file (`-` for stdin).
+    #[arg(long, conflicts_with = "message")]
+    message_file: Option<String>,
+    /// Agent id (default: the default agent).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Session key: `agent:<id>:<key>`, or a bare key scoped to the agent.
+    #[arg(long)]
+    session_key: Option<String>,
+    /// Run the agent in this process instead of through a running gateway.
+    #[arg(long)]
+    local: bool,
+    /// Print one JSON envelope on stdout instead of streaming text.
+    #[arg(long)]
+    json: bool,
+    /// Deadline for the turn in seconds (0: none).
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+fn read_message(args: &AgentArgs) -> anyhow::Result<String> {
+    let text = match (&args.message, &args.message_file) {
+        (Some(message), _) => message.clone(),
+        (None, Some(path)) if path == "-" => {
+            std::io::read_to_string(std::io::stdin()).context("cannot read the message from stdin")?
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+            String::from_utf8(bytes).with_context(|| format!("{path} is not UTF-8 text"))?
+        }
+        (None, None) => bail!("no message: pass -m \"…\" or --message-file PATH"),
+    };
+    let text = text.trim_start_matches('\u{feff}').to_owned();
+    if text.trim().is_empty() {
+        bail!("the message is empty");
+    }
+    Ok(text)
+}
+
+/// The session key the reference derives from `--session-key` and `--agent`.
+fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow::Result<String> {
+    match explicit.map(str::trim).filter(|key| !key.is_empty()) {
+        None => Ok(format!("agent:{agent_id}:{main_key}")),
+        Some(key) if key.starts_with("agent:") => {
+            let owner = key.split(':').nth(1).unwrap_or_default();
+            if owner != agent_id {
+                bail!(
+                    "--session-key {key} belongs to agent {owner:?}, not {agent_id:?} (fix: pass --agent {owner} or a matching key)"
+                );
+            }
+            Ok(key.to_owned())
+        }
+        Some(key) => Ok(format!("agent:{agent_id}:{key}")),
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
+    if !args.local {
+        bail!("the gateway client is not available in this build yet; run the turn in-process with --local");
+    }
+    let message = read_message(&args)?;
+    let loaded = ctx.load()?;
+    let explicit_owner =
+        args.session_key.as_deref().filter(|key| key.starts_with("agent:")).and_then(|key| key.split(':').nth(1));
+    let agent = match args.agent.as_deref().or(explicit_owner) {
+        Some(id) => loaded.agent(id).with_context(|| {
+            let known: Vec<String> = loaded.agents().into_iter().map(|a| a.id).collect();
+            format!("no agent {id:?} (known agents: {}; add one with `openclaw agents add {id}`)", known.join(", "))
+        })?,
+        None => loaded.default_agent(),
+    };
+    let mut profile = AgentProfile::from_resolved(&agent, &loaded.config)?;
+    if let Some(seconds) = args.timeout {
+        profile.timeout = (seconds > 0).then(|| Duration::from_secs(seconds));
+    }
+    let key = session_key(&agent.id, args.session_key.as_deref(), &loaded.config.session.main_key)?;
+
+    let store = ctx.store(&loaded.paths).await?;
+    let recovered = store.recover_runs(&super::process_alive).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
+    }
+    let mut refs: Vec<String> = profile.models.iter().map(ToString::to_string).collect();
+    refs.extend(loaded.agents().into_iter().filter_map(|a| a.model));
+    let router = openclaw_agent::build_router(&loaded.config, &refs, &super::env, RetryPolicy::default());
+    let runtime = AgentRuntime::new(
+        store.clone() as Arc<dyn Store>,
+        Arc::new(router),
+        ToolRegistry::builtin(),
+        Some(i64::from(std::process::id())),
+    );
+
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    spinner.set_message(format!("{} is thinking…", agent.id));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let json_mode = args.json;
+    let mut printed_any = false;
+    let mut on_event = |event: &AgentEvent| match event {
+        AgentEvent::TextDelta(text) if !json_mode => {
+            if !printed_any {
+                spinner.finish_and_clear();
+                printed_any = true;
+            }
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+        }
+        AgentEvent::ToolStarted { name } => spinner.set_message(format!("running {name}…")),
+        AgentEvent::Compacted { tokens_before } => {
+            spinner.set_message(format!("compacted {tokens_before} tokens of history…"))
+        }
+        AgentEvent::Fallback { model, error } => {
+            spinner.suspend(|| eprintln!("warning: {model} failed ({error}); trying the next model"));
+        }
+        _ => {}
+    };
+    let result = runtime.run_turn(&profile, TurnRequest { session_key: key.clone(), message }, &mut on_event).await;
+    spinner.finish_and_clear();
+    store.close().await;
+    match result {
+        Ok(outcome) => {
+            if json_mode {
+                let envelope = json!({
+                    "ok": true,
+                    "status": "ok",
+                    "final": outcome.text,
+                    "payloads": if outcome.silent { json!([]) } else { json!([{ "text": outcome.text }]) },
+                    "silent": outcome.silent,
+                    "usage": { "input": outcome.usage.input, "output": outcome.usage.output, "total": outcome.usage.total_tokens },
+                    "costUsd": outcome.usage.cost.total,
+                    "assistantTurns": outcome.assistant_turns,
+                    "toolSummary": { "calls": outcome.tool_calls.len(), "tools": outcome.tool_calls },
+                    "model": outcome.model,
+                    "provider": outcome.provider,
+                    "sessionId": outcome.session_id,
+                    "sessionKey": outcome.session_key,
+                    "runId": outcome.run_id,
+                    "durationMs": outcome.duration_ms,
+                });
+                println!("{envelope}");
+            } else if outcome.silent {
+                eprintln!("(the agent chose not to reply: NO_REPLY)");
+            } else if printed_any {
+                println!();
+            } else {
+                println!("{}", outcome.text);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            if printed_any {
+                println!();
+            }
+            if json_mode {
+                let kind = match &error {
+                    AgentError::Model { .. } => "model",
+                    AgentError::Timeout(_) => "timeout",
+                    _ => "cli_error",
+                };
+                let status = if kind == "timeout" { "timeout" } else { "error" };
+                println!(
+                    "{}",
+                    json!({ "ok": false, "status": status, "error": { "message": error.to_string(), "kind": kind } })
+                );
+                Ok(ExitCode::FAILURE)
+            } else {
+                Err(error.into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_key;
+
+    #[test]
+    fn session_keys_follow_the_reference() {
+        assert_eq!(session_key("main", None, "main").unwrap(), "agent:main:main");
+        assert_eq!(session_key("ops", Some("incident-42"), "main").unwrap(), "agent:ops:incident-42");
+        assert_eq!(session_key("ops", Some("agent:ops:x"), "main").unwrap(), "agent:ops:x");
+        assert!(session_key("ops", Some("agent:main:x"), "main").is_err());
+    }
+}

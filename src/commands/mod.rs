@@ -1,0 +1,59 @@
+//! The commands, and what they share: finding the state dir, loading the configuration (warnings to stderr),
+//! opening the store, and building the agent runtime.
+
+pub mod agent;
+pub mod agents;
+pub mod config;
+pub mod doctor;
+pub mod sessions;
+pub mod setup;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use openclaw_config::{Loaded, Paths};
+use openclaw_store::SqliteStore;
+
+/// What every command gets.
+pub struct Ctx {
+    pub profile: Option<String>,
+}
+
+/// The process environment, as the library crates take it.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Ctx {
+    pub fn paths(&self) -> anyhow::Result<Paths> {
+        Ok(Paths::resolve(self.profile.as_deref(), &env)?)
+    }
+
+    /// Loads and validates the configuration; warnings go to stderr.
+    pub fn load(&self) -> anyhow::Result<Loaded> {
+        let paths = self.paths()?;
+        let loaded = openclaw_config::load(&paths, &env)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(loaded)
+    }
+
+    /// Opens the store (creating the state dir with mode 700 and the database with mode 600).
+    pub async fn store(&self, paths: &Paths) -> anyhow::Result<Arc<SqliteStore>> {
+        let db = paths.database_path();
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            openclaw_config::set_mode(&paths.state_dir, 0o700);
+            openclaw_config::set_mode(dir, 0o700);
+        }
+        let store = SqliteStore::open(&db).await?;
+        openclaw_config::set_mode(&db, 0o600);
+        Ok(Arc::new(store))
+    }
+}
+
+/// Whether a process id belongs to a running process (for crash recovery of runs).
+pub fn process_alive(pid: i64) -> bool {
+    pid == i64::from(std::process::id()) || std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

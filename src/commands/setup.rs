@@ -1,0 +1,188 @@
+//! `openclaw setup` / `onboard`: choose a model provider, write the configuration, create the workspace.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::Ctx;
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Do not ask; take everything from the flags.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Accepted for compatibility with the reference's onboarding (agents are powerful: you accept the risk).
+    #[arg(long, hide = true)]
+    accept_risk: bool,
+    /// Accepted for compatibility; the health check is `openclaw doctor`.
+    #[arg(long, hide = true)]
+    skip_health: bool,
+    /// Provider id: openai, anthropic, ollama, or any name for an OpenAI-compatible endpoint.
+    #[arg(long)]
+    provider: Option<String>,
+    /// The provider's base URL (e.g. http://127.0.0.1:8080/v1).
+    #[arg(long, alias = "custom-base-url")]
+    base_url: Option<String>,
+    /// The environment variable that holds the API key (stored as "${VAR}", never the key itself).
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// The model id at the provider.
+    #[arg(long, alias = "custom-model-id")]
+    model: Option<String>,
+    /// Wire API: openai (default), anthropic, ollama.
+    #[arg(long, alias = "custom-compatibility")]
+    api: Option<String>,
+}
+
+fn api_name(api: &str) -> anyhow::Result<&'static str> {
+    Ok(match api {
+        "openai" | "openai-completions" => "openai-completions",
+        "anthropic" | "anthropic-messages" => "anthropic-messages",
+        "ollama" => "ollama",
+        other => bail!("unknown API {other:?} (fix: use openai, anthropic or ollama)"),
+    })
+}
+
+struct Choice {
+    provider: String,
+    base_url: Option<String>,
+    api: &'static str,
+    key_env: Option<String>,
+    model: String,
+}
+
+fn defaults_for(provider: &str) -> (&'static str, Option<&'static str>, Option<&'static str>, &'static str) {
+    match provider {
+        "openai" => ("openai-completions", Some("https://api.openai.com/v1"), Some("OPENAI_API_KEY"), "gpt-4o-mini"),
+        "anthropic" => {
+            ("anthropic-messages", Some("https://api.anthropic.com"), Some("ANTHROPIC_API_KEY"), "claude-sonnet-4-5")
+        }
+        "ollama" => ("ollama", Some("http://127.0.0.1:11434"), None, "llama3.2"),
+        _ => ("openai-completions", None, None, ""),
+    }
+}
+
+fn from_flags(args: &SetupArgs) -> anyhow::Result<Choice> {
+    let provider = args
+        .provider
+        .clone()
+        .unwrap_or_else(|| if args.base_url.is_some() { "custom".to_owned() } else { "openai".to_owned() });
+    if openclaw_protocol::AgentId::new(&provider).is_err() {
+        bail!("--provider {provider:?} is not a valid id (fix: use lower-case letters, digits, '-' and '_')");
+    }
+    let (default_api, default_url, default_key, default_model) = defaults_for(&provider);
+    let api = match &args.api {
+        Some(api) => api_name(api)?,
+        None => default_api,
+    };
+    let base_url = args.base_url.clone().or(default_url.map(str::to_owned));
+    if base_url.is_none() {
+        bail!("--base-url is required for the provider {provider:?} (e.g. --base-url http://127.0.0.1:8080/v1)");
+    }
+    let model = args.model.clone().unwrap_or_else(|| default_model.to_owned());
+    if model.is_empty() {
+        bail!("--model is required for the provider {provider:?} (the model id the endpoint expects)");
+    }
+    let key_env = args.api_key_env.clone().or(default_key.map(str::to_owned));
+    if let Some(var) = &key_env
+        && !var.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        bail!("--api-key-env {var:?} is not an environment variable name (fix: e.g. --api-key-env OPENAI_API_KEY)");
+    }
+    Ok(Choice { provider, base_url, api, key_env, model })
+}
+
+fn ask(prompt: &str, default: &str) -> anyhow::Result<String> {
+    let mut stdout = std::io::stdout();
+    if default.is_empty() {
+        write!(stdout, "{prompt}: ")?
+    } else {
+        write!(stdout, "{prompt} [{default}]: ")?
+    }
+    stdout.flush()?;
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line)?;
+    if read == 0 {
+        bail!("no input (stdin closed); use --non-interactive with flags instead");
+    }
+    let line = line.trim();
+    Ok(if line.is_empty() { default.to_owned() } else { line.to_owned() })
+}
+
+fn interactive(args: &SetupArgs) -> anyhow::Result<Choice> {
+    println!(
+        "Let's connect a model. Choose a provider: openai, anthropic, ollama, or a name for any OpenAI-compatible endpoint."
+    );
+    let detected =
+        ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"].iter().find(|var| super::env(var).is_some_and(|v| !v.is_empty()));
+    let suggestion = match detected {
+        Some(&"ANTHROPIC_API_KEY") => "anthropic",
+        _ => "openai",
+    };
+    let provider = ask("Provider", args.provider.as_deref().unwrap_or(suggestion))?;
+    let (default_api, default_url, default_key, default_model) = defaults_for(&provider);
+    let base_url = ask("Base URL", args.base_url.as_deref().or(default_url).unwrap_or(""))?;
+    let api = api_name(&ask("API (openai, anthropic, ollama)", args.api.as_deref().unwrap_or(default_api))?)?;
+    let key_env = ask(
+        "Environment variable with the API key (empty for none)",
+        args.api_key_env.as_deref().or(default_key).unwrap_or(""),
+    )?;
+    let model = ask("Model id", args.model.as_deref().unwrap_or(default_model))?;
+    from_flags(&SetupArgs {
+        non_interactive: true,
+        accept_risk: true,
+        skip_health: true,
+        provider: Some(provider),
+        base_url: Some(base_url).filter(|url| !url.is_empty()),
+        api_key_env: Some(key_env).filter(|var| !var.is_empty()),
+        model: Some(model),
+        api: Some(api.to_owned()),
+    })
+}
+
+pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
+    let paths = ctx.paths()?;
+    // A broken existing file is reported, not overwritten.
+    let loaded = openclaw_config::load(&paths, &super::env)
+        .context("the existing configuration is invalid; fix it or move it away first")?;
+    let choice = if args.non_interactive { from_flags(&args)? } else { interactive(&args)? };
+
+    let mut raw = if loaded.exists { loaded.raw.clone() } else { json!({}) };
+    let mut provider = json!({ "api": choice.api, "models": [{ "id": choice.model }] });
+    if let Some(url) = &choice.base_url {
+        provider["baseUrl"] = json!(url);
+    }
+    if let Some(var) = &choice.key_env {
+        provider["apiKey"] = json!(format!("${{{var}}}"));
+    }
+    let set = |raw: &mut Value, path: &str, value: Value| {
+        openclaw_config::set_path(raw, path, value).map_err(anyhow::Error::msg)
+    };
+    set(&mut raw, &format!("models.providers.{}", choice.provider), provider)?;
+    set(&mut raw, "agents.defaults.model", json!({ "primary": format!("{}/{}", choice.provider, choice.model) }))?;
+    if openclaw_config::get_path(&raw, "gateway.mode").is_none() {
+        set(&mut raw, "gateway.mode", json!("local"))?;
+    }
+    // Validate what we are about to write with the same loader everything else uses.
+    let text = serde_json::to_string(&raw)?;
+    openclaw_config::load_str(&text, &paths, &super::env)?;
+    openclaw_config::save_raw(&paths, &raw)?;
+
+    let loaded = openclaw_config::load(&paths, &super::env)?;
+    let agent = loaded.default_agent();
+    let created = openclaw_agent::ensure_workspace(&agent.workspace)?;
+    ctx.store(&paths).await?;
+    println!("Wrote {}", paths.config_path.display());
+    println!("Default model: {}/{}", choice.provider, choice.model);
+    println!("Workspace: {} ({} files created)", agent.workspace.display(), created.len());
+    if let Some(var) = &choice.key_env
+        && super::env(var).is_none_or(|value| value.is_empty())
+    {
+        println!("Note: {var} is not set in this shell; export it before talking to the agent.");
+    }
+    println!("Next: openclaw agent --local -m \"hello\"");
+    Ok(ExitCode::SUCCESS)
+}

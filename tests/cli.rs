@@ -1,0 +1,340 @@
+//! The `openclaw` binary end to end: setup, streamed turns against a real HTTP model server, persistence across
+//! restarts, tool calls in both wire formats, crash consistency, and clear errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use openclaw_store::{SqliteStore, Store};
+use openclaw_testkit::{ScriptedServer, anthropic, openai};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
+
+struct Env {
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        Env { _dir: dir, state }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("OPENCLAW_STATE_DIR", &self.state)
+            .env("HOME", self.state.parent().unwrap_or(Path::new("/tmp")))
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env("MOCK_KEY", "sk-test-123")
+            .stdin(Stdio::null());
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.command(args);
+        tokio::task::spawn_blocking(move || command.output().expect("run openclaw")).await.expect("join")
+    }
+
+    async fn setup(&self, server: &ScriptedServer, api: &str) {
+        let base = if api == "anthropic" { server.url() } else { format!("{}/v1", server.url()) };
+        let out = self
+            .run(&[
+                "setup",
+                "--non-interactive",
+                "--provider",
+                "mock",
+                "--base-url",
+                &base,
+                "--api-key-env",
+                "MOCK_KEY",
+                "--model",
+                "m1",
+                "--api",
+                api,
+            ])
+            .await;
+        assert!(out.status.success(), "setup failed: {}", text(&out.stderr));
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(&self.state).expect("mkdir");
+        std::fs::write(self.state.join("openclaw.json"), text).expect("write config");
+    }
+
+    async fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.state.join("state").join("openclaw-rs.sqlite")).await.expect("open store")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn setup_then_streamed_turns_persist_across_restarts() {
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, "openai").await;
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    assert_eq!(config["models"]["providers"]["mock"]["apiKey"], "${MOCK_KEY}", "the key itself is never written");
+    assert_eq!(config["agents"]["defaults"]["model"]["primary"], "mock/m1");
+    assert!(env.state.join("workspace/AGENTS.md").is_file());
+    assert!(env.state.join("workspace/memory").is_dir());
+
+    server.push(openai::text("Hello! How can I help?").split_every(13));
+    let out = env.run(&["agent", "--local", "-m", "hi"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "Hello! How can I help?");
+    let first = server.requests()[0].json();
+    assert_eq!(server.requests()[0].header("authorization"), Some("Bearer sk-test-123"));
+    assert!(
+        first["messages"][0]["content"].as_str().unwrap().contains("AGENTS.md"),
+        "workspace files are in the system prompt"
+    );
+
+    server.push(openai::text("You said hi."));
+    let out = env.run(&["agent", "--local", "-m", "what did I say?", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).expect("json envelope");
+    assert_eq!(envelope["ok"], true);
+    assert_eq!(envelope["final"], "You said hi.");
+    assert_eq!(envelope["sessionKey"], "agent:main:main");
+    let second = server.requests()[1].json();
+    let roles: Vec<&str> = second["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, vec!["system", "user", "assistant", "user"], "the first exchange is sent as history");
+    assert_eq!(second["messages"][1]["content"], "hi");
+    assert_eq!(second["messages"][2]["content"], "Hello! How can I help?");
+
+    // A new process (a restart) sees the same session and transcript.
+    let out = env.run(&["sessions", "show", "agent:main:main"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("user: hi")
+            && shown.contains("assistant: Hello! How can I help?")
+            && shown.contains("assistant: You said hi."),
+        "{shown}"
+    );
+    let out = env.run(&["sessions", "list", "--json"]).await;
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["sessionKey"], "agent:main:main");
+    // Usage from the stream: 12 prompt tokens each, one output token per word (5 + 3).
+    assert_eq!(list[0]["totalTokens"], 12 + 5 + 12 + 3);
+
+    let store = env.store().await;
+    let session = store.active_session("agent:main:main").await.unwrap().unwrap();
+    let entries = store.transcript(&session.session_id).await.unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.entry.kind()).collect();
+    assert_eq!(kinds, vec!["session", "model_change", "message", "message", "message", "message"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&env.state), 0o700);
+        assert_eq!(mode(&env.state.join("openclaw.json")), 0o600);
+        assert_eq!(mode(&env.state.join("state/openclaw-rs.sqlite")), 0o600);
+    }
+}
+
+async fn tool_turn(api: &str) {
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, api).await;
+    std::fs::write(
+        env.state.join("workspace/MEMORY.md"),
+        "# People\nAda's favourite colour is teal.\n\n# Work\nDeploys happen on Tuesdays.\n",
+    )
+    .unwrap();
+    let args = json!({"query": "favourite colour"});
+    if api == "anthropic" {
+        server.push(anthropic::tool_use("toolu_1", "memory_search", &args, 4).split_every(17));
+        server.push(anthropic::text("Ada's favourite colour is teal."));
+    } else {
+        server.push(openai::tool_call("call_1", "memory_search", &args, 4).split_every(17));
+        server.push(openai::text("Ada's favourite colour is teal."));
+    }
+    let out = env.run(&["agent", "--local", "-m", "What is Ada's favourite colour?", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["final"], "Ada's favourite colour is teal.");
+    assert_eq!(envelope["toolSummary"]["tools"], json!(["memory_search"]));
+    assert_eq!(envelope["assistantTurns"], 2);
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let second = requests[1].json();
+    let result_text = if api == "anthropic" {
+        let last = second["messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["role"], "user");
+        assert_eq!(last["content"][0]["type"], "tool_result");
+        assert_eq!(last["content"][0]["tool_use_id"], "toolu_1");
+        last["content"][0]["content"][0]["text"].as_str().unwrap().to_owned()
+    } else {
+        let last = second["messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["role"], "tool");
+        assert_eq!(last["tool_call_id"], "call_1");
+        last["content"].as_str().unwrap().to_owned()
+    };
+    let results: Value = serde_json::from_str(&result_text).unwrap();
+    assert_eq!(results["results"][0]["path"], "MEMORY.md");
+    assert!(results["results"][0]["snippet"].as_str().unwrap().contains("teal"), "{results}");
+
+    let store = env.store().await;
+    let audit = store.audit_events(20).await.unwrap();
+    let call = audit.iter().find(|r| r.event.action == "tool.call").expect("tool call audited");
+    assert_eq!(call.event.outcome, "ok");
+    assert_eq!(call.event.detail["tool"], "memory_search");
+    assert!(call.event.detail["argsSha256"].is_string() && call.event.detail["durationMs"].is_number());
+}
+
+#[tokio::test]
+async fn tool_calling_turn_openai_wire_format() {
+    tool_turn("openai").await;
+}
+
+#[tokio::test]
+async fn tool_calling_turn_anthropic_wire_format() {
+    tool_turn("anthropic").await;
+}
+
+#[tokio::test]
+async fn killing_the_process_mid_turn_leaves_no_half_written_turn() {
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, "openai").await;
+    server.push(openai::text("first answer"));
+    let out = env.run(&["agent", "--local", "-m", "one"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The second turn: the model streams two pieces and then hangs; we kill the process while it waits.
+    server.push(openai::text("this answer never completes").hang_after(3));
+    let mut child = env.command(&["agent", "--local", "-m", "two"]).stdout(Stdio::piped()).spawn().expect("spawn");
+    let mut waited = 0;
+    while server.requests().len() < 2 && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "the turn is still running");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+
+    let store = env.store().await;
+    assert!(store.check_integrity().await.unwrap().is_empty());
+    let session = store.active_session("agent:main:main").await.unwrap().unwrap();
+    let entries = store.transcript(&session.session_id).await.unwrap();
+    let texts: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match &e.entry {
+            openclaw_protocol::TranscriptEntry::Message(m) => Some(m.message.text()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, vec!["one".to_owned(), "first answer".to_owned()], "nothing of the killed turn is stored");
+    let runs: Vec<String> = sqlx_runs(&env).await;
+    assert_eq!(runs, vec!["done".to_owned(), "running".to_owned()]);
+    store.close().await;
+
+    // The next start recovers the dead run and carries on with the intact history.
+    server.push(openai::text("recovered"));
+    let out = env.run(&["agent", "--local", "-m", "three"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sqlx_runs(&env).await, vec!["done".to_owned(), "interrupted".to_owned(), "done".to_owned()]);
+    let history = server.requests().last().unwrap().json();
+    let contents: Vec<String> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(contents, vec!["one", "first answer", "three"]);
+}
+
+async fn sqlx_runs(env: &Env) -> Vec<String> {
+    let url = format!("sqlite://{}", env.state.join("state/openclaw-rs.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM runs ORDER BY started_at, rowid").fetch_all(&pool).await.expect("runs");
+    pool.close().await;
+    rows
+}
+
+async fn expect_failure(env: &Env, args: &[&str], needles: &[&str]) {
+    let out = env.run(args).await;
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "expected a failure for {args:?}; stdout: {}", text(&out.stdout));
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_non_zero_exit() {
+    let env = Env::new();
+    env.write_config("{\n  gateway: {\n    port: 18789,,\n  },\n}\n");
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["openclaw.json:3:", "syntax error"]).await;
+    expect_failure(&env, &["config", "validate"], &["openclaw.json:3:"]).await;
+
+    env.write_config(r#"{ gateway: { prot: 18789 } }"#);
+    expect_failure(&env, &["config", "validate"], &["gateway.prot", "unknown key", "did you mean \"port\""]).await;
+
+    env.write_config(r#"{ gateway: { port: "high" } }"#);
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["gateway.port", "invalid type"]).await;
+
+    env.write_config(r#"{ agents: { defaults: { model: "mock/m1" } }, models: { providers: { mock: { baseUrl: "http://127.0.0.1:9/v1", apiKey: "${NOT_SET_KEY}" } } } }"#);
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["NOT_SET_KEY", "is not set", "export NOT_SET_KEY"]).await;
+
+    // Unreachable: a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    env.write_config(&format!(r#"{{ agents: {{ defaults: {{ model: "mock/m1" }} }}, models: {{ providers: {{ mock: {{ baseUrl: "http://127.0.0.1:{port}/v1" }} }} }} }}"#));
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["cannot connect", "baseUrl"]).await;
+    expect_failure(&env, &["doctor"], &[]).await;
+
+    let server = ScriptedServer::start().await;
+    server.set_fallback(openai::error(401, "Incorrect API key provided", "invalid_request_error"));
+    env.write_config(&format!(r#"{{ agents: {{ defaults: {{ model: "mock/m1" }} }}, models: {{ providers: {{ mock: {{ baseUrl: "{}/v1", apiKey: "${{MOCK_KEY}}" }} }} }} }}"#, server.url()));
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["HTTP 401", "Incorrect API key", "check the API key"])
+        .await;
+    assert_eq!(server.requests().len(), 1, "a 401 is not retried");
+
+    // No model at all.
+    env.write_config("{}");
+    expect_failure(&env, &["agent", "--local", "-m", "hi"], &["no model is configured", "openclaw setup"]).await;
+    expect_failure(&env, &["agent", "--local"], &["no message"]).await;
+    expect_failure(&env, &["agent", "--local", "-m", "hi", "--agent", "ghost"], &["no agent \"ghost\""]).await;
+}
+
+#[tokio::test]
+async fn no_reply_is_silent_and_config_set_get_round_trip() {
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, "openai").await;
+    server.push(openai::text("NO_REPLY"));
+    let out = env.run(&["agent", "--local", "-m", "ok thanks"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "NO_REPLY", "the streamed text is shown as it arrives");
+    assert!(text(&out.stderr).contains("chose not to reply"));
+
+    let out = env.run(&["config", "set", "gateway.port", "19001"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.run(&["config", "get", "gateway.port"]).await;
+    assert_eq!(text(&out.stdout).trim(), "19001");
+    expect_failure(&env, &["config", "set", "gateway.port", "\"x\""], &["gateway.port"]).await;
+    let out = env.run(&["agents", "add", "ops", "--name", "Ops"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.run(&["agents", "list"]).await;
+    let listing = text(&out.stdout);
+    assert!(listing.contains("main (default)") && listing.contains("ops"), "{listing}");
+    let out = env.run(&["doctor"]).await;
+    assert!(out.status.success(), "doctor: {}{}", text(&out.stdout), text(&out.stderr));
+}
