@@ -70,14 +70,15 @@ fn is_empty_error(message: &AgentMessage) -> bool {
 }
 
 /// Where to cut for a compaction: the index of the first message to keep, so that at least `keep_tokens` of the most
-/// recent conversation stays verbatim. The cut is always at a user message, so a tool call and its result are never
-/// separated. `None` when there is nothing worth summarising.
+/// recent conversation stays verbatim. The cut is never at a tool result, so a tool call and its result are never
+/// separated (the kept part starts at a user message or at an assistant message, with its tool results after it).
+/// `None` when there is nothing worth summarising.
 pub fn plan_cut(messages: &[ContextMessage], keep_tokens: u64) -> Option<usize> {
     let mut kept = 0_u64;
     let mut cut = None;
     for idx in (0..messages.len()).rev() {
         kept += messages[idx].message.estimated_tokens();
-        if matches!(messages[idx].message, AgentMessage::User(_)) {
+        if !matches!(messages[idx].message, AgentMessage::ToolResult(_)) {
             cut = Some(idx);
             if kept >= keep_tokens {
                 break;
@@ -132,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn cuts_only_at_user_messages() {
+    fn never_cuts_between_a_tool_call_and_its_result() {
         let messages = ctx(vec![
             AgentMessage::user_text("first question"),
             assistant_call(),
@@ -141,8 +142,10 @@ mod tests {
             assistant_call(),
             tool_result(),
         ]);
-        // Keeping even one token must keep the whole last exchange: the cut lands on message 3.
-        assert_eq!(plan_cut(&messages, 1), Some(3));
+        // Keeping even one token keeps the last call with its result: the cut lands on message 4, not 5.
+        assert_eq!(plan_cut(&messages, 1), Some(4));
+        // Keeping more than that pair reaches back to the previous boundary.
+        assert_eq!(plan_cut(&messages, 112), Some(3));
         // Keeping everything leaves nothing to summarise.
         assert_eq!(plan_cut(&messages, 1_000_000), None);
     }

@@ -413,8 +413,15 @@ impl AgentRuntime {
             let calls: Vec<_> = message.tool_calls().cloned().collect();
             let assistant_id = turn.push_message(AgentMessage::Assistant(message.clone()));
             context.push(ContextMessage { entry_id: assistant_id, message: AgentMessage::Assistant(message.clone()) });
-            if calls.is_empty() {
-                let text = message.text();
+            // The model ignores the withdrawn tools, or the turn has used its rounds: stop here either way.
+            let exhausted = assistant_turns > MAX_TOOL_ROUNDS + 1;
+            if calls.is_empty() || exhausted {
+                let text = match message.text() {
+                    text if exhausted && text.is_empty() => {
+                        "(stopped: the model kept calling tools without answering)".to_owned()
+                    }
+                    text => text,
+                };
                 let silent = text.trim() == SILENT_REPLY;
                 return Ok(TurnOutcome {
                     run_id: turn.run_id.clone(),
