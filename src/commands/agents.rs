@@ -66,12 +66,18 @@ pub async fn run(ctx: &Ctx, command: AgentsCommand) -> anyhow::Result<ExitCode> 
                 bail!("--model {model:?} is not a model ref (fix: \"provider/model\")");
             }
             let mut raw = if loaded.exists { loaded.raw.clone() } else { json!({}) };
-            // The implicit `main` agent of a single-agent install must survive the first explicit agent.
+            // The implicit `main` agent of a single-agent install must survive the first explicit agent, and a roster
+            // of several agents names its default the way the reference (2026.9) wants: explicit ownership plus
+            // `agents.defaults.systemAgent.agentId` (it retired `default: true` markers on entries).
             let default = loaded.default_agent();
             if default.source == "implicit" {
-                openclaw_config::set_path(&mut raw, "agents.entries.main", json!({ "default": true }))
+                openclaw_config::set_path(&mut raw, "agents.entries.main", json!({})).map_err(anyhow::Error::msg)?;
+            }
+            if openclaw_config::get_path(&raw, "agents.defaults.systemAgent.agentId").is_none() {
+                openclaw_config::set_path(&mut raw, "agents.defaults.systemAgent.agentId", json!(default.id))
                     .map_err(anyhow::Error::msg)?;
             }
+            openclaw_config::set_path(&mut raw, "agents.ownership", json!("explicit")).map_err(anyhow::Error::msg)?;
             let mut entry = json!({});
             if let Some(name) = name {
                 entry["name"] = json!(name);

@@ -151,7 +151,8 @@ pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let choice = if args.non_interactive { from_flags(&args)? } else { interactive(&args)? };
 
     let mut raw = if loaded.exists { loaded.raw.clone() } else { json!({}) };
-    let mut provider = json!({ "api": choice.api, "models": [{ "id": choice.model }] });
+    // The reference requires `name` on every model entry.
+    let mut provider = json!({ "api": choice.api, "models": [{ "id": choice.model, "name": choice.model }] });
     if let Some(url) = &choice.base_url {
         provider["baseUrl"] = json!(url);
     }

@@ -167,9 +167,12 @@ pub(crate) fn resolve(config: &Config, files: &[AgentEntry], paths: &Paths) -> V
     if agents.is_empty() {
         return vec![implicit_main(config, paths)];
     }
-    let default_idx = agents
-        .iter()
-        .position(|agent| agent.is_default)
+    // The default: `agents.defaults.systemAgent.agentId`, else a legacy `default: true` marker, else `main`, else
+    // the first agent.
+    let system_agent = config.agents.defaults.system_agent.as_ref().and_then(|s| s.agent_id.as_deref());
+    let default_idx = system_agent
+        .and_then(|id| agents.iter().position(|agent| agent.id == id))
+        .or_else(|| agents.iter().position(|agent| agent.is_default))
         .or_else(|| agents.iter().position(|agent| agent.id == DEFAULT_AGENT_ID))
         .unwrap_or(0);
     let mut default = agents.remove(default_idx);

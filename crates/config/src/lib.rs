@@ -425,6 +425,9 @@ fn semantic_issues(config: &Config) -> Vec<Issue> {
             }
         }
     }
+    if let Some(ownership) = &config.agents.ownership {
+        issues.extend(one_of("agents.ownership", ownership, &["explicit"]));
+    }
     for (idx, binding) in config.bindings.iter().enumerate() {
         if let Some(peer) = &binding.matcher.peer
             && let Some(kind) = &peer.kind

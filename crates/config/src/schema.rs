@@ -76,6 +76,9 @@ pub struct GatewayAuth {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AgentsConfig {
+    /// `"explicit"` marks a multi-agent roster whose default comes from `defaults.systemAgent` (reference 2026.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<String>,
     pub defaults: AgentDefaults,
     /// `agents.entries.<id>`: the current keyed form.
     pub entries: BTreeMap<String, AgentEntry>,
@@ -100,6 +103,15 @@ pub struct AgentDefaults {
     pub compaction: CompactionConfig,
     pub timeout_seconds: Option<u64>,
     pub max_concurrent: Option<u32>,
+    /// `agents.defaults.systemAgent.agentId`: the agent that owns ambient work and bare CLI operations.
+    pub system_agent: Option<SystemAgent>,
+}
+
+/// `agents.defaults.systemAgent`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SystemAgent {
+    pub agent_id: Option<String>,
 }
 
 impl Default for AgentDefaults {
@@ -116,6 +128,7 @@ impl Default for AgentDefaults {
             compaction: CompactionConfig::default(),
             timeout_seconds: None,
             max_concurrent: None,
+            system_agent: None,
         }
     }
 }

@@ -145,3 +145,13 @@ fn set_and_get_paths() {
     assert_eq!(get_path(&raw, "gateway.port"), Some(&serde_json::json!(1234)));
     set_path(&mut raw, "gateway.port.x", serde_json::json!(1)).unwrap_err();
 }
+
+#[test]
+fn system_agent_names_the_default() {
+    let text = r#"{ agents: { ownership: "explicit", defaults: { systemAgent: { agentId: "work" } },
+                  entries: { home: {}, work: {}, main: {} } } }"#;
+    let loaded = load_str(text, &paths(), &no_env).unwrap();
+    assert_eq!(loaded.default_agent().id, "work");
+    let issues = issues_of(r#"{ agents: { ownership: "implicit" } }"#);
+    assert_eq!(issues[0].path, "agents.ownership");
+}
