@@ -65,16 +65,6 @@ impl MemoryIndex for StoreMemoryIndex {
         limit: usize,
     ) -> Result<Vec<MemoryHit>, String> {
         self.refresh(agent_id, workspace).await?;
-        let hits = self.store.search_memory(agent_id, query, limit as i64).await.map_err(|error| error.to_string())?;
-        Ok(hits
-            .into_iter()
-            .map(|hit| MemoryHit {
-                path: hit.path,
-                start_line: hit.start_line,
-                end_line: hit.end_line,
-                snippet: hit.snippet,
-                score: hit.score,
-            })
-            .collect())
+        self.store.search_memory(agent_id, query, limit as i64).await.map_err(|error| error.to_string())
     }
 }

@@ -21,8 +21,8 @@ mod session_key;
 mod transcript;
 
 pub use message::{
-    AgentMessage, AssistantMessage, AssistantPart, Cost, StopReason, ToolCall, ToolResultMessage, ToolSpec, Usage,
-    UserContent, UserMessage, UserPart,
+    AgentMessage, AssistantMessage, AssistantPart, Cost, MemoryHit, StopReason, ToolCall, ToolResultMessage, ToolSpec,
+    Usage, UserContent, UserMessage, UserPart,
 };
 pub use session_key::{AgentId, InvalidAgentId, SessionKey};
 pub use transcript::{

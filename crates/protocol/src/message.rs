@@ -250,3 +250,14 @@ pub struct ToolSpec {
     pub description: String,
     pub parameters: Value,
 }
+
+/// One memory search hit: where it is (`MEMORY.md`, `memory/2026-11-21.md`, 1-based inclusive lines) and the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryHit {
+    pub path: String,
+    pub start_line: i64,
+    pub end_line: i64,
+    pub snippet: String,
+    /// Higher is better.
+    pub score: f64,
+}

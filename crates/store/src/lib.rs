@@ -14,6 +14,7 @@ pub mod conformance;
 mod sqlite;
 
 use async_trait::async_trait;
+pub use openclaw_protocol::MemoryHit;
 use openclaw_protocol::{TranscriptEntry, Usage};
 use serde_json::Value;
 
@@ -190,17 +191,6 @@ pub struct MemoryChunk {
     pub start_line: i64,
     pub end_line: i64,
     pub content: String,
-}
-
-/// A memory search hit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryHit {
-    pub path: String,
-    pub start_line: i64,
-    pub end_line: i64,
-    pub snippet: String,
-    /// Higher is better.
-    pub score: f64,
 }
 
 /// The durable state of the gateway.

@@ -17,7 +17,8 @@ use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
 pub use fs::{LsTool, ReadTool};
-pub use memory::{MemoryGetTool, MemoryHit, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
+pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
+pub use openclaw_protocol::MemoryHit;
 pub use policy::{ToolPolicy, expand_group};
 
 /// Why a tool call failed. The message goes back to the model as an error result.

@@ -3,21 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use openclaw_protocol::ToolSpec;
+use openclaw_protocol::{MemoryHit, ToolSpec};
 use serde_json::{Value, json};
 
 use crate::fs::{resolve_in_workspace, slice_lines};
 use crate::{Tool, ToolContext, ToolError, ToolOutput, str_arg, uint_arg};
-
-/// One search hit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryHit {
-    pub path: String,
-    pub start_line: i64,
-    pub end_line: i64,
-    pub snippet: String,
-    pub score: f64,
-}
 
 /// A full-text index over an agent's memory files.
 #[async_trait::async_trait]
