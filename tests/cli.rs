@@ -338,3 +338,55 @@ async fn no_reply_is_silent_and_config_set_get_round_trip() {
     let out = env.run(&["doctor"]).await;
     assert!(out.status.success(), "doctor: {}{}", text(&out.stdout), text(&out.stderr));
 }
+
+#[tokio::test]
+async fn interactive_setup_reads_answers_from_the_prompt() {
+    let env = Env::new();
+    let mut command = env.command(&["onboard"]);
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = command.spawn().expect("spawn");
+        let answers = "mock\nhttp://127.0.0.1:9/v1\nopenai\nMOCK_KEY\nm1\n";
+        child.stdin.take().expect("stdin").write_all(answers.as_bytes()).expect("answer");
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Provider [openai]:"), "{}", text(&out.stdout));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    assert_eq!(config["agents"]["defaults"]["model"]["primary"], "mock/m1");
+    assert_eq!(config["models"]["providers"]["mock"]["baseUrl"], "http://127.0.0.1:9/v1");
+
+    // With stdin closed the wizard stops with a clear message instead of hanging.
+    let env = Env::new();
+    expect_failure(&env, &["setup"], &["stdin closed", "--non-interactive"]).await;
+}
+
+#[tokio::test]
+async fn seed_agent_files_are_agents() {
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, "openai").await;
+    std::fs::create_dir_all(env.state.join("agents")).unwrap();
+    std::fs::write(
+        env.state.join("agents/customer-support.json"),
+        r#"{"id":"customer-support","name":"Customer Support Agent","model":"mock/m1","skills":["web_search"],
+            "channels":["whatsapp","discord"],"personality":{"tone":"professional","expertise":["product_support"]}}"#,
+    )
+    .unwrap();
+    let out = env.run(&["agents", "list", "--json"]).await;
+    let agents: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(agents[1]["id"], "customer-support");
+    assert_eq!(agents[1]["source"], "agents/customer-support.json");
+    server.push(openai::text("How can I help with your account?"));
+    let out = env.run(&["agent", "--local", "--agent", "customer-support", "-m", "Help me with my account"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let system = server.requests()[0].json()["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(system.contains("You are Customer Support Agent") && system.contains("- Tone: professional"), "{system}");
+    let out = env.run(&["sessions", "list", "--agent", "customer-support", "--json"]).await;
+    let sessions: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sessions[0]["sessionKey"], "agent:customer-support:main");
+}

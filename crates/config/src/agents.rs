@@ -159,13 +159,14 @@ pub(crate) fn resolve(config: &Config, files: &[AgentEntry], paths: &Paths) -> V
             agents.push(resolve_one(config, id, entry, paths, format!("agents.list[{idx}]")));
         }
     }
+    // A configuration without an agent roster has the implicit `main` agent; agent files add agents beside it.
+    if agents.is_empty() && !files.iter().any(|entry| entry.id.as_deref() == Some(DEFAULT_AGENT_ID)) {
+        agents.push(implicit_main(config, paths));
+    }
     for entry in files {
         if let Some(id) = &entry.id {
             agents.push(resolve_one(config, id, entry, paths, format!("agents/{id}.json")));
         }
-    }
-    if agents.is_empty() {
-        return vec![implicit_main(config, paths)];
     }
     // The default: `agents.defaults.systemAgent.agentId`, else a legacy `default: true` marker, else `main`, else
     // the first agent.
