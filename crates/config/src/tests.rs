@@ -1,3 +1,5 @@
+//! Loader tests: defaults, syntax errors with positions, unknown vs reference keys, types, substitution, agents.
+
 use super::*;
 
 fn paths() -> Paths {
