@@ -40,6 +40,9 @@ enum Command {
     Config(commands::config::ConfigCommand),
     /// Check the configuration, the state dir's permissions and the providers.
     Doctor(commands::doctor::DoctorArgs),
+    /// Run the gateway daemon.
+    #[command(subcommand)]
+    Gateway(commands::gateway::GatewayCommand),
 }
 
 fn init_logging(level: Option<&str>) {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
             Command::Sessions(command) => commands::sessions::run(&ctx, command).await,
             Command::Config(command) => commands::config::run(&ctx, command).await,
             Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
+            Command::Gateway(command) => commands::gateway::run(&ctx, command).await,
         }
     });
     match result {

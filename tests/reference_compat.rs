@@ -1,5 +1,6 @@
 //! Compatibility with the reference OpenClaw (TypeScript), driven through its real CLI: a configuration written by
-//! our `setup` and `agents add` must be valid for the reference, and one written for the reference must load here.
+//! our `setup` and `agents add` must be valid for the reference, one written for the reference must load here, and
+//! the reference CLI must be able to use our gateway (`gateway call health`, `health`, `agent`).
 //!
 //! The reference is installed by `.ci/run` (`shared/tools/reference-openclaw/install.sh`). Without it this test says
 //! so loudly; under `CI=true` that is a failure.
@@ -113,4 +114,73 @@ fn a_config_written_for_the_reference_loads_here() {
     assert_eq!(agents[0]["id"], "main");
     assert_eq!(agents[0]["model"], "mock/mock-1");
     assert_eq!(agents[0]["workspace"], format!("{}/ws", dir.path().display()));
+}
+
+// Multi-threaded: the reference CLI runs as a blocking child process while the scripted model server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_cli_drives_our_gateway() {
+    use std::io::BufRead;
+    let Some(reference) = require_reference() else { return };
+    let model = openclaw_testkit::ScriptedServer::start().await;
+    model.push(openclaw_testkit::openai::text("pong from openclaw-rs"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let ref_home = dir.path().join("ref-home");
+    std::fs::create_dir_all(&ref_home).unwrap();
+    let (ok, text) = run(Command::new(BIN)
+        .args([
+            "setup",
+            "--non-interactive",
+            "--provider",
+            "mock",
+            "--base-url",
+            &format!("{}/v1", model.url()),
+            "--model",
+            "m1",
+        ])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("HOME", dir.path()));
+    assert!(ok, "{text}");
+    let mut gateway = Command::new(BIN)
+        .args(["gateway", "run", "--port", "0", "--token", "gw-token"])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    let stdout = gateway.stdout.take().unwrap();
+    std::io::BufReader::new(stdout).read_line(&mut first_line).unwrap();
+    let url = first_line.split_whitespace().find(|word| word.starts_with("ws://")).expect("listening line").to_owned();
+
+    let reference_cli = |args: &[&str], token: &str| {
+        let mut command = Command::new(&reference);
+        command
+            .args(args)
+            .env("HOME", &ref_home)
+            .env("OPENCLAW_STATE_DIR", ref_home.join(".openclaw"))
+            .env("OPENCLAW_GATEWAY_URL", &url)
+            .env("OPENCLAW_GATEWAY_TOKEN", token)
+            .env("OPENCLAW_NO_AUTO_UPDATE", "1");
+        command
+    };
+    let (ok, text) =
+        run(&mut reference_cli(&["gateway", "call", "health", "--url", &url, "--token", "gw-token", "--json"], ""));
+    assert!(ok, "{text}");
+    let json_start = text.find('{').expect("json");
+    let health: serde_json::Value = serde_json::from_str(text[json_start..].trim()).unwrap_or_default();
+    assert_eq!(health["defaultAgentId"], "main", "{text}");
+    let (ok, text) = run(&mut reference_cli(&["health"], "gw-token"));
+    assert!(ok && text.contains("Agents: main (default)"), "the reference's text renderer: {text}");
+    let (ok, text) = run(&mut reference_cli(&["agent", "--agent", "main", "-m", "hi"], "gw-token"));
+    assert!(ok && text.contains("pong from openclaw-rs"), "{text}");
+    let (ok, text) =
+        run(&mut reference_cli(&["gateway", "call", "health", "--url", &url, "--token", "wrong", "--json"], ""));
+    assert!(!ok && text.contains("AUTH_TOKEN_MISMATCH"), "{text}");
+
+    let status = Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = gateway.wait().unwrap();
+    assert!(exit.success(), "the gateway stops cleanly on SIGTERM: {exit:?}");
 }

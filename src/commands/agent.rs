@@ -2,15 +2,11 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use openclaw_agent::{AgentError, AgentEvent, AgentProfile, AgentRuntime, TurnRequest};
-use openclaw_models::RetryPolicy;
-use openclaw_store::Store;
-use openclaw_tools::ToolRegistry;
+use openclaw_agent::{AgentError, AgentEvent, AgentProfile, TurnRequest};
 use serde_json::json;
 
 use super::Ctx;
@@ -98,19 +94,7 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
     let key = session_key(&agent.id, args.session_key.as_deref(), &loaded.config.session.main_key)?;
 
     let store = ctx.store(&loaded.paths).await?;
-    let recovered = store.recover_runs(&super::process_alive).await?;
-    if recovered > 0 {
-        tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
-    }
-    let mut refs: Vec<String> = profile.models.iter().map(ToString::to_string).collect();
-    refs.extend(loaded.agents().into_iter().filter_map(|a| a.model));
-    let router = openclaw_agent::build_router(&loaded.config, &refs, &super::env, RetryPolicy::default());
-    let runtime = AgentRuntime::new(
-        store.clone() as Arc<dyn Store>,
-        Arc::new(router),
-        ToolRegistry::builtin(),
-        Some(i64::from(std::process::id())),
-    );
+    let runtime = super::build_runtime(&loaded, store.clone()).await?;
 
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agents;
 pub mod config;
 pub mod doctor;
+pub mod gateway;
 pub mod sessions;
 pub mod setup;
 
@@ -51,6 +52,27 @@ impl Ctx {
         openclaw_config::set_mode(&db, 0o600);
         Ok(Arc::new(store))
     }
+}
+
+/// The agent runtime over `store`, with every provider the agents use; runs left by dead processes are marked
+/// interrupted first.
+pub async fn build_runtime(
+    loaded: &Loaded,
+    store: Arc<SqliteStore>,
+) -> anyhow::Result<Arc<openclaw_agent::AgentRuntime>> {
+    let recovered = openclaw_store::Store::recover_runs(store.as_ref(), &process_alive).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
+    }
+    let refs: Vec<String> =
+        loaded.agents().into_iter().flat_map(|agent| agent.model.into_iter().chain(agent.fallbacks)).collect();
+    let router = openclaw_agent::build_router(&loaded.config, &refs, &env, openclaw_models::RetryPolicy::default());
+    Ok(Arc::new(openclaw_agent::AgentRuntime::new(
+        store as Arc<dyn openclaw_store::Store>,
+        Arc::new(router),
+        openclaw_tools::ToolRegistry::builtin(),
+        Some(i64::from(std::process::id())),
+    )))
 }
 
 /// Whether a process id belongs to a running process (for crash recovery of runs).

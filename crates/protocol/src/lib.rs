@@ -6,7 +6,8 @@
 //! specifications, and OpenClaw session keys.
 //!
 //! **Invariant:** no IO and no async here. Every type serialises to exactly the JSON the reference writes, so a
-//! transcript written by us can be read by the reference tooling and the other way round.
+//! transcript written by us can be read by the reference tooling and the other way round. The `gateway` module holds
+//! the WebSocket protocol v4 frames.
 //!
 //! ```
 //! use openclaw_protocol::{AgentMessage, SessionKey};
@@ -16,6 +17,7 @@
 //! assert_eq!(msg.text(), "ping");
 //! ```
 
+pub mod gateway;
 mod message;
 mod session_key;
 mod transcript;

@@ -1,0 +1,333 @@
+//! The RPC methods. Each takes the connection (for its scopes and to stream events) and the request, and answers
+//! with one response — or two for `agent`, which acknowledges first (`accepted`) and answers again when the run ends.
+
+use std::sync::Arc;
+
+use openclaw_agent::{AgentEvent, AgentProfile, TurnRequest};
+use openclaw_protocol::gateway::{ErrorShape, RequestFrame, ResponseFrame};
+use openclaw_protocol::{AgentMessage, TranscriptEntry};
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::ws::Conn;
+
+/// The methods this gateway answers (advertised in `hello-ok.features.methods`).
+pub(crate) const METHODS: &[&str] =
+    &["health", "status", "system-presence", "agents.list", "models.list", "sessions.list", "chat.history", "agent"];
+
+/// The events this gateway emits.
+pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent"];
+
+/// The scope a method needs.
+fn required_scope(method: &str) -> &'static str {
+    match method {
+        "agent" => "operator.write",
+        _ => "operator.read",
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ErrorShape {
+    ErrorShape::new("INVALID_REQUEST", message)
+}
+
+fn unavailable(message: impl Into<String>) -> ErrorShape {
+    ErrorShape::new("UNAVAILABLE", message)
+}
+
+/// Answers one request.
+pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: RequestFrame) {
+    if !METHODS.contains(&request.method.as_str()) {
+        let error = invalid(format!("unknown method: {}", request.method));
+        conn.respond(ResponseFrame::error(&request.id, error)).await;
+        return;
+    }
+    let scope = required_scope(&request.method);
+    if !conn.has_scope(scope) {
+        let error = ErrorShape::new("FORBIDDEN", format!("missing scope: {scope}")).with_details(json!({
+            "code": "MISSING_SCOPE", "missingScope": scope, "requiredScopes": [scope]
+        }));
+        conn.respond(ResponseFrame::error(&request.id, error)).await;
+        return;
+    }
+    let result = match request.method.as_str() {
+        "health" => health(gateway).await,
+        "status" => status(gateway).await,
+        "system-presence" => Ok(json!([])),
+        "agents.list" => Ok(agents_list(gateway)),
+        "models.list" => Ok(models_list(gateway)),
+        "sessions.list" => sessions_list(gateway, &request.params).await,
+        "chat.history" => chat_history(gateway, &request.params).await,
+        "agent" => return agent(gateway, conn, &request).await,
+        _ => Err(invalid(format!("unknown method: {}", request.method))),
+    };
+    let frame = match result {
+        Ok(payload) => ResponseFrame::ok(&request.id, payload),
+        Err(error) => ResponseFrame::error(&request.id, error),
+    };
+    conn.respond(frame).await;
+}
+
+/// `hello-ok.snapshot.sessionDefaults`.
+pub(crate) fn session_defaults(gateway: &Gateway) -> Value {
+    let default_agent = gateway.loaded.default_agent();
+    let main_key = &gateway.loaded.config.session.main_key;
+    json!({
+        "defaultAgentId": default_agent.id,
+        "mainKey": main_key,
+        "mainSessionKey": format!("agent:{}:{main_key}", default_agent.id),
+        "scope": gateway.loaded.config.session.scope,
+    })
+}
+
+fn store_error(error: openclaw_store::StoreError) -> ErrorShape {
+    unavailable(format!("the session store failed: {error}"))
+}
+
+async fn recent_sessions(gateway: &Gateway, agent_id: Option<&str>) -> Result<(i64, Vec<Value>), ErrorShape> {
+    let sessions = gateway.store.list_sessions(agent_id, true, 1000).await.map_err(store_error)?;
+    let now = openclaw_protocol::now_ms();
+    let recent = sessions
+        .iter()
+        .take(5)
+        .map(|s| json!({"key": s.session_key, "sessionId": s.session_id, "updatedAt": s.updated_at, "age": now - s.updated_at}))
+        .collect();
+    Ok((sessions.len() as i64, recent))
+}
+
+async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
+    let started = std::time::Instant::now();
+    let path = gateway.loaded.paths.database_path().display().to_string();
+    let default_agent = gateway.loaded.default_agent();
+    let mut agents = Vec::new();
+    for agent in gateway.loaded.agents() {
+        let (count, recent) = recent_sessions(gateway, Some(&agent.id)).await?;
+        agents.push(json!({
+            "agentId": agent.id,
+            "name": agent.name,
+            "isDefault": agent.id == default_agent.id,
+            "heartbeat": {"enabled": false, "every": "disabled", "everyMs": null},
+            "sessions": {"path": path, "count": count, "recent": recent},
+        }));
+    }
+    let (count, recent) = recent_sessions(gateway, None).await?;
+    Ok(json!({
+        "ok": true,
+        "ts": openclaw_protocol::now_ms(),
+        "durationMs": started.elapsed().as_millis() as u64,
+        "channels": {},
+        "channelOrder": [],
+        "channelLabels": {},
+        "heartbeatSeconds": 0,
+        "defaultAgentId": default_agent.id,
+        "agents": agents,
+        "sessions": {"path": path, "count": count, "recent": recent},
+    }))
+}
+
+async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
+    let default_agent = gateway.loaded.default_agent();
+    let (count, recent) = recent_sessions(gateway, None).await?;
+    Ok(json!({
+        "runtimeVersion": crate::VERSION,
+        "heartbeat": {"defaultAgentId": default_agent.id, "agents": []},
+        "channelSummary": [],
+        "queuedSystemEvents": [],
+        "sessions": {
+            "paths": [gateway.loaded.paths.database_path()],
+            "count": count,
+            "defaults": {"model": default_agent.model, "contextTokens": null},
+            "recent": recent,
+            "byAgent": [],
+        },
+    }))
+}
+
+fn agents_list(gateway: &Gateway) -> Value {
+    let default_agent = gateway.loaded.default_agent();
+    let agents: Vec<Value> = gateway
+        .loaded
+        .agents()
+        .iter()
+        .map(|agent| {
+            json!({"id": agent.id, "name": agent.name, "default": agent.id == default_agent.id,
+                   "workspace": agent.workspace, "model": {"primary": agent.model, "fallbacks": agent.fallbacks}})
+        })
+        .collect();
+    json!({
+        "defaultId": default_agent.id,
+        "mainKey": gateway.loaded.config.session.main_key,
+        "scope": gateway.loaded.config.session.scope,
+        "agents": agents,
+    })
+}
+
+fn models_list(gateway: &Gateway) -> Value {
+    let mut models = Vec::new();
+    for (provider, config) in &gateway.loaded.config.models.providers {
+        for model in &config.models {
+            models.push(json!({
+                "id": model.id, "name": model.name.clone().unwrap_or_else(|| model.id.clone()), "provider": provider,
+                "contextWindow": model.context_window, "reasoning": model.reasoning.unwrap_or(false),
+            }));
+        }
+    }
+    json!({"models": models})
+}
+
+async fn sessions_list(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let agent_id = params.get("agentId").and_then(Value::as_str);
+    let limit = params.get("limit").and_then(Value::as_i64).unwrap_or(100).clamp(1, 1000);
+    let sessions = gateway.store.list_sessions(agent_id, true, limit).await.map_err(store_error)?;
+    let rows: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({"key": s.session_key, "sessionId": s.session_id, "agentId": s.agent_id, "updatedAt": s.updated_at,
+                   "inputTokens": s.input_tokens, "outputTokens": s.output_tokens, "totalTokens": s.total_tokens,
+                   "modelProvider": s.model_provider, "model": s.model})
+        })
+        .collect();
+    Ok(json!({
+        "ts": openclaw_protocol::now_ms(),
+        "path": gateway.loaded.paths.database_path(),
+        "count": rows.len(),
+        "defaults": session_defaults(gateway),
+        "sessions": rows,
+    }))
+}
+
+async fn chat_history(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let key = params
+        .get("sessionKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("chat.history needs params.sessionKey"))?;
+    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(200).clamp(1, 1000) as usize;
+    let Some(session) = gateway.store.active_session(key).await.map_err(store_error)? else {
+        return Ok(json!({"sessionKey": key, "sessionId": null, "messages": []}));
+    };
+    let entries = gateway.store.transcript(&session.session_id).await.map_err(store_error)?;
+    let messages: Vec<&AgentMessage> = entries
+        .iter()
+        .filter_map(|stored| match &stored.entry {
+            TranscriptEntry::Message(entry) => Some(&entry.message),
+            _ => None,
+        })
+        .collect();
+    let start = messages.len().saturating_sub(limit);
+    Ok(json!({"sessionKey": key, "sessionId": session.session_id, "messages": &messages[start..]}))
+}
+
+/// `agent`: acknowledge, stream `agent` events, answer again with the result under the same request id.
+async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
+    let params = &request.params;
+    let Some(message) = params.get("message").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) else {
+        conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
+        return;
+    };
+    let Some(idempotency_key) = params.get("idempotencyKey").and_then(Value::as_str).filter(|k| !k.is_empty()) else {
+        conn.respond(ResponseFrame::error(
+            &request.id,
+            invalid("agent needs params.idempotencyKey (a unique id per request)"),
+        ))
+        .await;
+        return;
+    };
+    let agent = match params.get("agentId").and_then(Value::as_str) {
+        Some(id) => match gateway.loaded.agent(id) {
+            Some(agent) => agent,
+            None => {
+                conn.respond(ResponseFrame::error(&request.id, invalid(format!("unknown agent: {id}")))).await;
+                return;
+            }
+        },
+        None => gateway.loaded.default_agent(),
+    };
+    let profile = match AgentProfile::from_resolved(&agent, &gateway.loaded.config) {
+        Ok(profile) => profile,
+        Err(error) => {
+            conn.respond(ResponseFrame::error(&request.id, unavailable(error.to_string()))).await;
+            return;
+        }
+    };
+    let main_key = &gateway.loaded.config.session.main_key;
+    let session_key = match params.get("sessionKey").and_then(Value::as_str) {
+        Some(key) if key.starts_with("agent:") => key.to_owned(),
+        Some(key) if !key.is_empty() => format!("agent:{}:{key}", agent.id),
+        _ => format!("agent:{}:{main_key}", agent.id),
+    };
+    let run_id = idempotency_key.to_owned();
+    conn.respond(ResponseFrame::ok(
+        &request.id,
+        json!({"runId": run_id, "sessionKey": session_key, "agentId": agent.id, "status": "accepted",
+               "acceptedAt": openclaw_protocol::now_ms()}),
+    ))
+    .await;
+
+    // The runtime reports events synchronously; a task forwards them to the socket as they come, in order.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let forwarder = {
+        let conn = conn.clone();
+        let run_id = run_id.clone();
+        let session_key = session_key.clone();
+        let agent_id = agent.id.clone();
+        tokio::spawn(async move {
+            let mut seq = 0_u64;
+            while let Some(event) = rx.recv().await {
+                seq += 1;
+                let mut payload = json!({"runId": run_id, "sessionKey": session_key, "agentId": agent_id, "seq": seq,
+                                          "ts": openclaw_protocol::now_ms()});
+                if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
+                    target.extend(source.clone());
+                }
+                conn.event("agent", payload).await;
+            }
+        })
+    };
+    let mut text = String::new();
+    let mut on_event = |event: &AgentEvent| {
+        let data = match event {
+            AgentEvent::RunStarted { session_id, .. } => {
+                json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}})
+            }
+            AgentEvent::TextDelta(delta) => {
+                text.push_str(delta);
+                json!({"stream": "assistant", "data": {"text": text, "delta": delta}})
+            }
+            AgentEvent::ToolStarted { name } => json!({"stream": "tool", "data": {"phase": "start", "name": name}}),
+            AgentEvent::ToolFinished { name, is_error, duration_ms } => {
+                json!({"stream": "tool", "data": {"phase": "end", "name": name, "isError": is_error, "durationMs": duration_ms}})
+            }
+            _ => return,
+        };
+        let _ = tx.send(data);
+    };
+    let outcome = gateway
+        .runtime
+        .run_turn(
+            &profile,
+            TurnRequest { session_key: session_key.clone(), message: message.to_owned() },
+            &mut on_event,
+        )
+        .await;
+    drop(tx);
+    let _ = forwarder.await;
+    let frame = match outcome {
+        Ok(done) => ResponseFrame::ok(
+            &request.id,
+            json!({
+                "runId": run_id,
+                "status": "ok",
+                "summary": "completed",
+                "result": {
+                    "payloads": if done.silent { json!([]) } else { json!([{"text": done.text}]) },
+                    "meta": {"durationMs": done.duration_ms, "agentMeta": {
+                        "sessionId": done.session_id, "provider": done.provider, "model": done.model,
+                        "usage": {"input": done.usage.input, "output": done.usage.output, "total": done.usage.total_tokens}}},
+                },
+            }),
+        ),
+        Err(error) => {
+            ResponseFrame::error(&request.id, unavailable(error.to_string()).with_details(json!({"runId": run_id})))
+        }
+    };
+    conn.respond(frame).await;
+}

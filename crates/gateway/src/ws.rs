@@ -1,0 +1,322 @@
+//! The WebSocket side: the v4 handshake (`connect.challenge`, `connect`, `hello-ok`), auth, then one task per
+//! request, with `tick` events on an interval. Outgoing frames go through one writer task per connection so that
+//! concurrent requests never interleave partial frames.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use openclaw_protocol::gateway::{
+    ClientFrame, ConnectParams, ErrorShape, EventFrame, MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES,
+    MIN_PROBE_PROTOCOL_VERSION, PRE_AUTH_MAX_FRAME_BYTES, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
+};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+
+use crate::{Gateway, VERSION, methods};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Close codes of the reference: 1002 protocol errors, 1008 auth failures, 1009 frames too large.
+const CLOSE_PROTOCOL: u16 = 1002;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Every operator scope (what a shared-secret client may ask for).
+pub(crate) const OPERATOR_SCOPES: &[&str] = &[
+    "operator.read",
+    "operator.write",
+    "operator.admin",
+    "operator.approvals",
+    "operator.pairing",
+    "operator.talk",
+    "operator.talk.secrets",
+    "operator.questions",
+];
+
+pub(crate) fn routes() -> Router<Arc<Gateway>> {
+    Router::new().route("/", get(upgrade))
+}
+
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    ws.max_message_size(MAX_PAYLOAD_BYTES)
+        .max_frame_size(MAX_PAYLOAD_BYTES)
+        .on_upgrade(move |socket| async move { connection(socket, gateway, peer).await })
+}
+
+/// One client connection, seen by the method handlers.
+pub(crate) struct Conn {
+    tx: mpsc::Sender<Message>,
+    seq: AtomicU64,
+    pub(crate) conn_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) client_id: String,
+}
+
+impl Conn {
+    async fn send_value(&self, value: &impl serde::Serialize) {
+        if let Ok(text) = serde_json::to_string(value) {
+            // A closed connection drops the frame: the client is gone.
+            let _ = self.tx.send(Message::Text(text.into())).await;
+        }
+    }
+
+    /// Sends a response frame.
+    pub(crate) async fn respond(&self, frame: ResponseFrame) {
+        self.send_value(&frame).await;
+    }
+
+    /// Sends an event with the connection's next sequence number.
+    pub(crate) async fn event(&self, name: &str, payload: Value) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.send_value(&EventFrame::new(name, payload, Some(seq))).await;
+    }
+
+    /// Whether the connection holds a scope (admin implies write, write implies read).
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        let held = |s: &str| self.scopes.iter().any(|have| have == s);
+        held(scope) || held("operator.admin") || (scope == "operator.read" && held("operator.write"))
+    }
+}
+
+async fn close(tx: &mpsc::Sender<Message>, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.to_owned().into() };
+    let _ = tx.send(Message::Close(Some(frame))).await;
+}
+
+async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let conn_number = gateway.connections.fetch_add(1, Ordering::SeqCst) + 1;
+    tracing::debug!(peer = %peer, conn = conn_number, "WebSocket connection opened.");
+
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let challenge = EventFrame::new(
+        "connect.challenge",
+        json!({"nonce": nonce, "ts": openclaw_protocol::now_ms(), "capabilities": []}),
+        None,
+    );
+    if let Ok(text) = serde_json::to_string(&challenge) {
+        let _ = tx.send(Message::Text(text.into())).await;
+    }
+    let conn = match handshake(&mut stream, &tx, &gateway, peer).await {
+        Some(conn) => Arc::new(conn),
+        None => {
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
+    };
+
+    let mut tick = tokio::time::interval(gateway.tick_interval);
+    tick.tick().await; // the first tick fires at once; skip it
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                match message {
+                    Message::Text(text) => match serde_json::from_str::<ClientFrame>(text.as_str()) {
+                        Ok(ClientFrame::Req(request)) => {
+                            let conn = conn.clone();
+                            let gateway = gateway.clone();
+                            tokio::spawn(async move { methods::dispatch(&gateway, conn, request).await });
+                        }
+                        Err(error) => {
+                            let id = serde_json::from_str::<Value>(text.as_str()).ok()
+                                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                                .unwrap_or_default();
+                            let shape = ErrorShape::new("INVALID_REQUEST", format!("invalid frame: {error}"));
+                            conn.respond(ResponseFrame::error(&id, shape)).await;
+                        }
+                    },
+                    Message::Binary(_) => conn.respond(ResponseFrame::error("", ErrorShape::new("INVALID_REQUEST", "binary frames are not supported; send JSON text frames"))).await,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = tick.tick() => conn.event("tick", json!({"ts": openclaw_protocol::now_ms()})).await,
+        }
+    }
+    tracing::debug!(conn = %conn.conn_id, client = %conn.client_id, "WebSocket connection closed.");
+    drop(conn);
+    drop(tx);
+    let _ = writer.await;
+}
+
+fn reject(id: &str, code: &str, message: String, details: Value) -> ResponseFrame {
+    ResponseFrame::error(id, ErrorShape::new(code, message).with_details(details))
+}
+
+/// Reads and checks `connect`; answers `hello-ok` or an error followed by a close.
+async fn handshake(
+    stream: &mut futures::stream::SplitStream<WebSocket>,
+    tx: &mpsc::Sender<Message>,
+    gateway: &Gateway,
+    peer: SocketAddr,
+) -> Option<Conn> {
+    let send = |frame: ResponseFrame| async move {
+        if let Ok(text) = serde_json::to_string(&frame) {
+            let _ = tx.send(Message::Text(text.into())).await;
+        }
+    };
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
+        Err(_) => {
+            close(tx, CLOSE_POLICY, "handshake timeout: send connect first").await;
+            return None;
+        }
+        Ok(None | Some(Err(_))) => return None,
+        Ok(Some(Ok(message))) => message,
+    };
+    let text = match first {
+        Message::Text(text) if text.len() > PRE_AUTH_MAX_FRAME_BYTES => {
+            close(tx, CLOSE_TOO_BIG, "frame too large before authentication (64 KiB at most)").await;
+            return None;
+        }
+        Message::Text(text) => text,
+        _ => {
+            close(tx, CLOSE_PROTOCOL, "the first frame must be a JSON text frame with method connect").await;
+            return None;
+        }
+    };
+    let request: RequestFrame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+        Ok(ClientFrame::Req(request)) => request,
+        Err(error) => {
+            send(reject("", "INVALID_REQUEST", format!("invalid frame: {error}"), json!({"code": "INVALID_FRAME"})))
+                .await;
+            close(tx, CLOSE_PROTOCOL, "invalid frame").await;
+            return None;
+        }
+    };
+    if request.method != "connect" {
+        let message = format!("the first request must be connect, not {}", request.method);
+        send(reject(&request.id, "INVALID_REQUEST", message, json!({"code": "CONNECT_REQUIRED"}))).await;
+        close(tx, CLOSE_PROTOCOL, "connect required").await;
+        return None;
+    }
+    let params: ConnectParams = match serde_json::from_value(request.params.clone()) {
+        Ok(params) => params,
+        Err(error) => {
+            send(reject(
+                &request.id,
+                "INVALID_REQUEST",
+                format!("invalid connect params: {error}"),
+                json!({"code": "INVALID_CONNECT_PARAMS"}),
+            ))
+            .await;
+            close(tx, CLOSE_PROTOCOL, "invalid connect params").await;
+            return None;
+        }
+    };
+    let role = params.role.clone().unwrap_or_else(|| "operator".to_owned());
+    let lowest =
+        if params.client.mode == "probe" || role == "node" { MIN_PROBE_PROTOCOL_VERSION } else { PROTOCOL_VERSION };
+    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < lowest {
+        let message = format!(
+            "protocol mismatch: the client speaks {}..{}, this gateway speaks {PROTOCOL_VERSION}",
+            params.min_protocol, params.max_protocol
+        );
+        send(reject(
+            &request.id,
+            "INVALID_REQUEST",
+            message,
+            json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION}),
+        ))
+        .await;
+        close(tx, CLOSE_PROTOCOL, "protocol mismatch").await;
+        return None;
+    }
+    if role != "operator" {
+        send(reject(
+            &request.id,
+            "INVALID_REQUEST",
+            format!("the {role} role is not supported by this gateway yet"),
+            json!({"code": "ROLE_UNSUPPORTED"}),
+        ))
+        .await;
+        close(tx, CLOSE_POLICY, "role not supported").await;
+        return None;
+    }
+    if let Err((code, message)) = authenticate(gateway, &params, peer) {
+        tracing::warn!(peer = %peer, reason = code, "Rejected a connection: authentication failed.");
+        let details =
+            json!({"code": code, "canRetryWithDeviceToken": false, "recommendedNextStep": "update_auth_credentials"});
+        send(reject(&request.id, "INVALID_REQUEST", message, details)).await;
+        close(tx, CLOSE_POLICY, "unauthorized").await;
+        return None;
+    }
+    let scopes: Vec<String> = match &params.scopes {
+        Some(scopes) => scopes.iter().filter(|s| OPERATOR_SCOPES.contains(&s.as_str())).cloned().collect(),
+        None => OPERATOR_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let conn_id = uuid::Uuid::new_v4().to_string();
+    let hello = json!({
+        "type": "hello-ok",
+        "protocol": PROTOCOL_VERSION,
+        "server": {"version": VERSION, "connId": conn_id, "bootId": gateway.boot_id},
+        "features": {"methods": methods::METHODS, "events": methods::EVENTS},
+        "snapshot": {
+            "presence": [],
+            "health": {"ok": true},
+            "stateVersion": {"presence": 0, "health": 0},
+            "uptimeMs": gateway.uptime_ms(),
+            "configPath": gateway.loaded.paths.config_path,
+            "stateDir": gateway.loaded.paths.state_dir,
+            "sessionDefaults": methods::session_defaults(gateway),
+            "authMode": if gateway.auth.token.is_some() { "token" } else if gateway.auth.password.is_some() { "password" } else { "none" },
+        },
+        "auth": {"role": role, "scopes": scopes},
+        "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES, "tickIntervalMs": gateway.tick_interval.as_millis() as u64},
+    });
+    send(ResponseFrame::ok(&request.id, hello)).await;
+    Some(Conn { tx: tx.clone(), seq: AtomicU64::new(0), conn_id, scopes, client_id: params.client.id })
+}
+
+fn secret_matches(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// Checks the shared secret; returns the detail code and message of a failure.
+fn authenticate(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr) -> Result<(), (&'static str, String)> {
+    let auth = params.auth.clone().unwrap_or_default();
+    match (&gateway.auth.token, &gateway.auth.password) {
+        (None, None) if peer.ip().is_loopback() => Ok(()),
+        (None, None) => Err((
+            "AUTH_REQUIRED",
+            "unauthorized: this gateway accepts unauthenticated clients on loopback only".to_owned(),
+        )),
+        (Some(expected), _) if auth.token.as_deref().is_some_and(|given| secret_matches(given, expected)) => Ok(()),
+        (_, Some(expected)) if auth.password.as_deref().is_some_and(|given| secret_matches(given, expected)) => Ok(()),
+        (Some(_), _) if auth.token.is_some() => Err((
+            "AUTH_TOKEN_MISMATCH",
+            "unauthorized: gateway token mismatch (check OPENCLAW_GATEWAY_TOKEN or gateway.auth.token)".to_owned(),
+        )),
+        (_, Some(_)) if auth.password.is_some() => {
+            Err(("AUTH_PASSWORD_MISMATCH", "unauthorized: gateway password mismatch".to_owned()))
+        }
+        (Some(_), _) => Err((
+            "AUTH_TOKEN_MISSING",
+            "unauthorized: this gateway requires a token (connect with auth.token)".to_owned(),
+        )),
+        (None, Some(_)) => Err(("AUTH_PASSWORD_MISSING", "unauthorized: this gateway requires a password".to_owned())),
+    }
+}

@@ -1,0 +1,256 @@
+//! The gateway over a real socket: HTTP health endpoints, the v4 handshake and its failures (with the reference's
+//! close codes), scopes, unknown methods, and the two-phase `agent` method with streamed events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use openclaw_agent::AgentRuntime;
+use openclaw_config::Paths;
+use openclaw_gateway::{AuthSettings, Gateway};
+use openclaw_models::{Api, BreakerConfig, ModelRouter, ProviderSettings, RetryPolicy};
+use openclaw_store::{SqliteStore, Store};
+use openclaw_testkit::{ScriptedServer, openai};
+use openclaw_tools::ToolRegistry;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    model: ScriptedServer,
+    addr: std::net::SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let model = ScriptedServer::start().await;
+    let config = json!({
+        "agents": {"defaults": {"model": "mock/m1"}},
+        "models": {"providers": {"mock": {"baseUrl": format!("{}/v1", model.url())}}},
+    });
+    let paths = Paths::for_state_dir(dir.path().to_path_buf());
+    let loaded = openclaw_config::load_str(&config.to_string(), &paths, &|_| None).unwrap();
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let mut router = ModelRouter::new(RetryPolicy::default(), BreakerConfig::default());
+    router.add_provider(ProviderSettings {
+        id: "mock".into(),
+        api: Api::OpenAiCompletions,
+        base_url: format!("{}/v1", model.url()),
+        api_key: None,
+        headers: Vec::new(),
+        timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(5),
+        max_tokens: None,
+        models: Vec::new(),
+    });
+    let runtime = Arc::new(AgentRuntime::new(store as Arc<dyn Store>, Arc::new(router), ToolRegistry::builtin(), None));
+    let gateway = Gateway::new(loaded, runtime, AuthSettings { token: Some("secret-token".into()), password: None });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(openclaw_gateway::serve(gateway, listener, async move {
+        let _ = stopped.await;
+    }));
+    Fixture { _dir: dir, model, addr, _shutdown: shutdown }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(fx: &Fixture) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/", fx.addr)).await.unwrap();
+    let challenge = next_json(&mut socket).await;
+    assert_eq!(challenge["type"], "event");
+    assert_eq!(challenge["event"], "connect.challenge");
+    assert!(challenge["payload"]["nonce"].is_string() && challenge["payload"]["ts"].is_i64());
+    socket
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, value: Value) {
+    socket.send(Message::Text(value.to_string().into())).await.unwrap();
+}
+
+fn connect_frame(token: &str, min: u32, max: u32, scopes: Value) -> Value {
+    json!({"type": "req", "id": "1:c", "method": "connect", "params": {
+        "minProtocol": min, "maxProtocol": max,
+        "client": {"id": "cli", "version": "test", "platform": "linux", "mode": "cli"},
+        "caps": [], "auth": {"token": token}, "role": "operator", "scopes": scopes}})
+}
+
+async fn close_code(socket: &mut Socket) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+async fn authed(fx: &Fixture, scopes: Value) -> Socket {
+    let mut socket = open(fx).await;
+    send(&mut socket, connect_frame("secret-token", 4, 4, scopes)).await;
+    let hello = next_json(&mut socket).await;
+    assert_eq!(hello["ok"], true, "{hello}");
+    socket
+}
+
+#[tokio::test]
+async fn hello_ok_has_the_seven_keys_and_honest_features() {
+    let fx = start().await;
+    let mut socket = open(&fx).await;
+    send(&mut socket, connect_frame("secret-token", 3, 4, json!(["operator.read"]))).await;
+    let hello = next_json(&mut socket).await;
+    assert_eq!(hello["type"], "res");
+    assert_eq!(hello["id"], "1:c");
+    let payload = &hello["payload"];
+    for key in ["type", "protocol", "server", "features", "snapshot", "auth", "policy"] {
+        assert!(!payload[key].is_null(), "hello-ok misses {key}: {payload}");
+    }
+    assert_eq!(payload["type"], "hello-ok");
+    assert_eq!(payload["protocol"], 4);
+    assert_eq!(payload["auth"]["scopes"], json!(["operator.read"]));
+    assert_eq!(payload["policy"]["maxPayload"], 26_214_400);
+    let methods: Vec<&str> =
+        payload["features"]["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(methods.contains(&"health") && methods.contains(&"agent"));
+
+    send(&mut socket, json!({"type": "req", "id": "2", "method": "health", "params": {}})).await;
+    let health = next_json(&mut socket).await;
+    assert_eq!(health["ok"], true);
+    assert_eq!(health["payload"]["defaultAgentId"], "main");
+    assert!(health["payload"]["agents"][0]["sessions"]["path"].is_string(), "the reference renderer reads this");
+
+    send(&mut socket, json!({"type": "req", "id": "3", "method": "no.such", "params": {}})).await;
+    let unknown = next_json(&mut socket).await;
+    assert_eq!(unknown["error"], json!({"code": "INVALID_REQUEST", "message": "unknown method: no.such"}));
+
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "4", "method": "agent", "params": {"message": "hi", "idempotencyKey": "k"}}),
+    )
+    .await;
+    let forbidden = next_json(&mut socket).await;
+    assert_eq!(forbidden["error"]["code"], "FORBIDDEN");
+    assert_eq!(forbidden["error"]["details"]["code"], "MISSING_SCOPE");
+    assert_eq!(forbidden["error"]["details"]["missingScope"], "operator.write");
+}
+
+#[tokio::test]
+async fn handshake_failures_close_with_the_reference_codes() {
+    let fx = start().await;
+    let mut socket = open(&fx).await;
+    send(&mut socket, connect_frame("wrong", 4, 4, json!(["operator.read"]))).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["ok"], false);
+    assert_eq!(answer["error"]["details"]["code"], "AUTH_TOKEN_MISMATCH");
+    assert_eq!(close_code(&mut socket).await, 1008);
+
+    let mut socket = open(&fx).await;
+    send(&mut socket, connect_frame("secret-token", 2, 3, json!(["operator.read"]))).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["error"]["details"]["code"], "PROTOCOL_MISMATCH");
+    assert_eq!(answer["error"]["details"]["expectedProtocol"], 4);
+    assert_eq!(close_code(&mut socket).await, 1002);
+
+    let mut socket = open(&fx).await;
+    send(&mut socket, json!({"type": "req", "id": "1", "method": "health", "params": {}})).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["error"]["details"]["code"], "CONNECT_REQUIRED");
+    assert_eq!(close_code(&mut socket).await, 1002);
+
+    let mut socket = open(&fx).await;
+    let mut huge = connect_frame("secret-token", 4, 4, json!([]));
+    huge["params"]["client"]["displayName"] = json!("x".repeat(70 * 1024));
+    send(&mut socket, huge).await;
+    assert_eq!(close_code(&mut socket).await, 1009);
+
+    let mut socket = open(&fx).await;
+    let mut missing = connect_frame("secret-token", 4, 4, json!([]));
+    missing["params"]["auth"] = json!({});
+    send(&mut socket, missing).await;
+    let answer = next_json(&mut socket).await;
+    assert_eq!(answer["error"]["details"]["code"], "AUTH_TOKEN_MISSING");
+}
+
+#[tokio::test]
+async fn agent_answers_twice_under_one_id_and_streams_events() {
+    let fx = start().await;
+    fx.model.push(openai::text("Hello from the agent.").paced(Duration::from_millis(5)));
+    let mut socket = authed(&fx, json!(["operator.write"])).await;
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "9", "method": "agent",
+        "params": {"message": "hi", "agentId": "main", "idempotencyKey": "run-123", "deliver": false, "timeout": 600}}),
+    )
+    .await;
+    let accepted = next_json(&mut socket).await;
+    assert_eq!(accepted["id"], "9");
+    assert_eq!(accepted["payload"]["status"], "accepted");
+    assert_eq!(accepted["payload"]["runId"], "run-123");
+    assert_eq!(accepted["payload"]["sessionKey"], "agent:main:main");
+    let mut deltas = String::new();
+    let mut seqs = Vec::new();
+    let final_frame = loop {
+        let frame = next_json(&mut socket).await;
+        if frame["type"] == "event" {
+            assert_eq!(frame["event"], "agent");
+            seqs.push(frame["payload"]["seq"].as_u64().unwrap());
+            if frame["payload"]["stream"] == "assistant" {
+                deltas.push_str(frame["payload"]["data"]["delta"].as_str().unwrap());
+                assert_eq!(frame["payload"]["data"]["text"].as_str().unwrap(), deltas, "text is cumulative");
+            }
+            continue;
+        }
+        break frame;
+    };
+    assert_eq!(deltas, "Hello from the agent.");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "event seq is monotonic: {seqs:?}");
+    assert_eq!(final_frame["id"], "9");
+    assert_eq!(final_frame["payload"]["status"], "ok");
+    assert_eq!(final_frame["payload"]["result"]["payloads"][0]["text"], "Hello from the agent.");
+
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "10", "method": "chat.history", "params": {"sessionKey": "agent:main:main"}}),
+    )
+    .await;
+    let history = next_json(&mut socket).await;
+    let messages = history["payload"]["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(messages[1]["content"][0]["text"], "Hello from the agent.");
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status: u16 = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_without_auth() {
+    let fx = start().await;
+    assert_eq!(http_get(fx.addr, "/healthz").await, (200, json!({"ok": true, "status": "live"})));
+    let (status, ready) = http_get(fx.addr, "/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(ready["ready"], true);
+    let (status, startup) = http_get(fx.addr, "/startupz").await;
+    assert_eq!(status, 200);
+    assert_eq!(startup["status"], "started");
+}

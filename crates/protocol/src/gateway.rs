@@ -1,0 +1,178 @@
+//! The gateway WebSocket protocol v4 of the reference OpenClaw: frames (`req` / `res` / `event`), the error shape,
+//! `connect` parameters, and the constants clients check.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The protocol version this gateway speaks.
+pub const PROTOCOL_VERSION: u32 = 4;
+/// The oldest protocol a probe or node client may speak.
+pub const MIN_PROBE_PROTOCOL_VERSION: u32 = 3;
+/// Frames before `hello-ok` may not be larger than this.
+pub const PRE_AUTH_MAX_FRAME_BYTES: usize = 64 * 1024;
+/// `policy.maxPayload` after `hello-ok`.
+pub const MAX_PAYLOAD_BYTES: usize = 26_214_400;
+/// `policy.maxBufferedBytes`.
+pub const MAX_BUFFERED_BYTES: usize = 52_428_800;
+
+/// A frame from a client. Only requests are valid.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ClientFrame {
+    Req(RequestFrame),
+}
+
+/// `{"type":"req","id","method","params"}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RequestFrame {
+    pub id: String,
+    pub method: String,
+    #[serde(default)]
+    pub params: Value,
+}
+
+/// `{"type":"res","id","ok","payload"|"error"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseFrame {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorShape>,
+}
+
+impl ResponseFrame {
+    /// A successful response.
+    pub fn ok(id: &str, payload: Value) -> Self {
+        ResponseFrame { kind: "res", id: id.to_owned(), ok: true, payload: Some(payload), error: None }
+    }
+
+    /// A failed response.
+    pub fn error(id: &str, error: ErrorShape) -> Self {
+        ResponseFrame { kind: "res", id: id.to_owned(), ok: false, payload: None, error: Some(error) }
+    }
+}
+
+/// `{"type":"event","event","payload","seq"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventFrame {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub event: String,
+    pub payload: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+impl EventFrame {
+    /// An event.
+    pub fn new(event: &str, payload: Value, seq: Option<u64>) -> Self {
+        EventFrame { kind: "event", event: event.to_owned(), payload, seq }
+    }
+}
+
+/// `{code, message, details?, retryable?, retryAfterMs?}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorShape {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorShape {
+    /// An error with a top-level code (`INVALID_REQUEST`, `FORBIDDEN`, `UNAVAILABLE`, …).
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorShape {
+            code: code.to_owned(),
+            message: message.into(),
+            details: None,
+            retryable: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// Adds `details`.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+/// `connect` parameters (the fields the gateway reads; others are accepted and ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectParams {
+    pub min_protocol: u32,
+    pub max_protocol: u32,
+    pub client: ClientInfo,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub caps: Vec<String>,
+    #[serde(default)]
+    pub auth: Option<ConnectAuth>,
+    #[serde(default)]
+    pub device: Option<Value>,
+}
+
+/// `connect.params.client`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
+    pub id: String,
+    pub version: String,
+    pub platform: String,
+    pub mode: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub instance_id: Option<String>,
+}
+
+/// `connect.params.auth`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectAuth {
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub device_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_what_the_reference_cli_sends() {
+        let frame = json!({"type":"req","id":"1:abc","method":"connect","params":{"minProtocol":4,"maxProtocol":4,
+            "client":{"id":"cli","version":"2026.9.6","platform":"linux","deviceFamily":"Linux","mode":"cli","instanceId":"u"},
+            "caps":[],"auth":{"token":"T"},"role":"operator","scopes":["operator.read"]}});
+        let ClientFrame::Req(request) = serde_json::from_value(frame).unwrap();
+        let params: ConnectParams = serde_json::from_value(request.params).unwrap();
+        assert_eq!(params.client.id, "cli");
+        assert_eq!(params.auth.unwrap().token.as_deref(), Some("T"));
+        assert!(serde_json::from_value::<ClientFrame>(json!({"type":"res","id":"1","ok":true})).is_err());
+        let res =
+            serde_json::to_value(ResponseFrame::error("7", ErrorShape::new("INVALID_REQUEST", "unknown method: x")))
+                .unwrap();
+        assert_eq!(
+            res,
+            json!({"type":"res","id":"7","ok":false,"error":{"code":"INVALID_REQUEST","message":"unknown method: x"}})
+        );
+    }
+}
