@@ -102,8 +102,14 @@ fn a_config_written_for_the_reference_loads_here() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    // `gateway.http` is a reference key we do not serve yet: a warning, not an error.
-    assert!(stderr.contains("gateway.http") && stderr.contains("not implemented"), "{stderr}");
+    assert!(!stderr.contains("unknown key"), "{stderr}");
+    let out = Command::new(BIN)
+        .args(["config", "get", "gateway.http.endpoints.chatCompletions.enabled"])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("OPENCLAW_REF_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "true");
     let out = Command::new(BIN)
         .args(["agents", "list", "--json"])
         .env("OPENCLAW_STATE_DIR", &state)

@@ -121,7 +121,7 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     };
-    let result = runtime.run_turn(&profile, TurnRequest { session_key: key.clone(), message }, &mut on_event).await;
+    let result = runtime.run_turn(&profile, TurnRequest::new(key.clone(), message), &mut on_event).await;
     spinner.finish_and_clear();
     store.close().await;
     match result {

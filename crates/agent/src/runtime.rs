@@ -110,6 +110,17 @@ impl AgentProfile {
 pub struct TurnRequest {
     pub session_key: String,
     pub message: String,
+    /// Messages to record before `message` (a stateless API call carries its own history).
+    pub prior: Vec<AgentMessage>,
+    /// Instructions for this turn only, appended to the system prompt (e.g. an API client's system message).
+    pub extra_system: Option<String>,
+}
+
+impl TurnRequest {
+    /// A plain message for a session.
+    pub fn new(session_key: impl Into<String>, message: impl Into<String>) -> Self {
+        TurnRequest { session_key: session_key.into(), message: message.into(), prior: Vec::new(), extra_system: None }
+    }
 }
 
 /// What happens during a turn, as it happens.
@@ -341,6 +352,10 @@ impl AgentRuntime {
                 header: EntryHeader::new(turn.leaf.clone()),
             }));
         }
+        for message in &request.prior {
+            let id = turn.push_message(message.clone());
+            context.push(ContextMessage { entry_id: id, message: message.clone() });
+        }
         let user = AgentMessage::User(UserMessage {
             content: UserContent::Text(request.message.clone()),
             timestamp: now_ms(),
@@ -356,7 +371,7 @@ impl AgentRuntime {
         let now = openclaw_protocol::iso_from_ms(now_ms());
         let workspace = agent.workspace.display().to_string();
         let model_label = primary.to_string();
-        let system = build_system_prompt(&PromptInput {
+        let mut system = build_system_prompt(&PromptInput {
             agent_id: &agent.id,
             agent_name: agent.name.as_deref(),
             session_key: &request.session_key,
@@ -369,6 +384,11 @@ impl AgentRuntime {
             max_file_chars: agent.max_file_chars,
             max_total_chars: agent.max_total_chars,
         });
+        if let Some(extra) = request.extra_system.as_deref().filter(|extra| !extra.trim().is_empty()) {
+            system.push_str("\n## Request Instructions\n");
+            system.push_str(extra);
+            system.push('\n');
+        }
         let tool_ctx = ToolContext {
             agent_id: agent.id.clone(),
             session_key: request.session_key.clone(),

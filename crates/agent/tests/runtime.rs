@@ -62,7 +62,7 @@ async fn fixture(context_window: u64) -> Fixture {
 }
 
 fn turn(message: &str) -> TurnRequest {
-    TurnRequest { session_key: "agent:main:main".into(), message: message.into() }
+    TurnRequest::new("agent:main:main", message)
 }
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn persona_and_workspace_files_reach_the_system_prompt() {
     let memory_heading = format!("## {}", fx.profile.workspace.join("MEMORY.md").display());
     assert!(system.contains(&memory_heading), "the main session sees MEMORY.md");
     fx.server.push(openai::text("hi"));
-    let other = TurnRequest { session_key: "agent:main:telegram:direct:42".into(), message: "hello".into() };
+    let other = TurnRequest::new("agent:main:telegram:direct:42", "hello");
     fx.runtime.run_turn(&fx.profile, other, &mut |_| {}).await.unwrap();
     let system = fx.server.requests()[1].json()["messages"][0]["content"].as_str().unwrap().to_owned();
     assert!(!system.contains(&memory_heading), "other sessions do not");

@@ -48,6 +48,29 @@ pub struct GatewayConfig {
     pub bind: String,
     pub custom_bind_host: Option<String>,
     pub auth: GatewayAuth,
+    pub http: GatewayHttp,
+}
+
+/// `gateway.http`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayHttp {
+    pub endpoints: HttpEndpoints,
+}
+
+/// `gateway.http.endpoints`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HttpEndpoints {
+    /// `/v1/chat/completions` and `/v1/models` (off by default, as in the reference).
+    pub chat_completions: EndpointToggle,
+}
+
+/// An HTTP endpoint switch.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EndpointToggle {
+    pub enabled: bool,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +81,7 @@ impl Default for GatewayConfig {
             bind: "loopback".to_owned(),
             custom_bind_host: None,
             auth: GatewayAuth::default(),
+            http: GatewayHttp::default(),
         }
     }
 }

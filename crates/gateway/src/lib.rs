@@ -11,6 +11,7 @@
 
 mod http;
 mod methods;
+mod openai;
 mod ws;
 
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The router: health endpoints and the WebSocket on `/`.
 pub fn app(gateway: Arc<Gateway>) -> Router {
-    http::routes().merge(ws::routes()).with_state(gateway)
+    http::routes().merge(openai::routes()).merge(ws::routes()).with_state(gateway)
 }
 
 /// Serves `app` on a bound listener until `shutdown` completes, then drains.

@@ -300,14 +300,8 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         };
         let _ = tx.send(data);
     };
-    let outcome = gateway
-        .runtime
-        .run_turn(
-            &profile,
-            TurnRequest { session_key: session_key.clone(), message: message.to_owned() },
-            &mut on_event,
-        )
-        .await;
+    let outcome =
+        gateway.runtime.run_turn(&profile, TurnRequest::new(session_key.clone(), message), &mut on_event).await;
     drop(tx);
     let _ = forwarder.await;
     let frame = match outcome {

@@ -1,0 +1,281 @@
+//! The OpenAI-compatible HTTP API on the gateway port: `POST /v1/chat/completions` (JSON or SSE) and
+//! `GET /v1/models[/{id}]`. Off unless `gateway.http.endpoints.chatCompletions.enabled`. The `model` field selects an
+//! agent (`openclaw`, `openclaw/default`, `openclaw/<agentId>`, `openclaw:<agentId>`, `agent:<agentId>`), not a
+//! provider model; the OpenAI `user` field gives a stable session, otherwise each request is its own session and
+//! carries its history in `messages`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::StreamExt;
+use openclaw_agent::{AgentEvent, AgentProfile, TurnRequest};
+use openclaw_config::ResolvedAgent;
+use openclaw_protocol::{
+    AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, ToolResultMessage, Usage, UserPart,
+};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::Gateway;
+
+const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+pub(crate) fn routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{id}", get(get_model))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// An error in OpenAI's shape: `{"error":{"message","type","code"}}`.
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, kind, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"message": self.message, "type": self.kind, "code": null}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Enabled and authorised, or the error to answer.
+fn admit(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
+    if !gateway.loaded.config.gateway.http.endpoints.chat_completions.enabled {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not Found (enable gateway.http.endpoints.chatCompletions.enabled)",
+        ));
+    }
+    if !gateway.auth.is_configured() {
+        return Ok(());
+    }
+    let given = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    let matches =
+        |secret: &Option<String>| secret.as_deref().is_some_and(|s| bool::from(s.as_bytes().ct_eq(given.as_bytes())));
+    if !given.is_empty() && (matches(&gateway.auth.token) || matches(&gateway.auth.password)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"))
+    }
+}
+
+/// The agent a `model` value names.
+fn agent_for_model(gateway: &Gateway, model: &str) -> Result<ResolvedAgent, ApiError> {
+    let id = match model {
+        "openclaw" | "openclaw/default" | "" => return Ok(gateway.loaded.default_agent()),
+        other => other
+            .strip_prefix("openclaw/")
+            .or_else(|| other.strip_prefix("openclaw:"))
+            .or_else(|| other.strip_prefix("agent:"))
+            .unwrap_or(other),
+    };
+    gateway.loaded.agent(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model `{model}` does not exist: use openclaw, openclaw/default or openclaw/<agentId>"),
+        )
+    })
+}
+
+fn model_object(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": 0, "owned_by": "openclaw"})
+}
+
+async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    admit(&gateway, &headers)?;
+    let mut data = vec![model_object("openclaw"), model_object("openclaw/default")];
+    data.extend(gateway.loaded.agents().iter().map(|agent| model_object(&format!("openclaw/{}", agent.id))));
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+async fn get_model(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    admit(&gateway, &headers)?;
+    agent_for_model(&gateway, &id)?;
+    Ok(Json(model_object(&id)))
+}
+
+/// Text of an OpenAI message `content` (a string or an array of parts).
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => {
+            parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Converts the request's messages: instructions (system/developer), prior history, and the new user message.
+fn split_messages(messages: &[Value]) -> Result<(Option<String>, Vec<AgentMessage>, String), ApiError> {
+    let mut system = Vec::new();
+    let mut history = Vec::new();
+    for (idx, message) in messages.iter().enumerate() {
+        let role = message.get("role").and_then(Value::as_str).unwrap_or_default();
+        let content = message.get("content").map(content_text).unwrap_or_default();
+        match role {
+            "system" | "developer" => system.push(content),
+            "user" => history.push(AgentMessage::user_text(content)),
+            "assistant" => {
+                let mut parts = Vec::new();
+                if !content.is_empty() {
+                    parts.push(AssistantPart::Text { text: content });
+                }
+                for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    let arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("{}");
+                    parts.push(AssistantPart::ToolCall(ToolCall {
+                        id: call.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        name: call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        arguments: serde_json::from_str(arguments).unwrap_or(json!({})),
+                    }));
+                }
+                history.push(AgentMessage::Assistant(AssistantMessage {
+                    content: parts,
+                    api: "openai-completions".to_owned(),
+                    provider: "client".to_owned(),
+                    model: String::new(),
+                    usage: Usage::default(),
+                    stop_reason: StopReason::Stop,
+                    timestamp: openclaw_protocol::now_ms(),
+                    response_id: None,
+                    error_message: None,
+                    extra: None,
+                }));
+            }
+            "tool" => history.push(AgentMessage::ToolResult(ToolResultMessage {
+                tool_call_id: message.get("tool_call_id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                tool_name: message.get("name").and_then(Value::as_str).unwrap_or("tool").to_owned(),
+                content: vec![UserPart::Text { text: content }],
+                is_error: false,
+                timestamp: openclaw_protocol::now_ms(),
+            })),
+            other => return Err(ApiError::bad_request(format!("messages[{idx}].role {other:?} is not supported"))),
+        }
+    }
+    let last_user = history.iter().rposition(|message| matches!(message, AgentMessage::User(_)));
+    let Some(last_user) = last_user else {
+        return Err(ApiError::bad_request("messages must contain a user message"));
+    };
+    let new_message = history.remove(last_user).text();
+    history.truncate(last_user);
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    Ok((system, history, new_message))
+}
+
+async fn chat_completions(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    admit(&gateway, &headers)?;
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::bad_request(format!("the body is not valid JSON: {error}")))?;
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("openclaw").to_owned();
+    let agent = agent_for_model(&gateway, &model)?;
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad_request("messages is required and must be an array"))?;
+    let (extra_system, prior, message) = split_messages(messages)?;
+    let profile = AgentProfile::from_resolved(&agent, &gateway.loaded.config)
+        .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", error.to_string()))?;
+    // A stable session per OpenAI `user`; otherwise a fresh one that carries the request's own history.
+    let (session_key, prior) = match request.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+        Some(user) => (format!("agent:{}:openai-user:{}", agent.id, user.to_lowercase()), Vec::new()),
+        None => (format!("agent:{}:openai:{}", agent.id, uuid::Uuid::new_v4()), prior),
+    };
+    let turn = TurnRequest { session_key, message, prior, extra_system };
+    let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
+    let created = openclaw_protocol::now_ms() / 1000;
+    let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if !stream {
+        let outcome = gateway
+            .runtime
+            .run_turn(&profile, turn, &mut |_| {})
+            .await
+            .map_err(|error| ApiError::new(StatusCode::BAD_GATEWAY, "server_error", error.to_string()))?;
+        let usage = &outcome.usage;
+        return Ok(Json(json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": usage.input + usage.cache_read, "completion_tokens": usage.output, "total_tokens": usage.total_tokens},
+        }))
+        .into_response());
+    }
+    let include_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let chunk = {
+        let id = id.clone();
+        let model = model.clone();
+        move |delta: Value, finish: Option<&str>| {
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        }
+    };
+    let _ = tx.send(chunk(json!({"role": "assistant", "content": ""}), None));
+    tokio::spawn(async move {
+        let deltas = tx.clone();
+        let delta_chunk = chunk.clone();
+        let mut on_event = |event: &AgentEvent| {
+            if let AgentEvent::TextDelta(text) = event {
+                let _ = deltas.send(delta_chunk(json!({"content": text}), None));
+            }
+        };
+        match gateway.runtime.run_turn(&profile, turn, &mut on_event).await {
+            Ok(outcome) => {
+                let _ = tx.send(chunk(json!({}), Some("stop")));
+                if include_usage {
+                    let usage = &outcome.usage;
+                    let _ = tx.send(
+                        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                        "choices": [], "usage": {"prompt_tokens": usage.input + usage.cache_read,
+                        "completion_tokens": usage.output, "total_tokens": usage.total_tokens}}),
+                    );
+                }
+            }
+            Err(error) => {
+                let _ = tx.send(json!({"error": {"message": error.to_string(), "type": "server_error"}}));
+            }
+        }
+    });
+    let events = tokio_stream_from(rx)
+        .map(|value| Ok::<Event, Infallible>(Event::default().data(value.to_string())))
+        .chain(futures::stream::once(async { Ok(Event::default().data("[DONE]")) }));
+    Ok(Sse::new(events).into_response())
+}
+
+/// A stream over an unbounded receiver.
+fn tokio_stream_from(mut rx: tokio::sync::mpsc::UnboundedReceiver<Value>) -> impl futures::Stream<Item = Value> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,56 @@
+"""Drives the gateway's OpenAI-compatible API with the official `openai` Python client and prints what it saw as JSON.
+
+Usage: python3 openai_smoke.py BASE_URL TOKEN
+"""
+import json
+import sys
+
+import openai
+
+base_url, token = sys.argv[1], sys.argv[2]
+client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=30)
+seen = {"models": [m.id for m in client.models.list()]}
+
+reply = client.chat.completions.create(
+    model="openclaw",
+    messages=[
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": "Say hello."},
+    ],
+)
+seen["text"] = reply.choices[0].message.content
+seen["finish_reason"] = reply.choices[0].finish_reason
+seen["id"] = reply.id
+seen["usage_total"] = reply.usage.total_tokens if reply.usage else None
+
+stream = client.chat.completions.create(
+    model="openclaw/main",
+    messages=[{"role": "user", "content": "Stream something."}],
+    stream=True,
+    stream_options={"include_usage": True},
+    user="Alice",
+)
+chunks, usage = [], None
+for chunk in stream:
+    if chunk.usage is not None:
+        usage = chunk.usage.total_tokens
+    for choice in chunk.choices:
+        if choice.delta.content:
+            chunks.append(choice.delta.content)
+seen["stream_text"] = "".join(chunks)
+seen["stream_chunks"] = len(chunks)
+seen["stream_usage_total"] = usage
+
+try:
+    openai.OpenAI(base_url=base_url, api_key="wrong", max_retries=0).models.list()
+    seen["wrong_key"] = "accepted"
+except openai.AuthenticationError as error:
+    seen["wrong_key"] = error.status_code
+
+try:
+    client.chat.completions.create(model="openclaw/ghost", messages=[{"role": "user", "content": "hi"}])
+    seen["unknown_agent"] = "accepted"
+except openai.NotFoundError as error:
+    seen["unknown_agent"] = error.status_code
+
+print(json.dumps(seen))
