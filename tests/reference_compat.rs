@@ -181,6 +181,18 @@ async fn the_reference_cli_drives_our_gateway() {
     assert!(ok && text.contains("Agents: main (default)"), "the reference's text renderer: {text}");
     let (ok, text) = run(&mut reference_cli(&["agent", "--agent", "main", "-m", "hi"], "gw-token"));
     assert!(ok && text.contains("pong from openclaw-rs"), "{text}");
+    let (ok, text) = run(&mut reference_cli(&["gateway", "probe", "--url", &url, "--token", "gw-token"], ""));
+    assert!(ok && text.contains("Reachable: yes") && text.contains("Read probe: ok"), "{text}");
+    // `status` reads the gateway's port and token from the reference's own config file.
+    let port = url.rsplit(':').next().unwrap_or_default().trim_end_matches('/').to_owned();
+    std::fs::create_dir_all(ref_home.join(".openclaw")).unwrap();
+    let ref_config =
+        format!(r#"{{"gateway":{{"mode":"local","port":{port},"auth":{{"mode":"token","token":"gw-token"}}}}}}"#);
+    std::fs::write(ref_home.join(".openclaw/openclaw.json"), ref_config).unwrap();
+    let mut status = reference_cli(&["status"], "gw-token");
+    status.env_remove("OPENCLAW_GATEWAY_URL");
+    let (ok, text) = run(&mut status);
+    assert!(ok && text.contains("reachable") && !text.contains("unreachable"), "{text}");
     let (ok, text) =
         run(&mut reference_cli(&["gateway", "call", "health", "--url", &url, "--token", "wrong", "--json"], ""));
     assert!(!ok && text.contains("AUTH_TOKEN_MISMATCH"), "{text}");

@@ -12,17 +12,34 @@ use crate::Gateway;
 use crate::ws::Conn;
 
 /// The methods this gateway answers (advertised in `hello-ok.features.methods`).
-pub(crate) const METHODS: &[&str] =
-    &["health", "status", "system-presence", "agents.list", "models.list", "sessions.list", "chat.history", "agent"];
+pub(crate) const METHODS: &[&str] = &[
+    "health",
+    "status",
+    "system-presence",
+    "config.get",
+    "agents.list",
+    "models.list",
+    "sessions.list",
+    "chat.history",
+    "chat.send",
+    "agent",
+];
 
 /// The events this gateway emits.
-pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent"];
+pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent", "chat"];
 
-/// The scope a method needs.
-fn required_scope(method: &str) -> &'static str {
-    match method {
-        "agent" => "operator.write",
-        _ => "operator.read",
+/// The reference's method → scope map (`@openclaw/gateway-protocol` 2026.9.1).
+const METHOD_SCOPES: &str = include_str!("../data/method-scopes.json");
+
+/// The scope a method needs, from the reference's map. `dynamic` methods (like `agent`) need write access here;
+/// methods missing from the map need admin, so nothing is open by accident.
+fn required_scope(method: &str) -> String {
+    static MAP: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| serde_json::from_str(METHOD_SCOPES).unwrap_or(Value::Null));
+    match map.get(method).and_then(|entry| entry.get("scope")).and_then(Value::as_str) {
+        Some("dynamic") => "operator.write".to_owned(),
+        Some(scope) => scope.to_owned(),
+        None => "operator.admin".to_owned(),
     }
 }
 
@@ -42,7 +59,7 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         return;
     }
     let scope = required_scope(&request.method);
-    if !conn.has_scope(scope) {
+    if !conn.has_scope(&scope) {
         let error = ErrorShape::new("FORBIDDEN", format!("missing scope: {scope}")).with_details(json!({
             "code": "MISSING_SCOPE", "missingScope": scope, "requiredScopes": [scope]
         }));
@@ -53,11 +70,13 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         "health" => health(gateway).await,
         "status" => status(gateway).await,
         "system-presence" => Ok(json!([])),
+        "config.get" => config_get(gateway),
         "agents.list" => Ok(agents_list(gateway)),
         "models.list" => Ok(models_list(gateway)),
         "sessions.list" => sessions_list(gateway, &request.params).await,
         "chat.history" => chat_history(gateway, &request.params).await,
         "agent" => return agent(gateway, conn, &request).await,
+        "chat.send" => return chat_send(gateway, conn, &request).await,
         _ => Err(invalid(format!("unknown method: {}", request.method))),
     };
     let frame = match result {
@@ -139,6 +158,46 @@ async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
             "recent": recent,
             "byAgent": [],
         },
+    }))
+}
+
+/// Keys whose values are secrets: `config.get` shows that they are set, not what they are.
+const SECRET_KEYS: &[&str] = &["apiKey", "token", "password", "botToken", "secret", "webhookSecret", "appSecret"];
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) && (item.is_string() || item.is_object()) {
+                    *item = json!("__OPENCLAW_REDACTED__");
+                } else {
+                    redact(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn config_get(gateway: &Gateway) -> Result<Value, ErrorShape> {
+    use sha2::Digest;
+    let path = &gateway.loaded.paths.config_path;
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let hash: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let mut config = gateway.loaded.raw.clone();
+    redact(&mut config);
+    let warnings: Vec<String> = gateway.loaded.warnings.iter().map(ToString::to_string).collect();
+    Ok(json!({
+        "path": path,
+        "exists": gateway.loaded.exists,
+        "valid": true,
+        "config": config,
+        "hash": hash,
+        "configRevisionHash": hash,
+        "appliedConfigHash": hash,
+        "issues": [],
+        "warnings": warnings,
     }))
 }
 
@@ -262,48 +321,29 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     ))
     .await;
 
-    // The runtime reports events synchronously; a task forwards them to the socket as they come, in order.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let forwarder = {
-        let conn = conn.clone();
-        let run_id = run_id.clone();
-        let session_key = session_key.clone();
-        let agent_id = agent.id.clone();
-        tokio::spawn(async move {
-            let mut seq = 0_u64;
-            while let Some(event) = rx.recv().await {
-                seq += 1;
-                let mut payload = json!({"runId": run_id, "sessionKey": session_key, "agentId": agent_id, "seq": seq,
-                                          "ts": openclaw_protocol::now_ms()});
-                if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
-                    target.extend(source.clone());
-                }
-                conn.event("agent", payload).await;
-            }
-        })
+    let run = Run {
+        conn: conn.clone(),
+        run_id: run_id.clone(),
+        session_key: session_key.clone(),
+        agent_id: agent.id.clone(),
     };
     let mut text = String::new();
-    let mut on_event = |event: &AgentEvent| {
-        let data = match event {
+    let outcome = run
+        .stream(gateway, &profile, message, "agent", move |event| match event {
             AgentEvent::RunStarted { session_id, .. } => {
-                json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}})
+                Some(json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}}))
             }
             AgentEvent::TextDelta(delta) => {
                 text.push_str(delta);
-                json!({"stream": "assistant", "data": {"text": text, "delta": delta}})
+                Some(json!({"stream": "assistant", "data": {"text": text, "delta": delta}}))
             }
-            AgentEvent::ToolStarted { name } => json!({"stream": "tool", "data": {"phase": "start", "name": name}}),
-            AgentEvent::ToolFinished { name, is_error, duration_ms } => {
-                json!({"stream": "tool", "data": {"phase": "end", "name": name, "isError": is_error, "durationMs": duration_ms}})
-            }
-            _ => return,
-        };
-        let _ = tx.send(data);
-    };
-    let outcome =
-        gateway.runtime.run_turn(&profile, TurnRequest::new(session_key.clone(), message), &mut on_event).await;
-    drop(tx);
-    let _ = forwarder.await;
+            AgentEvent::ToolStarted { name } => Some(json!({"stream": "tool", "data": {"phase": "start", "name": name}})),
+            AgentEvent::ToolFinished { name, is_error, duration_ms } => Some(
+                json!({"stream": "tool", "data": {"phase": "end", "name": name, "isError": is_error, "durationMs": duration_ms}}),
+            ),
+            _ => None,
+        })
+        .await;
     let frame = match outcome {
         Ok(done) => ResponseFrame::ok(
             &request.id,
@@ -324,4 +364,129 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         }
     };
     conn.respond(frame).await;
+}
+
+/// One streamed run: events of the turn go to the connection as they happen, each stamped with the run's identity
+/// and a per-run `seq`.
+struct Run {
+    conn: Arc<Conn>,
+    run_id: String,
+    session_key: String,
+    agent_id: String,
+}
+
+impl Run {
+    async fn stream(
+        &self,
+        gateway: &Gateway,
+        profile: &AgentProfile,
+        message: &str,
+        event_name: &'static str,
+        mut to_payload: impl FnMut(&AgentEvent) -> Option<Value> + Send,
+    ) -> Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError> {
+        // The runtime reports events synchronously; a task forwards them to the socket as they come, in order.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+        let forwarder = {
+            let conn = self.conn.clone();
+            let stamp = json!({"runId": self.run_id, "sessionKey": self.session_key, "agentId": self.agent_id});
+            tokio::spawn(async move {
+                let mut seq = 0_u64;
+                while let Some(event) = rx.recv().await {
+                    seq += 1;
+                    let mut payload = stamp.clone();
+                    if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
+                        target.extend(source.clone());
+                        target.insert("seq".to_owned(), json!(seq));
+                        target.insert("ts".to_owned(), json!(openclaw_protocol::now_ms()));
+                    }
+                    conn.event(event_name, payload).await;
+                }
+            })
+        };
+        let mut on_event = |event: &AgentEvent| {
+            if let Some(payload) = to_payload(event) {
+                let _ = tx.send(payload);
+            }
+        };
+        let turn = TurnRequest::new(self.session_key.clone(), message);
+        let outcome = gateway.runtime.run_turn(profile, turn, &mut on_event).await;
+        drop(tx);
+        let _ = forwarder.await;
+        outcome
+    }
+
+    /// Sends one more event after the turn (final / error), in the same sequence as the streamed ones.
+    async fn send_after(&self, event_name: &str, seq: u64, extra: Value) {
+        let mut payload = json!({"runId": self.run_id, "sessionKey": self.session_key, "agentId": self.agent_id,
+                                 "seq": seq, "ts": openclaw_protocol::now_ms()});
+        if let (Some(target), Some(source)) = (payload.as_object_mut(), extra.as_object()) {
+            target.extend(source.clone());
+        }
+        self.conn.event(event_name, payload).await;
+    }
+}
+
+/// The agent that owns a session key (`agent:<id>:…`), else the default agent.
+fn agent_for_key(gateway: &Gateway, session_key: &str) -> Option<openclaw_config::ResolvedAgent> {
+    match session_key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()) {
+        Some(id) => gateway.loaded.agent(id),
+        None => Some(gateway.loaded.default_agent()),
+    }
+}
+
+/// `chat.send`: answers once (`started`), then `chat` events — `delta` (`deltaText` and the cumulative `message`),
+/// then `final` (or `error`) — all with increasing `seq`.
+async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
+    let params = &request.params;
+    let field = |name: &str| params.get(name).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
+    let (Some(session_key), Some(message), Some(idempotency_key)) =
+        (field("sessionKey"), field("message"), field("idempotencyKey"))
+    else {
+        let error = invalid("chat.send needs params.sessionKey, params.message and params.idempotencyKey");
+        conn.respond(ResponseFrame::error(&request.id, error)).await;
+        return;
+    };
+    let Some(agent) = agent_for_key(gateway, session_key) else {
+        conn.respond(ResponseFrame::error(&request.id, invalid(format!("no agent owns the session {session_key}"))))
+            .await;
+        return;
+    };
+    let profile = match AgentProfile::from_resolved(&agent, &gateway.loaded.config) {
+        Ok(profile) => profile,
+        Err(error) => {
+            conn.respond(ResponseFrame::error(&request.id, unavailable(error.to_string()))).await;
+            return;
+        }
+    };
+    let run_id = idempotency_key.to_owned();
+    conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run_id, "status": "started"}))).await;
+    let run = Run { conn: conn.clone(), run_id, session_key: session_key.to_owned(), agent_id: agent.id.clone() };
+    let mut text = String::new();
+    let mut events = 0_u64;
+    let counter = &mut events;
+    let outcome = run
+        .stream(gateway, &profile, message, "chat", |event| {
+            let AgentEvent::TextDelta(delta) = event else { return None };
+            text.push_str(delta);
+            *counter += 1;
+            Some(json!({"state": "delta", "deltaText": delta,
+                        "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}))
+        })
+        .await;
+    let next_seq = events + 1;
+    match outcome {
+        Ok(done) => {
+            let content = if done.silent { json!([]) } else { json!([{"type": "text", "text": done.text}]) };
+            run.send_after(
+                "chat",
+                next_seq,
+                json!({"state": "final", "stopReason": "stop",
+                "message": {"role": "assistant", "content": content}}),
+            )
+            .await;
+        }
+        Err(error) => {
+            run.send_after("chat", next_seq, json!({"state": "error", "errorMessage": error.to_string()})).await
+        }
+    }
 }

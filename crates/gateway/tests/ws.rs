@@ -171,7 +171,7 @@ async fn handshake_failures_close_with_the_reference_codes() {
 
     let mut socket = open(&fx).await;
     let mut huge = connect_frame("secret-token", 4, 4, json!([]));
-    huge["params"]["client"]["displayName"] = json!("x".repeat(70 * 1024));
+    huge["params"]["client"]["displayName"] = json!("x".repeat(1024 * 1024));
     send(&mut socket, huge).await;
     assert_eq!(close_code(&mut socket).await, 1009);
 
@@ -253,4 +253,52 @@ async fn health_endpoints_answer_without_auth() {
     let (status, startup) = http_get(fx.addr, "/startupz").await;
     assert_eq!(status, 200);
     assert_eq!(startup["status"], "started");
+}
+
+#[tokio::test]
+async fn chat_send_streams_deltas_in_order_before_the_final() {
+    let fx = start().await;
+    fx.model.push(openai::text("alpha beta gamma delta").paced(Duration::from_millis(5)));
+    let mut socket = authed(&fx, json!(["operator.write"])).await;
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "c1", "method": "chat.send",
+        "params": {"sessionKey": "agent:main:webchat", "message": "go", "idempotencyKey": "chat-1"}}),
+    )
+    .await;
+    let started = next_json(&mut socket).await;
+    assert_eq!(started["payload"], json!({"runId": "chat-1", "status": "started"}));
+    let mut states = Vec::new();
+    let mut seqs = Vec::new();
+    let mut cumulative = String::new();
+    loop {
+        let frame = next_json(&mut socket).await;
+        assert_eq!(frame["event"], "chat", "{frame}");
+        let payload = &frame["payload"];
+        assert_eq!(payload["runId"], "chat-1");
+        assert_eq!(payload["sessionKey"], "agent:main:webchat");
+        seqs.push(payload["seq"].as_u64().unwrap());
+        let state = payload["state"].as_str().unwrap().to_owned();
+        if state == "delta" {
+            cumulative.push_str(payload["deltaText"].as_str().unwrap());
+            assert_eq!(payload["message"]["content"][0]["text"].as_str().unwrap(), cumulative);
+        }
+        states.push(state.clone());
+        if state == "final" {
+            assert_eq!(payload["message"]["content"][0]["text"], "alpha beta gamma delta");
+            break;
+        }
+    }
+    assert!(states.len() >= 5, "four word deltas then the final: {states:?}");
+    assert!(states[..states.len() - 1].iter().all(|s| s == "delta"));
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "seq increases by one");
+
+    // Another client is unaffected by bad frames on this one.
+    let mut other = open(&fx).await;
+    send(&mut other, json!({"type": "oops"})).await;
+    let answer = next_json(&mut other).await;
+    assert_eq!(answer["ok"], false);
+    assert_eq!(close_code(&mut other).await, 1002);
+    send(&mut socket, json!({"type": "req", "id": "h", "method": "health", "params": {}})).await;
+    assert_eq!(next_json(&mut socket).await["ok"], true);
 }
