@@ -248,14 +248,7 @@ async fn killing_the_process_mid_turn_leaves_no_half_written_turn() {
     let out = env.run(&["agent", "--local", "-m", "three"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(sqlx_runs(&env).await, vec!["done".to_owned(), "interrupted".to_owned(), "done".to_owned()]);
-    let history = server.requests().last().unwrap().json();
-    let contents: Vec<String> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let contents = server.requests().last().unwrap().message_texts();
     assert_eq!(contents, vec!["one", "first answer", "three"]);
 }
 

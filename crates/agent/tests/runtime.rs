@@ -122,14 +122,7 @@ async fn one_run_at_a_time_per_session() {
     let second = fx.runtime.run_turn(&fx.profile, turn("two"), &mut |_| {}).await.unwrap();
     first.await.unwrap().unwrap();
     assert_eq!(second.text, "second");
-    let history = fx.server.requests()[1].json();
-    let contents: Vec<String> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let contents = fx.server.requests()[1].message_texts();
     assert_eq!(contents, vec!["one", "slow first answer", "two"], "the second turn waited for the first");
 }
 

@@ -113,6 +113,13 @@ impl Recorded {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
+    /// The string `content` of each chat message after the system message (OpenAI request bodies).
+    pub fn message_texts(&self) -> Vec<String> {
+        let body = self.json();
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        messages.iter().skip(1).map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
     /// A header by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
