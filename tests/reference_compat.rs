@@ -197,6 +197,29 @@ async fn the_reference_cli_drives_our_gateway() {
         run(&mut reference_cli(&["gateway", "call", "health", "--url", &url, "--token", "wrong", "--json"], ""));
     assert!(!ok && text.contains("AUTH_TOKEN_MISMATCH"), "{text}");
 
+    // The reference's own raw client signs the challenge with a Node-generated Ed25519 key (WITH_DEVICE=1): an
+    // independent implementation of the device identity must be accepted and receive a device token.
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/reference-openclaw/rawclient.mjs");
+    let node = reference.with_file_name("node26");
+    if std::path::Path::new(shared).is_file() && node.is_file() {
+        let (ok, text) = run(Command::new(&node)
+            .arg(shared)
+            .env("GW_URL", &url)
+            .env("GW_TOKEN", "gw-token")
+            .env("WITH_DEVICE", "1")
+            .env("CALLS", "health")
+            .env("WAIT", "3000")
+            .env("DUMP", dir.path().join("hello-ok.json")));
+        assert!(ok && text.contains("CONNECT-RES ok= true") && text.contains("deviceToken"), "{text}");
+        assert!(text.contains("RES m-health true"), "{text}");
+    } else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "shared/tools/reference-openclaw/rawclient.mjs is missing"
+        );
+        eprintln!("\n*** SKIPPED: the reference raw client is not available ***\n");
+    }
+
     let status = Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = gateway.wait().unwrap();

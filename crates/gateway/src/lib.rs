@@ -9,6 +9,7 @@
 //! - Every connection is one task; a failure there is logged and contained, never brings the daemon down.
 //! - Secrets (tokens, passwords) are compared in constant time and never logged.
 
+mod device;
 mod http;
 mod methods;
 mod openai;

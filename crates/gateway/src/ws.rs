@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
+use crate::device::Refusal;
 use crate::{Gateway, VERSION, methods};
+use openclaw_store::{DeviceRecord, DeviceToken};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Close codes of the reference: 1002 protocol errors, 1008 auth failures, 1009 frames too large.
@@ -119,7 +121,7 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
     if let Ok(text) = serde_json::to_string(&challenge) {
         let _ = tx.send(Message::Text(text.into())).await;
     }
-    let conn = match handshake(&mut stream, &tx, &gateway, peer).await {
+    let conn = match handshake(&mut stream, &tx, &gateway, peer, &nonce).await {
         Some(conn) => Arc::new(conn),
         None => {
             drop(tx);
@@ -173,6 +175,7 @@ async fn handshake(
     tx: &mpsc::Sender<Message>,
     gateway: &Gateway,
     peer: SocketAddr,
+    nonce: &str,
 ) -> Option<Conn> {
     let send = |frame: ResponseFrame| async move {
         if let Ok(text) = serde_json::to_string(&frame) {
@@ -256,18 +259,19 @@ async fn handshake(
         close(tx, CLOSE_POLICY, "role not supported").await;
         return None;
     }
-    if let Err((code, message)) = authenticate(gateway, &params, peer) {
-        tracing::warn!(peer = %peer, reason = code, "Rejected a connection: authentication failed.");
-        let details =
-            json!({"code": code, "canRetryWithDeviceToken": false, "recommendedNextStep": "update_auth_credentials"});
-        send(reject(&request.id, "INVALID_REQUEST", message, details)).await;
-        close(tx, CLOSE_POLICY, "unauthorized").await;
-        return None;
-    }
-    let scopes: Vec<String> = match &params.scopes {
-        Some(scopes) => scopes.iter().filter(|s| OPERATOR_SCOPES.contains(&s.as_str())).cloned().collect(),
-        None => OPERATOR_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+    let grant = match authorize(gateway, &params, peer, nonce).await {
+        Ok(grant) => grant,
+        Err((code, message)) => {
+            tracing::warn!(peer = %peer, reason = code, "Rejected a connection: authentication failed.");
+            let next_step = if code == "PAIRING_REQUIRED" { "wait_then_retry" } else { "update_auth_credentials" };
+            let details = json!({"code": code, "canRetryWithDeviceToken": false, "recommendedNextStep": next_step});
+            let top = if code == "PAIRING_REQUIRED" { "NOT_PAIRED" } else { "INVALID_REQUEST" };
+            send(reject(&request.id, top, message, details)).await;
+            close(tx, CLOSE_POLICY, "unauthorized").await;
+            return None;
+        }
     };
+    let scopes = grant.scopes;
     let conn_id = uuid::Uuid::new_v4().to_string();
     let hello = json!({
         "type": "hello-ok",
@@ -284,7 +288,11 @@ async fn handshake(
             "sessionDefaults": methods::session_defaults(gateway),
             "authMode": if gateway.auth.token.is_some() { "token" } else if gateway.auth.password.is_some() { "password" } else { "none" },
         },
-        "auth": {"role": role, "scopes": scopes},
+        "auth": match &grant.device_token {
+            Some((token, issued)) => json!({"role": role, "scopes": scopes, "deviceToken": token, "issuedAtMs": issued,
+                "deviceTokens": [{"deviceToken": token, "role": role, "scopes": scopes, "issuedAtMs": issued}]}),
+            None => json!({"role": role, "scopes": scopes}),
+        },
         "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES, "tickIntervalMs": gateway.tick_interval.as_millis() as u64},
     });
     send(ResponseFrame::ok(&request.id, hello)).await;
@@ -293,6 +301,94 @@ async fn handshake(
 
 fn secret_matches(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// What a successful `connect` is granted.
+struct Grant {
+    scopes: Vec<String>,
+    /// A device token issued on this connection, with its issue time.
+    device_token: Option<(String, i64)>,
+}
+
+fn requested_scopes(params: &ConnectParams) -> Vec<String> {
+    match &params.scopes {
+        Some(scopes) => scopes.iter().filter(|s| OPERATOR_SCOPES.contains(&s.as_str())).cloned().collect(),
+        None => OPERATOR_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn store_refusal(error: openclaw_store::StoreError) -> Refusal {
+    ("AUTH_UNAVAILABLE", format!("unavailable: the gateway cannot read its device registry: {error}"))
+}
+
+/// Authenticates a `connect`: the shared secret, or a device token; verifies a device signature when one is sent,
+/// and registers (loopback: approves) new devices, issuing them a device token.
+async fn authorize(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr, nonce: &str) -> Result<Grant, Refusal> {
+    let auth = params.auth.clone().unwrap_or_default();
+    let presented =
+        auth.token.clone().or_else(|| auth.device_token.clone()).or_else(|| auth.password.clone()).unwrap_or_default();
+    let device = match &params.device {
+        Some(device) => Some(crate::device::verify(params, device, nonce, &presented)?),
+        None => None,
+    };
+    let requested = requested_scopes(params);
+    if authenticate(gateway, params, peer).is_ok() {
+        let Some(device) = device else {
+            return Ok(Grant { scopes: requested, device_token: None });
+        };
+        let now = openclaw_protocol::now_ms();
+        let known = gateway.store.device(&device.id).await.map_err(store_refusal)?;
+        let approved = known.as_ref().is_some_and(|d| d.approved) || peer.ip().is_loopback();
+        gateway
+            .store
+            .upsert_device(DeviceRecord {
+                device_id: device.id.clone(),
+                public_key: device.public_key.clone(),
+                client_id: Some(params.client.id.clone()),
+                platform: Some(params.client.platform.clone()),
+                approved,
+                created_at: now,
+                last_seen_at: now,
+            })
+            .await
+            .map_err(store_refusal)?;
+        if !approved {
+            return Err((
+                "PAIRING_REQUIRED",
+                format!("pairing required: approve device {} on the gateway host", device.id),
+            ));
+        }
+        let token = crate::device::new_token();
+        let record = DeviceToken {
+            device_id: device.id.clone(),
+            role: params.role.clone().unwrap_or_else(|| "operator".to_owned()),
+            scopes: requested.clone(),
+            issued_at: now,
+            revoked: false,
+        };
+        gateway
+            .store
+            .add_device_token(&crate::device::sha256_hex(token.as_bytes()), record)
+            .await
+            .map_err(store_refusal)?;
+        return Ok(Grant { scopes: requested, device_token: Some((token, now)) });
+    }
+    // Not the shared secret: perhaps a device token, which only works with the device it was issued to.
+    if !presented.is_empty() {
+        let hash = crate::device::sha256_hex(presented.as_bytes());
+        if let Some(token) = gateway.store.device_token(&hash).await.map_err(store_refusal)? {
+            let same_device = device.as_ref().is_none_or(|d| d.id == token.device_id);
+            if token.revoked || !same_device {
+                return Err((
+                    "AUTH_DEVICE_TOKEN_MISMATCH",
+                    "unauthorized: this device token is revoked or belongs to another device".to_owned(),
+                ));
+            }
+            let scopes = requested.into_iter().filter(|scope| token.scopes.contains(scope)).collect();
+            return Ok(Grant { scopes, device_token: None });
+        }
+    }
+    authenticate(gateway, params, peer).map(|()| Grant { scopes: Vec::new(), device_token: None })
 }
 
 /// Checks the shared secret; returns the detail code and message of a failure.

@@ -137,6 +137,8 @@ pub struct ClientInfo {
     #[serde(default)]
     pub display_name: Option<String>,
     #[serde(default)]
+    pub device_family: Option<String>,
+    #[serde(default)]
     pub instance_id: Option<String>,
 }
 

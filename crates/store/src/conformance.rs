@@ -3,7 +3,7 @@
 
 use openclaw_protocol::{AgentMessage, TranscriptEntry, Usage};
 
-use crate::{AuditEvent, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit};
+use crate::{AuditEvent, DeviceRecord, DeviceToken, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit};
 
 fn new_session(key: &str) -> NewSession {
     NewSession {
@@ -60,6 +60,7 @@ pub async fn store_conformance(store: &dyn Store) {
     failed_commit_writes_nothing(store).await;
     recovery(store).await;
     memory(store).await;
+    devices(store).await;
     let problems = store.check_integrity().await.expect("check_integrity");
     assert!(problems.is_empty(), "integrity problems: {problems:?}");
 }
@@ -158,4 +159,34 @@ async fn memory(store: &dyn Store) {
     store.remove_memory_file("main", "MEMORY.md").await.expect("remove_memory_file");
     assert!(store.search_memory("main", "teal", 5).await.expect("search_memory").is_empty());
     assert!(store.search_memory("main", "   ", 5).await.expect("search_memory").is_empty());
+}
+
+async fn devices(store: &dyn Store) {
+    assert!(store.device("d1").await.expect("device").is_none());
+    let device = DeviceRecord {
+        device_id: "d1".to_owned(),
+        public_key: "pk".to_owned(),
+        client_id: Some("cli".to_owned()),
+        platform: Some("linux".to_owned()),
+        approved: true,
+        created_at: 1,
+        last_seen_at: 1,
+    };
+    store.upsert_device(device.clone()).await.expect("upsert_device");
+    // A later sighting without approval never revokes an approval.
+    store.upsert_device(DeviceRecord { approved: false, last_seen_at: 5, ..device.clone() }).await.expect("upsert");
+    let known = store.device("d1").await.expect("device").expect("exists");
+    assert!(known.approved);
+    assert_eq!(known.last_seen_at, 5);
+    assert_eq!(known.created_at, 1);
+    let token = DeviceToken {
+        device_id: "d1".to_owned(),
+        role: "operator".to_owned(),
+        scopes: vec!["operator.read".to_owned()],
+        issued_at: 2,
+        revoked: false,
+    };
+    store.add_device_token("hash-1", token.clone()).await.expect("add_device_token");
+    assert_eq!(store.device_token("hash-1").await.expect("device_token"), Some(token));
+    assert!(store.device_token("hash-2").await.expect("device_token").is_none());
 }

@@ -193,6 +193,30 @@ pub struct MemoryChunk {
     pub content: String,
 }
 
+/// A device identity known to the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    /// Lower-case hex SHA-256 of the raw Ed25519 public key.
+    pub device_id: String,
+    /// The raw public key, base64url without padding.
+    pub public_key: String,
+    pub client_id: Option<String>,
+    pub platform: Option<String>,
+    pub approved: bool,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// A device token (looked up by the SHA-256 of the token; the token itself is never stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceToken {
+    pub device_id: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub issued_at: i64,
+    pub revoked: bool,
+}
+
 /// The durable state of the gateway.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -249,6 +273,18 @@ pub trait Store: Send + Sync {
 
     /// Full-text search over an agent's memory chunks.
     async fn search_memory(&self, agent_id: &str, query: &str, limit: i64) -> Result<Vec<MemoryHit>>;
+
+    /// A device by id.
+    async fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>>;
+
+    /// Records a device (or refreshes `last_seen_at`, client, platform and approval of a known one).
+    async fn upsert_device(&self, device: DeviceRecord) -> Result<()>;
+
+    /// Stores a newly issued device token by its SHA-256.
+    async fn add_device_token(&self, token_sha256: &str, token: DeviceToken) -> Result<()>;
+
+    /// A device token by its SHA-256.
+    async fn device_token(&self, token_sha256: &str) -> Result<Option<DeviceToken>>;
 
     /// A consistency check of the underlying database (`PRAGMA integrity_check` for SQLite).
     async fn check_integrity(&self) -> Result<Vec<String>>;

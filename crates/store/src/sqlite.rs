@@ -11,8 +11,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    AuditEvent, AuditRecord, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord, SessionRecord, Store,
-    StoreError, StoredEntry, TurnCommit,
+    AuditEvent, AuditRecord, DeviceRecord, DeviceToken, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord,
+    SessionRecord, Store, StoreError, StoredEntry, TurnCommit,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -521,6 +521,76 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>> {
+        let row =
+            sqlx::query("SELECT * FROM devices WHERE device_id = ?").bind(device_id).fetch_optional(&self.pool).await?;
+        row.map(|row| {
+            Ok(DeviceRecord {
+                device_id: row.try_get("device_id")?,
+                public_key: row.try_get("public_key")?,
+                client_id: row.try_get("client_id")?,
+                platform: row.try_get("platform")?,
+                approved: row.try_get::<i64, _>("approved")? != 0,
+                created_at: row.try_get("created_at")?,
+                last_seen_at: row.try_get("last_seen_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn upsert_device(&self, device: DeviceRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO devices (device_id, public_key, client_id, platform, approved, created_at, last_seen_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET client_id = excluded.client_id, \
+             platform = excluded.platform, approved = MAX(devices.approved, excluded.approved), \
+             last_seen_at = excluded.last_seen_at",
+        )
+        .bind(&device.device_id)
+        .bind(&device.public_key)
+        .bind(&device.client_id)
+        .bind(&device.platform)
+        .bind(i64::from(device.approved))
+        .bind(device.created_at)
+        .bind(device.last_seen_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_disk_full)?;
+        Ok(())
+    }
+
+    async fn add_device_token(&self, token_sha256: &str, token: DeviceToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_tokens (token_sha256, device_id, role, scopes_json, issued_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_sha256)
+        .bind(&token.device_id)
+        .bind(&token.role)
+        .bind(serde_json::to_string(&token.scopes).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(token.issued_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_disk_full)?;
+        Ok(())
+    }
+
+    async fn device_token(&self, token_sha256: &str) -> Result<Option<DeviceToken>> {
+        let row = sqlx::query("SELECT * FROM device_tokens WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let scopes: String = row.try_get("scopes_json")?;
+            Ok(DeviceToken {
+                device_id: row.try_get("device_id")?,
+                role: row.try_get("role")?,
+                scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+                issued_at: row.try_get("issued_at")?,
+                revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
     }
 
     async fn check_integrity(&self) -> Result<Vec<String>> {
