@@ -40,26 +40,59 @@ enum Command {
     Config(commands::config::ConfigCommand),
     /// Check the configuration, the state dir's permissions and the providers.
     Doctor(commands::doctor::DoctorArgs),
-    /// Run the gateway daemon.
+    /// Run the gateway daemon, or talk to a running one.
     #[command(subcommand)]
     Gateway(commands::gateway::GatewayCommand),
+    /// Print the gateway's log (through a running gateway).
+    Logs(commands::logs::LogsArgs),
 }
 
-fn init_logging(level: Option<&str>) {
+/// Readable logs on stderr; the gateway also writes JSON lines to `<state dir>/logs/openclaw.<date>.log` (daily),
+/// which `logs.tail` serves.
+fn init_logging(level: Option<&str>, log_dir: Option<std::path::PathBuf>) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let default = if log_dir.is_some() { "info" } else { "warn" };
     let level = level
         .map(str::to_owned)
         .or_else(|| std::env::var("OPENCLAW_LOG_LEVEL").ok())
-        .unwrap_or_else(|| "warn".to_owned());
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+        .unwrap_or_else(|| default.to_owned());
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    let file = log_dir.and_then(|dir| {
+        std::fs::create_dir_all(&dir).ok()?;
+        let appender = tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("openclaw")
+            .filename_suffix("log")
+            .max_log_files(14)
+            .build(&dir)
+            .ok()?;
+        Some(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_writer(appender))
+    });
+    let registry = tracing_subscriber::registry().with(console.with_filter(filter()));
+    match file {
+        Some(file) => registry.with(file.with_filter(filter())).init(),
+        None => registry.init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // TLS on ring for every HTTP client in the process (the aws-lc C build is avoided on purpose).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    init_logging(cli.log_level.as_deref());
+    let log_dir = match &cli.command {
+        Command::Gateway(commands::gateway::GatewayCommand::Run(_)) => {
+            openclaw_config::Paths::resolve(cli.profile.as_deref(), &commands::env)
+                .ok()
+                .map(|p| p.state_dir.join("logs"))
+        }
+        _ => None,
+    };
+    init_logging(cli.log_level.as_deref(), log_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -77,6 +110,7 @@ fn main() -> ExitCode {
             Command::Config(command) => commands::config::run(&ctx, command).await,
             Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
             Command::Gateway(command) => commands::gateway::run(&ctx, command).await,
+            Command::Logs(args) => commands::logs::run(&ctx, args).await,
         }
     });
     match result {

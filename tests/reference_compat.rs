@@ -197,6 +197,8 @@ async fn the_reference_cli_drives_our_gateway() {
         run(&mut reference_cli(&["gateway", "call", "health", "--url", &url, "--token", "wrong", "--json"], ""));
     assert!(!ok && text.contains("AUTH_TOKEN_MISMATCH"), "{text}");
 
+    let (ok, text) = run(&mut reference_cli(&["logs", "--url", &url, "--token", "gw-token"], ""));
+    assert!(ok && text.contains("Gateway ready."), "the reference reads our log through logs.tail: {text}");
     // The reference's own raw client signs the challenge with a Node-generated Ed25519 key (WITH_DEVICE=1): an
     // independent implementation of the device identity must be accepted and receive a device token.
     let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/reference-openclaw/rawclient.mjs");

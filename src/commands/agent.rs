@@ -36,6 +36,73 @@ pub struct AgentArgs {
     timeout: Option<u64>,
 }
 
+/// One turn through the running gateway (`agent` method: accepted, streamed `agent` events, final answer).
+async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow::Result<ExitCode> {
+    let target = super::gateway::Target { url: None, token: None, password: None };
+    let options = target.options(ctx, &["operator.write"])?;
+    let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await.map_err(|error| {
+        anyhow::anyhow!(
+            "{error}\nhint: run the turn in-process with --local, or start the gateway with `openclaw gateway run`"
+        )
+    })?;
+    let mut params = json!({
+        "message": message,
+        "idempotencyKey": uuid_like(),
+        "deliver": false,
+        "timeout": args.timeout.unwrap_or(600),
+    });
+    if let Some(agent) = &args.agent {
+        params["agentId"] = json!(agent);
+    }
+    if let Some(key) = &args.session_key {
+        params["sessionKey"] = json!(key);
+    }
+    let json_mode = args.json;
+    let mut streamed = false;
+    let mut on_event = |frame: &serde_json::Value| {
+        let payload = &frame["payload"];
+        if !json_mode
+            && frame["event"] == "agent"
+            && payload["stream"] == "assistant"
+            && let Some(delta) = payload["data"]["delta"].as_str()
+        {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(delta.as_bytes());
+            let _ = stdout.flush();
+            streamed = true;
+        }
+    };
+    let result = client.request("agent", params, &mut on_event).await;
+    match result {
+        Ok(payload) => {
+            let text = payload["result"]["payloads"][0]["text"].as_str().unwrap_or_default().to_owned();
+            if json_mode {
+                println!(
+                    "{}",
+                    json!({"ok": true, "status": "ok", "final": text, "payloads": payload["result"]["payloads"],
+                    "runId": payload["runId"], "origin": "gateway", "meta": payload["result"]["meta"]})
+                );
+            } else if streamed {
+                println!();
+            } else {
+                println!("{text}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            if streamed {
+                println!();
+            }
+            Err(error.into())
+        }
+    }
+}
+
+/// A fresh idempotency key.
+fn uuid_like() -> String {
+    openclaw_protocol::new_id()
+}
+
 fn read_message(args: &AgentArgs) -> anyhow::Result<String> {
     let text = match (&args.message, &args.message_file) {
         (Some(message), _) => message.clone(),
@@ -73,10 +140,10 @@ fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow
 }
 
 pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
-    if !args.local {
-        bail!("the gateway client is not available in this build yet; run the turn in-process with --local");
-    }
     let message = read_message(&args)?;
+    if !args.local {
+        return run_via_gateway(ctx, &args, message).await;
+    }
     let loaded = ctx.load()?;
     let explicit_owner =
         args.session_key.as_deref().filter(|key| key.starts_with("agent:")).and_then(|key| key.split(':').nth(1));

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod config;
 pub mod doctor;
 pub mod gateway;
+pub mod logs;
 pub mod sessions;
 pub mod setup;
 

@@ -9,6 +9,7 @@
 //! - Every connection is one task; a failure there is logged and contained, never brings the daemon down.
 //! - Secrets (tokens, passwords) are compared in constant time and never logged.
 
+pub mod client;
 mod device;
 mod http;
 mod methods;
@@ -117,6 +118,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let router = app(gateway.clone());
     gateway.set_ready();
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(address = %address, "Gateway ready.");
     let draining = gateway.clone();
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {

@@ -23,6 +23,7 @@ pub(crate) const METHODS: &[&str] = &[
     "chat.history",
     "chat.send",
     "agent",
+    "logs.tail",
 ];
 
 /// The events this gateway emits.
@@ -71,6 +72,7 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         "status" => status(gateway).await,
         "system-presence" => Ok(json!([])),
         "config.get" => config_get(gateway),
+        "logs.tail" => logs_tail(gateway, &request.params),
         "agents.list" => Ok(agents_list(gateway)),
         "models.list" => Ok(models_list(gateway)),
         "sessions.list" => sessions_list(gateway, &request.params).await,
@@ -158,6 +160,66 @@ async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
             "recent": recent,
             "byAgent": [],
         },
+    }))
+}
+
+/// The newest gateway log file (`openclaw.<date>.log` under `<state dir>/logs`).
+fn newest_log(gateway: &Gateway) -> Option<std::path::PathBuf> {
+    let dir = gateway.loaded.paths.state_dir.join("logs");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with("openclaw") && name.ends_with(".log")
+        })
+        .collect();
+    files.sort();
+    files.pop()
+}
+
+/// `logs.tail {cursor?, limit?, maxBytes?}`: whole lines of the log file from a byte cursor (or the last `limit`
+/// lines), never more than `maxBytes`; the returned `cursor` continues after the last complete line.
+fn logs_tail(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    use std::io::{Read, Seek, SeekFrom};
+    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(200).clamp(1, 5000) as usize;
+    let max_bytes = params.get("maxBytes").and_then(Value::as_u64).unwrap_or(250_000).clamp(1024, 1_000_000);
+    let Some(path) = newest_log(gateway) else {
+        return Ok(json!({"file": null, "cursor": 0, "size": 0, "lines": []}));
+    };
+    let mut file = std::fs::File::open(&path).map_err(|error| unavailable(format!("cannot open the log: {error}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let requested = params.get("cursor").and_then(Value::as_u64);
+    let reset = requested.is_some_and(|cursor| cursor > size);
+    let mut start = match requested {
+        Some(cursor) if cursor <= size => cursor,
+        _ => size.saturating_sub(max_bytes),
+    };
+    let skipped = size.saturating_sub(start).saturating_sub(max_bytes);
+    start += skipped;
+    file.seek(SeekFrom::Start(start)).map_err(|error| unavailable(format!("cannot read the log: {error}")))?;
+    let mut bytes = Vec::new();
+    file.take(max_bytes)
+        .read_to_end(&mut bytes)
+        .map_err(|error| unavailable(format!("cannot read the log: {error}")))?;
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |pos| pos + 1);
+    let text = String::from_utf8_lossy(&bytes[..complete]);
+    let mut lines: Vec<&str> = text.lines().collect();
+    // Without a cursor, a read that started mid-file may begin mid-line: drop that fragment.
+    if requested.is_none() && start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let truncated = lines.len() > limit || skipped > 0;
+    if requested.is_none() && lines.len() > limit {
+        lines.drain(..lines.len() - limit);
+    } else {
+        lines.truncate(limit);
+    }
+    let consumed: usize = if requested.is_some() { lines.iter().map(|l| l.len() + 1).sum() } else { complete };
+    Ok(json!({
+        "file": path, "cursor": start + consumed as u64, "size": size, "lines": lines,
+        "truncated": truncated, "reset": reset, "skippedBytes": skipped,
     }))
 }
 

@@ -1,0 +1,106 @@
+//! Our own CLI against a running gateway: `gateway health|call`, `agent` without `--local` (the turn runs in the
+//! gateway, streamed back), `logs` (JSON lines through `logs.tail`), and a clear error when no gateway runs.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+use openclaw_testkit::{ScriptedServer, openai};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
+
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn ours(state: &std::path::Path, url: Option<&str>, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("OPENCLAW_STATE_DIR", state)
+        .env("HOME", state.parent().unwrap_or(state))
+        .env("OPENCLAW_GATEWAY_TOKEN", "cli-token")
+        .env_remove("OPENCLAW_GATEWAY_URL");
+    if let Some(url) = url {
+        command.env("OPENCLAW_GATEWAY_URL", url);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn start_gateway(state: &std::path::Path) -> Running {
+    let mut child = Command::new(BIN)
+        .args(["gateway", "run", "--port", "0"])
+        .env("OPENCLAW_STATE_DIR", state)
+        .env("HOME", state.parent().unwrap_or(state))
+        .env("OPENCLAW_GATEWAY_TOKEN", "cli-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).expect("listening line").to_owned();
+    Running { child, url }
+}
+
+// Multi-threaded: the CLI runs as a blocking child process while the scripted model server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_talks_to_the_running_gateway() {
+    let model = ScriptedServer::start().await;
+    model.push(openai::text("through the gateway"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let base = format!("{}/v1", model.url());
+    let (ok, _, err) =
+        ours(&state, None, &["setup", "--non-interactive", "--provider", "mock", "--base-url", &base, "--model", "m1"]);
+    assert!(ok, "{err}");
+
+    // No gateway yet: a clear error, and no silent fallback to an in-process turn.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = format!("ws://127.0.0.1:{port}");
+    let (ok, _, err) = ours(&state, Some(&nowhere), &["agent", "-m", "hi"]);
+    assert!(!ok && err.contains("cannot connect to the gateway") && err.contains("--local"), "{err}");
+    assert!(model.requests().is_empty());
+
+    let gateway = start_gateway(&state);
+    let url = Some(gateway.url.as_str());
+    let (ok, out, err) = ours(&state, url, &["gateway", "health"]);
+    assert!(ok && out.contains("Agents: main (default)"), "{out}{err}");
+
+    let (ok, out, err) = ours(&state, url, &["agent", "-m", "hi"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "through the gateway");
+
+    let (ok, out, err) = ours(&state, url, &["gateway", "call", "sessions.list", "--json"]);
+    assert!(ok, "{err}");
+    let sessions: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sessions["sessions"][0]["key"], "agent:main:main");
+
+    let (ok, out, err) = ours(&state, url, &["gateway", "call", "no.such.method"]);
+    assert!(!ok && err.contains("unknown method: no.such.method"), "{out}{err}");
+
+    let (ok, out, err) = ours(&state, url, &["logs", "--json"]);
+    assert!(ok, "{err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["type"], "meta");
+    assert!(lines.iter().any(|l| l["message"] == "Gateway ready."), "{out}");
+
+    // A wrong token is refused with the reason.
+    let mut wrong = Command::new(BIN);
+    wrong.args(["gateway", "health", "--url", &gateway.url, "--token", "nope"]).env("OPENCLAW_STATE_DIR", &state);
+    let out = wrong.output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("token mismatch"));
+}
