@@ -48,6 +48,8 @@ pub enum AgentError {
     Model { error: ModelError, run_id: String, session_id: String },
     #[error("the turn took longer than {0}s and was stopped (fix: raise agents.defaults.timeoutSeconds)")]
     Timeout(u64),
+    #[error("the turn was aborted")]
+    Aborted,
 }
 
 /// An agent ready to run.
@@ -114,12 +116,20 @@ pub struct TurnRequest {
     pub prior: Vec<AgentMessage>,
     /// Instructions for this turn only, appended to the system prompt (e.g. an API client's system message).
     pub extra_system: Option<String>,
+    /// Set to `true` to stop the turn (`chat.abort`); what was written so far is kept, the run ends `aborted`.
+    pub abort: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl TurnRequest {
     /// A plain message for a session.
     pub fn new(session_key: impl Into<String>, message: impl Into<String>) -> Self {
-        TurnRequest { session_key: session_key.into(), message: message.into(), prior: Vec::new(), extra_system: None }
+        TurnRequest {
+            session_key: session_key.into(),
+            message: message.into(),
+            prior: Vec::new(),
+            extra_system: None,
+            abort: None,
+        }
     }
 }
 
@@ -261,13 +271,28 @@ impl AgentRuntime {
             usage: Usage::default(),
             audit: Vec::new(),
         };
+        let mut abort = request.abort.clone();
+        let aborted = async move {
+            match abort.as_mut() {
+                Some(abort) => {
+                    let _ = abort.wait_for(|stop| *stop).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         let work = self.drive(agent, &request, &mut turn, on_event);
-        let result = match agent.timeout {
-            Some(limit) => match tokio::time::timeout(limit, work).await {
-                Ok(result) => result,
-                Err(_) => Err(TurnFailure::Timeout(limit.as_secs())),
-            },
-            None => work.await,
+        let limited = async {
+            match agent.timeout {
+                Some(limit) => match tokio::time::timeout(limit, work).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TurnFailure::Timeout(limit.as_secs())),
+                },
+                None => work.await,
+            }
+        };
+        let result = tokio::select! {
+            result = limited => result,
+            () = aborted => Err(TurnFailure::Aborted),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         let (status, error, outcome) = match result {
@@ -291,6 +316,7 @@ impl AgentRuntime {
                     AgentError::Model { error, run_id: run_id.clone(), session_id: turn.session.session_id.clone() };
                 (RunStatus::Failed, Some(message), Err(failure))
             }
+            Err(TurnFailure::Aborted) => (RunStatus::Aborted, Some("aborted".to_owned()), Err(AgentError::Aborted)),
             Err(TurnFailure::Timeout(seconds)) => {
                 (RunStatus::Timeout, Some(format!("timed out after {seconds}s")), Err(AgentError::Timeout(seconds)))
             }
@@ -592,6 +618,7 @@ impl AgentRuntime {
 
 enum TurnFailure {
     Model(ModelError),
+    Aborted,
     Timeout(u64),
     Store(StoreError),
 }

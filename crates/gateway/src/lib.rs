@@ -14,6 +14,7 @@ mod device;
 mod http;
 mod methods;
 mod openai;
+mod runs;
 mod ws;
 
 use std::sync::Arc;
@@ -60,6 +61,10 @@ pub struct Gateway {
     draining: AtomicBool,
     connections: AtomicU64,
     boot_id: String,
+    /// Runs in progress and recently finished ones (for `agent.wait` and `chat.abort`).
+    pub(crate) runs: runs::Runs,
+    /// Flips to `true` when the gateway shuts down; every connection watches it.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -77,6 +82,8 @@ impl Gateway {
             draining: AtomicBool::new(false),
             connections: AtomicU64::new(0),
             boot_id: uuid::Uuid::new_v4().to_string(),
+            runs: runs::Runs::default(),
+            shutdown: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -94,10 +101,22 @@ impl Gateway {
         self.ready.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst)
     }
 
+    /// A receiver that turns `true` when the gateway shuts down.
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
     fn uptime_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 }
+
+/// How long a shutdown waits for running turns.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The gateway's version string.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -124,7 +143,16 @@ pub async fn serve(
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
+            // Drain: /readyz turns 503 and new runs are refused; running turns get time to finish (their results
+            // still reach their clients); then every connection gets `shutdown` and a close frame.
             draining.set_draining();
+            tracing::info!(running = draining.runs.active(), "Gateway draining.");
+            let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+            while draining.runs.active() > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = draining.shutdown.send(true);
+            tracing::info!("Gateway stopped accepting connections.");
         })
         .await
 }

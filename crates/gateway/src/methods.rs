@@ -22,12 +22,16 @@ pub(crate) const METHODS: &[&str] = &[
     "sessions.list",
     "chat.history",
     "chat.send",
+    "chat.abort",
     "agent",
+    "agent.wait",
+    "sessions.reset",
+    "sessions.delete",
     "logs.tail",
 ];
 
 /// The events this gateway emits.
-pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent", "chat"];
+pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent", "chat", "shutdown"];
 
 /// The reference's method → scope map (`@openclaw/gateway-protocol` 2026.9.1).
 const METHOD_SCOPES: &str = include_str!("../data/method-scopes.json");
@@ -73,6 +77,10 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         "system-presence" => Ok(json!([])),
         "config.get" => config_get(gateway),
         "logs.tail" => logs_tail(gateway, &request.params),
+        "agent.wait" => agent_wait(gateway, &request.params).await,
+        "chat.abort" => chat_abort(gateway, &request.params),
+        "sessions.reset" => sessions_reset(gateway, &request.params).await,
+        "sessions.delete" => sessions_delete(gateway, &request.params).await,
         "agents.list" => Ok(agents_list(gateway)),
         "models.list" => Ok(models_list(gateway)),
         "sessions.list" => sessions_list(gateway, &request.params).await,
@@ -339,6 +347,10 @@ async fn chat_history(gateway: &Gateway, params: &Value) -> Result<Value, ErrorS
 
 /// `agent`: acknowledge, stream `agent` events, answer again with the result under the same request id.
 async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
+    if gateway.is_draining() {
+        conn.respond(ResponseFrame::error(&request.id, draining())).await;
+        return;
+    }
     let params = &request.params;
     let Some(message) = params.get("message").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) else {
         conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
@@ -390,7 +402,7 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         agent_id: agent.id.clone(),
     };
     let mut text = String::new();
-    let outcome = run
+    let (outcome, final_answer) = run
         .stream(gateway, &profile, message, "agent", move |event| match event {
             AgentEvent::RunStarted { session_id, .. } => {
                 Some(json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}}))
@@ -407,20 +419,7 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         })
         .await;
     let frame = match outcome {
-        Ok(done) => ResponseFrame::ok(
-            &request.id,
-            json!({
-                "runId": run_id,
-                "status": "ok",
-                "summary": "completed",
-                "result": {
-                    "payloads": if done.silent { json!([]) } else { json!([{"text": done.text}]) },
-                    "meta": {"durationMs": done.duration_ms, "agentMeta": {
-                        "sessionId": done.session_id, "provider": done.provider, "model": done.model,
-                        "usage": {"input": done.usage.input, "output": done.usage.output, "total": done.usage.total_tokens}}},
-                },
-            }),
-        ),
+        Ok(_) => ResponseFrame::ok(&request.id, final_answer),
         Err(error) => {
             ResponseFrame::error(&request.id, unavailable(error.to_string()).with_details(json!({"runId": run_id})))
         }
@@ -445,7 +444,15 @@ impl Run {
         message: &str,
         event_name: &'static str,
         mut to_payload: impl FnMut(&AgentEvent) -> Option<Value> + Send,
-    ) -> Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError> {
+    ) -> (Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError>, Value) {
+        let Some(handle) = gateway.runs.start(&self.run_id, &self.session_key) else {
+            let error = openclaw_agent::AgentError::Store(openclaw_store::StoreError::NoSession(format!(
+                "a run with idempotency key {} is already in progress",
+                self.run_id
+            )));
+            let payload = final_payload(&self.run_id, &Err(&error));
+            return (Err(error), payload);
+        };
         // The runtime reports events synchronously; a task forwards them to the socket as they come, in order.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
         let forwarder = {
@@ -470,11 +477,15 @@ impl Run {
                 let _ = tx.send(payload);
             }
         };
-        let turn = TurnRequest::new(self.session_key.clone(), message);
+        let mut turn = TurnRequest::new(self.session_key.clone(), message);
+        turn.abort = Some(handle.abort.clone());
         let outcome = gateway.runtime.run_turn(profile, turn, &mut on_event).await;
         drop(tx);
         let _ = forwarder.await;
-        outcome
+        let payload = final_payload(&self.run_id, &outcome.as_ref());
+        gateway.runs.finish(handle, payload.clone());
+        tracing::info!(run_id = %self.run_id, agent = %self.agent_id, status = %payload["status"], "Run finished.");
+        (outcome, payload)
     }
 
     /// Sends one more event after the turn (final / error), in the same sequence as the streamed ones.
@@ -499,6 +510,10 @@ fn agent_for_key(gateway: &Gateway, session_key: &str) -> Option<openclaw_config
 /// `chat.send`: answers once (`started`), then `chat` events — `delta` (`deltaText` and the cumulative `message`),
 /// then `final` (or `error`) — all with increasing `seq`.
 async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
+    if gateway.is_draining() {
+        conn.respond(ResponseFrame::error(&request.id, draining())).await;
+        return;
+    }
     let params = &request.params;
     let field = |name: &str| params.get(name).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
     let (Some(session_key), Some(message), Some(idempotency_key)) =
@@ -526,7 +541,7 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
     let mut text = String::new();
     let mut events = 0_u64;
     let counter = &mut events;
-    let outcome = run
+    let (outcome, _) = run
         .stream(gateway, &profile, message, "chat", |event| {
             let AgentEvent::TextDelta(delta) = event else { return None };
             text.push_str(delta);
@@ -551,4 +566,98 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
             run.send_after("chat", next_seq, json!({"state": "error", "errorMessage": error.to_string()})).await
         }
     }
+}
+
+fn draining() -> ErrorShape {
+    let mut error = unavailable("the gateway is shutting down; retry against the restarted gateway");
+    error.retryable = Some(true);
+    error.retry_after_ms = Some(1000);
+    error
+}
+
+/// The final answer of a run, as `agent` sends it and `agent.wait` returns it.
+fn final_payload(run_id: &str, outcome: &Result<&openclaw_agent::TurnOutcome, &openclaw_agent::AgentError>) -> Value {
+    match outcome {
+        Ok(done) => json!({
+            "runId": run_id,
+            "status": "ok",
+            "summary": "completed",
+            "result": {
+                "payloads": if done.silent { json!([]) } else { json!([{"text": done.text}]) },
+                "meta": {"durationMs": done.duration_ms, "agentMeta": {
+                    "sessionId": done.session_id, "provider": done.provider, "model": done.model,
+                    "usage": {"input": done.usage.input, "output": done.usage.output, "total": done.usage.total_tokens}}},
+            },
+        }),
+        Err(openclaw_agent::AgentError::Aborted) => json!({"runId": run_id, "status": "aborted", "summary": "aborted"}),
+        Err(openclaw_agent::AgentError::Timeout(_)) => {
+            json!({"runId": run_id, "status": "timeout", "summary": "timed out"})
+        }
+        Err(error) => json!({"runId": run_id, "status": "error", "summary": "failed", "error": error.to_string()}),
+    }
+}
+
+/// `agent.wait {runId, timeoutMs?}`: the run's final answer, waiting up to `timeoutMs` (default 30 s).
+async fn agent_wait(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let run_id = params.get("runId").and_then(Value::as_str).ok_or_else(|| invalid("agent.wait needs params.runId"))?;
+    let timeout = params.get("timeoutMs").and_then(Value::as_u64).unwrap_or(30_000).min(3_600_000);
+    match gateway.runs.wait(run_id) {
+        crate::runs::Waited::Finished(result) => Ok(result),
+        crate::runs::Waited::Pending(mut done) => {
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(timeout), done.wait_for(Option::is_some)).await;
+            match waited {
+                Ok(Ok(result)) => Ok(result.clone().unwrap_or(Value::Null)),
+                _ => Ok(json!({"runId": run_id, "status": "timeout", "summary": "still running"})),
+            }
+        }
+        crate::runs::Waited::Unknown => match gateway.store.run(run_id).await.map_err(store_error)? {
+            // A run from before this gateway started: its stored status is all there is.
+            Some(run) => {
+                let status = match run.status.as_str() {
+                    "done" => "ok",
+                    "running" => "running",
+                    "aborted" => "aborted",
+                    "timeout" => "timeout",
+                    _ => "error",
+                };
+                Ok(json!({"runId": run_id, "status": status, "sessionKey": run.session_key, "error": run.error}))
+            }
+            None => Err(invalid(format!("unknown run: {run_id}"))),
+        },
+    }
+}
+
+/// `chat.abort {sessionKey, runId?}`.
+fn chat_abort(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let key = params
+        .get("sessionKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("chat.abort needs params.sessionKey"))?;
+    let run_ids = gateway.runs.abort(key, params.get("runId").and_then(Value::as_str));
+    Ok(json!({"ok": true, "aborted": !run_ids.is_empty(), "runIds": run_ids}))
+}
+
+fn key_param(params: &Value, method: &str) -> Result<String, ErrorShape> {
+    params
+        .get("key")
+        .or_else(|| params.get("sessionKey"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(format!("{method} needs params.key")))
+}
+
+/// `sessions.reset {key}`: the next message starts a new session window (the old one stays in the store).
+async fn sessions_reset(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let key = key_param(params, "sessions.reset")?;
+    let reset = gateway.store.end_session(&key).await.map_err(store_error)?;
+    Ok(json!({"ok": true, "key": key, "reset": reset}))
+}
+
+/// `sessions.delete {key}`: stops its runs, then deletes its windows and transcripts.
+async fn sessions_delete(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let key = key_param(params, "sessions.delete")?;
+    gateway.runs.abort(&key, None);
+    let deleted = gateway.store.delete_session(&key).await.map_err(store_error)?;
+    Ok(json!({"ok": true, "key": key, "deleted": deleted > 0, "windows": deleted}))
 }

@@ -215,7 +215,7 @@ async fn chat_completions(
         Some(user) => (format!("agent:{}:openai-user:{}", agent.id, user.to_lowercase()), Vec::new()),
         None => (format!("agent:{}:openai:{}", agent.id, uuid::Uuid::new_v4()), prior),
     };
-    let turn = TurnRequest { session_key, message, prior, extra_system };
+    let turn = TurnRequest { session_key, message, prior, extra_system, abort: None };
     let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
     let created = openclaw_protocol::now_ms() / 1000;
     let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);

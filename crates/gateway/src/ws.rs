@@ -132,8 +132,19 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
 
     let mut tick = tokio::time::interval(gateway.tick_interval);
     tick.tick().await; // the first tick fires at once; skip it
+    let mut shutdown = gateway.shutdown_signal();
     loop {
         tokio::select! {
+            changed = shutdown.changed() => {
+                // A closed channel means the gateway is gone: stop as well.
+                let stopping = changed.is_err() || *shutdown.borrow();
+                if !stopping {
+                    continue;
+                }
+                conn.event("shutdown", json!({"reason": "gateway stopping", "restartExpectedMs": null})).await;
+                close(&tx, 1001, "gateway shutting down").await;
+                break;
+            }
             incoming = stream.next() => {
                 let Some(Ok(message)) = incoming else { break };
                 match message {

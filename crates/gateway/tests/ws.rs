@@ -302,3 +302,101 @@ async fn chat_send_streams_deltas_in_order_before_the_final() {
     send(&mut socket, json!({"type": "req", "id": "h", "method": "health", "params": {}})).await;
     assert_eq!(next_json(&mut socket).await["ok"], true);
 }
+
+#[tokio::test]
+async fn abort_wait_reset_delete_and_graceful_shutdown() {
+    let fx = start().await;
+    // A slow answer: 40 words, 30 ms apart.
+    let long = (0..40).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    fx.model.push(openai::text(&long).paced(Duration::from_millis(30)));
+    let mut socket = authed(&fx, json!(["operator.write"])).await;
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "s1", "method": "chat.send",
+        "params": {"sessionKey": "agent:main:abort", "message": "talk", "idempotencyKey": "run-abort"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut socket).await["payload"]["status"], "started");
+    // Wait for the first delta, then abort from a second connection.
+    loop {
+        let frame = next_json(&mut socket).await;
+        if frame["payload"]["state"] == "delta" {
+            break;
+        }
+    }
+    let mut control = authed(&fx, json!(["operator.write", "operator.admin"])).await;
+    send(
+        &mut control,
+        json!({"type": "req", "id": "a", "method": "chat.abort", "params": {"sessionKey": "agent:main:abort"}}),
+    )
+    .await;
+    let aborted = next_json(&mut control).await;
+    assert_eq!(aborted["payload"]["aborted"], true, "{aborted}");
+    assert_eq!(aborted["payload"]["runIds"], json!(["run-abort"]));
+    let last = loop {
+        let frame = next_json(&mut socket).await;
+        if frame["payload"]["state"] != "delta" {
+            break frame;
+        }
+    };
+    assert_eq!(last["payload"]["state"], "error");
+    assert!(last["payload"]["errorMessage"].as_str().unwrap().contains("aborted"));
+    send(&mut control, json!({"type": "req", "id": "w", "method": "agent.wait", "params": {"runId": "run-abort"}}))
+        .await;
+    assert_eq!(next_json(&mut control).await["payload"]["status"], "aborted");
+    send(&mut control, json!({"type": "req", "id": "w2", "method": "agent.wait", "params": {"runId": "nope"}})).await;
+    assert_eq!(next_json(&mut control).await["error"]["message"], "unknown run: nope");
+
+    // A completed run can be waited for after the fact.
+    fx.model.push(openai::text("done quickly"));
+    send(
+        &mut control,
+        json!({"type": "req", "id": "g", "method": "agent",
+        "params": {"message": "hi", "idempotencyKey": "run-ok", "sessionKey": "agent:main:abort"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut control).await["payload"]["status"], "accepted");
+    let final_frame = loop {
+        let frame = next_json(&mut control).await;
+        if frame["type"] == "res" {
+            break frame;
+        }
+    };
+    send(&mut control, json!({"type": "req", "id": "w3", "method": "agent.wait", "params": {"runId": "run-ok"}})).await;
+    assert_eq!(next_json(&mut control).await["payload"], final_frame["payload"]);
+
+    // reset starts a new window; delete removes the key.
+    send(
+        &mut control,
+        json!({"type": "req", "id": "r", "method": "sessions.reset", "params": {"key": "agent:main:abort"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut control).await["payload"]["reset"], true);
+    send(
+        &mut control,
+        json!({"type": "req", "id": "d", "method": "sessions.delete", "params": {"key": "agent:main:abort"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut control).await["payload"]["windows"], 1);
+    send(
+        &mut control,
+        json!({"type": "req", "id": "h", "method": "chat.history", "params": {"sessionKey": "agent:main:abort"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut control).await["payload"]["messages"], json!([]));
+
+    // Shutdown: every connection gets `shutdown` and a 1001 close; /readyz would answer 503 meanwhile.
+    drop(fx._shutdown);
+    let frame = next_json(&mut control).await;
+    assert_eq!(frame["event"], "shutdown", "{frame}");
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), control.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(close)))) => {
+                assert_eq!(u16::from(close.code), 1001);
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+}

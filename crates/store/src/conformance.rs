@@ -104,6 +104,12 @@ async fn sessions_and_turns(store: &dyn Store) {
 
     let audit = store.audit_events(10).await.expect("audit_events");
     assert!(audit.iter().any(|record| record.event.action == "turn.completed"));
+
+    // Deleting a key removes its windows and their transcripts.
+    assert_eq!(store.delete_session(key).await.expect("delete_session"), 2);
+    assert!(store.session(&session.session_id).await.expect("session").is_none());
+    assert!(store.transcript(&session.session_id).await.expect("transcript").is_empty());
+    assert_eq!(store.delete_session(key).await.expect("delete_session"), 0);
 }
 
 async fn failed_commit_writes_nothing(store: &dyn Store) {

@@ -229,6 +229,10 @@ pub trait Store: Send + Sync {
     /// Ends the active window of a key (`/new`, `/reset`); returns whether there was one.
     async fn end_session(&self, session_key: &str) -> Result<bool>;
 
+    /// Deletes every window of a session key with its transcript (the audit log keeps its record); returns how
+    /// many windows were deleted.
+    async fn delete_session(&self, session_key: &str) -> Result<u64>;
+
     /// One session window by id.
     async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>>;
 

@@ -229,6 +229,13 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn delete_session(&self, session_key: &str) -> Result<u64> {
+        // Transcript rows go with their window (ON DELETE CASCADE).
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE session_key = ?").bind(session_key).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>> {
         let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
             .bind(session_id)
