@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use openclaw_agent::{AgentError, AgentEvent, AgentProfile, TurnRequest};
+use openclaw_protocol::SessionKey;
 use serde_json::json;
 
 use super::Ctx;
@@ -47,7 +48,7 @@ async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow
     })?;
     let mut params = json!({
         "message": message,
-        "idempotencyKey": uuid_like(),
+        "idempotencyKey": openclaw_protocol::new_id(),
         "deliver": false,
         "timeout": args.timeout.unwrap_or(600),
     });
@@ -98,11 +99,6 @@ async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow
     }
 }
 
-/// A fresh idempotency key.
-fn uuid_like() -> String {
-    openclaw_protocol::new_id()
-}
-
 fn read_message(args: &AgentArgs) -> anyhow::Result<String> {
     let text = match (&args.message, &args.message_file) {
         (Some(message), _) => message.clone(),
@@ -122,20 +118,14 @@ fn read_message(args: &AgentArgs) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// The session key the reference derives from `--session-key` and `--agent`.
+/// The session key the reference derives from `--session-key` and `--agent`; a key of another agent is refused.
 fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow::Result<String> {
-    match explicit.map(str::trim).filter(|key| !key.is_empty()) {
-        None => Ok(format!("agent:{agent_id}:{main_key}")),
-        Some(key) if key.starts_with("agent:") => {
-            let owner = key.split(':').nth(1).unwrap_or_default();
-            if owner != agent_id {
-                bail!(
-                    "--session-key {key} belongs to agent {owner:?}, not {agent_id:?} (fix: pass --agent {owner} or a matching key)"
-                );
-            }
-            Ok(key.to_owned())
-        }
-        Some(key) => Ok(format!("agent:{agent_id}:{key}")),
+    let key = SessionKey::scoped(agent_id, explicit, main_key);
+    match key.agent_id() {
+        Some(owner) if owner != agent_id => bail!(
+            "--session-key {key} belongs to agent {owner:?}, not {agent_id:?} (fix: pass --agent {owner} or a matching key)"
+        ),
+        _ => Ok(key.as_str().to_owned()),
     }
 }
 
@@ -145,8 +135,8 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
         return run_via_gateway(ctx, &args, message).await;
     }
     let loaded = ctx.load()?;
-    let explicit_owner =
-        args.session_key.as_deref().filter(|key| key.starts_with("agent:")).and_then(|key| key.split(':').nth(1));
+    let explicit = args.session_key.as_deref().and_then(SessionKey::parse);
+    let explicit_owner = explicit.as_ref().and_then(SessionKey::agent_id);
     let agent = match args.agent.as_deref().or(explicit_owner) {
         Some(id) => loaded.agent(id).with_context(|| {
             let known: Vec<String> = loaded.agents().into_iter().map(|a| a.id).collect();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use openclaw_config::{CompactionConfig, Config, Personality, ResolvedAgent};
 use openclaw_models::{ModelError, ModelRef, ModelRequest, ModelRouter, StreamEvent};
 use openclaw_protocol::{
-    AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, StopReason, ToolResultMessage,
-    TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
+    AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, SessionKey, StopReason,
+    ToolResultMessage, TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
 };
 use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SessionRecord, Store, StoreError, TurnCommit};
 use openclaw_tools::{MemoryIndex, ToolContext, ToolPolicy, ToolRegistry};
@@ -391,10 +391,10 @@ impl AgentRuntime {
         let user_id = turn.push_message(user.clone());
         context.push(ContextMessage { entry_id: user_id, message: user });
 
-        let main_session = request.session_key == format!("agent:{}:{}", agent.id, agent.main_key);
+        let main_session = request.session_key == SessionKey::main(&agent.id, &agent.main_key).as_str();
         let files = load_workspace_files(&agent.workspace, main_session);
         let tool_specs = self.tools.specs(&agent.tools);
-        let now = openclaw_protocol::iso_from_ms(now_ms());
+        let now = openclaw_protocol::now_iso();
         let workspace = agent.workspace.display().to_string();
         let model_label = primary.to_string();
         let mut system = build_system_prompt(&PromptInput {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use openclaw_agent::{AgentEvent, AgentProfile, TurnRequest};
 use openclaw_protocol::gateway::{ErrorShape, RequestFrame, ResponseFrame};
-use openclaw_protocol::{AgentMessage, TranscriptEntry};
+use openclaw_protocol::{AgentMessage, SessionKey, TranscriptEntry};
 use serde_json::{Value, json};
 
 use crate::Gateway;
@@ -103,7 +103,7 @@ pub(crate) fn session_defaults(gateway: &Gateway) -> Value {
     json!({
         "defaultAgentId": default_agent.id,
         "mainKey": main_key,
-        "mainSessionKey": format!("agent:{}:{main_key}", default_agent.id),
+        "mainSessionKey": SessionKey::main(&default_agent.id, main_key).as_str(),
         "scope": gateway.loaded.config.session.scope,
     })
 }
@@ -382,11 +382,8 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         }
     };
     let main_key = &gateway.loaded.config.session.main_key;
-    let session_key = match params.get("sessionKey").and_then(Value::as_str) {
-        Some(key) if key.starts_with("agent:") => key.to_owned(),
-        Some(key) if !key.is_empty() => format!("agent:{}:{key}", agent.id),
-        _ => format!("agent:{}:{main_key}", agent.id),
-    };
+    let raw_key = params.get("sessionKey").and_then(Value::as_str);
+    let session_key = SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned();
     let run_id = idempotency_key.to_owned();
     conn.respond(ResponseFrame::ok(
         &request.id,
@@ -501,7 +498,7 @@ impl Run {
 
 /// The agent that owns a session key (`agent:<id>:…`), else the default agent.
 fn agent_for_key(gateway: &Gateway, session_key: &str) -> Option<openclaw_config::ResolvedAgent> {
-    match session_key.strip_prefix("agent:").and_then(|rest| rest.split(':').next()) {
+    match SessionKey::parse(session_key).as_ref().and_then(SessionKey::agent_id) {
         Some(id) => gateway.loaded.agent(id),
         None => Some(gateway.loaded.default_agent()),
     }

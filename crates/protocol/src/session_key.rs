@@ -50,6 +50,16 @@ impl SessionKey {
         SessionKey(format!("agent:{}:{}", agent_id, main_key.to_lowercase()))
     }
 
+    /// The key a client's `sessionKey` names for an agent, as the reference derives it: an `agent:…` key as it is, a
+    /// bare key scoped to the agent (`incident-42` → `agent:ops:incident-42`), nothing → the agent's main session.
+    pub fn scoped(agent_id: &str, raw: Option<&str>, main_key: &str) -> Self {
+        match raw.map(str::trim).filter(|key| !key.is_empty()) {
+            None => SessionKey::main(agent_id, main_key),
+            Some(key) if key.starts_with("agent:") => SessionKey(key.to_owned()),
+            Some(key) => SessionKey(format!("agent:{agent_id}:{key}")),
+        }
+    }
+
     /// A key given verbatim (by a client or on the command line); `None` when empty.
     pub fn parse(raw: &str) -> Option<Self> {
         let trimmed = raw.trim();
@@ -95,5 +105,8 @@ mod tests {
         assert_eq!(key.agent_id(), Some("ops"));
         assert_eq!(SessionKey::parse("cron:job1").and_then(|k| k.agent_id().map(str::to_owned)), None);
         assert_eq!(SessionKey::parse("  "), None);
+        assert_eq!(SessionKey::scoped("ops", None, "main").as_str(), "agent:ops:main");
+        assert_eq!(SessionKey::scoped("ops", Some(" incident-42 "), "main").as_str(), "agent:ops:incident-42");
+        assert_eq!(SessionKey::scoped("ops", Some("agent:main:x"), "main").as_str(), "agent:main:x");
     }
 }
