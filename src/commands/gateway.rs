@@ -68,10 +68,7 @@ impl Target {
         let (token, password) = if self.url.is_some() {
             (self.token.clone(), self.password.clone())
         } else {
-            let configured = |secret: Option<&Secret>| match secret {
-                Some(Secret::Plain(text)) if openclaw_config::unresolved_var(text).is_none() => Some(text.clone()),
-                _ => None,
-            };
+            let configured = |secret: Option<&Secret>| secret.and_then(|secret| secret.resolve(&super::env).ok());
             let auth = loaded.as_ref().map(|l| l.config.gateway.auth.clone()).unwrap_or_default();
             let token = self
                 .token
@@ -140,20 +137,11 @@ pub struct RunArgs {
 }
 
 fn resolve(secret: &Option<Secret>, what: &str) -> anyhow::Result<Option<String>> {
-    match secret {
-        None => Ok(None),
-        Some(Secret::Plain(text)) => match openclaw_config::unresolved_var(text) {
-            Some(name) => bail!("gateway.auth.{what} reads {name}, which is not set (fix: export {name})"),
-            None => Ok(Some(text.clone())),
-        },
-        Some(Secret::Ref { source, id, .. }) if source == "env" => super::env(id)
-            .filter(|v| !v.is_empty())
-            .map(Some)
-            .with_context(|| format!("gateway.auth.{what} reads {id}, which is not set (fix: export {id})")),
-        Some(Secret::Ref { source, .. }) => {
-            bail!("gateway.auth.{what}: SecretRef source {source:?} is not supported yet")
-        }
-    }
+    secret
+        .as_ref()
+        .map(|secret| secret.resolve(&super::env))
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("gateway.auth.{what} {error}"))
 }
 
 pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode> {

@@ -16,39 +16,9 @@ const BUILTIN: &[(&str, Api, &str, Option<&str>)] = &[
 ];
 
 fn resolve_secret(provider: &str, secret: &Secret, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ModelError> {
-    let missing = |name: &str| {
-        ModelError::new(
-            provider,
-            ErrorKind::NotConfigured,
-            format!(
-                "models.providers.{provider}.apiKey reads the environment variable {name}, which is not set \
-                 (fix: export {name}=<your key>, or run `openclaw setup`)"
-            ),
-        )
-    };
-    match secret {
-        Secret::Plain(text) => match unresolved_var(text) {
-            Some(name) => Err(missing(&name)),
-            None => Ok(text.clone()),
-        },
-        Secret::Ref { source, id, .. } if source == "env" => {
-            env(id).filter(|v| !v.is_empty()).ok_or_else(|| missing(id))
-        }
-        Secret::Ref { source, id, .. } if source == "file" => {
-            std::fs::read_to_string(id).map(|text| text.trim().to_owned()).map_err(|error| {
-                ModelError::new(
-                    provider,
-                    ErrorKind::NotConfigured,
-                    format!("cannot read the API key file {id}: {error}"),
-                )
-            })
-        }
-        Secret::Ref { source, .. } => Err(ModelError::new(
-            provider,
-            ErrorKind::NotConfigured,
-            format!("SecretRef source {source:?} is not supported yet (fix: use \"env\" or \"file\")"),
-        )),
-    }
+    secret.resolve(env).map_err(|error| {
+        ModelError::new(provider, ErrorKind::NotConfigured, format!("models.providers.{provider}.apiKey {error}"))
+    })
 }
 
 /// The settings of one configured provider.

@@ -306,6 +306,39 @@ pub enum Secret {
     },
 }
 
+/// Why a [`Secret`] could not be read. The caller names the config path in its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("reads the environment variable {0}, which is not set (fix: export {0}=…)")]
+    MissingEnv(String),
+    #[error("cannot read the secret file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("SecretRef source {0:?} is not supported yet (fix: use \"env\" or \"file\")")]
+    UnsupportedSource(String),
+}
+
+impl Secret {
+    /// The secret's value: a literal (with no `${VAR}` left unresolved), an env variable, or a file's trimmed text.
+    ///
+    /// # Errors
+    /// [`SecretError`] naming what is missing.
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String, SecretError> {
+        match self {
+            Secret::Plain(text) => match crate::unresolved_var(text) {
+                Some(name) => Err(SecretError::MissingEnv(name)),
+                None => Ok(text.clone()),
+            },
+            Secret::Ref { source, id, .. } if source == "env" => {
+                env(id).filter(|value| !value.is_empty()).ok_or_else(|| SecretError::MissingEnv(id.clone()))
+            }
+            Secret::Ref { source, id, .. } if source == "file" => std::fs::read_to_string(id)
+                .map(|text| text.trim().to_owned())
+                .map_err(|error| SecretError::File { path: id.clone(), reason: error.to_string() }),
+            Secret::Ref { source, .. } => Err(SecretError::UnsupportedSource(source.clone())),
+        }
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

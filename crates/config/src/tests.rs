@@ -157,3 +157,20 @@ fn system_agent_names_the_default() {
     let issues = issues_of(r#"{ agents: { ownership: "implicit" } }"#);
     assert_eq!(issues[0].path, "agents.ownership");
 }
+
+#[test]
+fn secrets_resolve_from_text_env_and_files() {
+    let env = |name: &str| (name == "SET").then(|| "v".to_owned());
+    assert_eq!(Secret::Plain("x".into()).resolve(&env), Ok("x".into()));
+    assert_eq!(Secret::Plain("${NOPE}".into()).resolve(&env), Err(SecretError::MissingEnv("NOPE".into())));
+    let env_ref = |id: &str| Secret::Ref { source: "env".into(), provider: None, id: id.into() };
+    assert_eq!(env_ref("SET").resolve(&env), Ok("v".into()));
+    assert_eq!(env_ref("NOPE").resolve(&env), Err(SecretError::MissingEnv("NOPE".into())));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, " sk-file \n").unwrap();
+    let file_ref = Secret::Ref { source: "file".into(), provider: None, id: file.display().to_string() };
+    assert_eq!(file_ref.resolve(&env), Ok("sk-file".into()));
+    let exec = Secret::Ref { source: "exec".into(), provider: None, id: "x".into() };
+    assert!(matches!(exec.resolve(&env), Err(SecretError::UnsupportedSource(_))));
+}
