@@ -47,6 +47,16 @@ impl AuthSettings {
     pub fn is_configured(&self) -> bool {
         self.token.is_some() || self.password.is_some()
     }
+
+    /// Whether `given` is the shared token or the shared password (HTTP bearer auth).
+    pub(crate) fn accepts(&self, given: &str) -> bool {
+        [&self.token, &self.password].into_iter().flatten().any(|secret| secret_eq(given, secret))
+    }
+}
+
+/// Compares a presented secret with the expected one in constant time.
+pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
+    subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into()
 }
 
 /// The gateway's shared state.

@@ -21,7 +21,6 @@ use openclaw_protocol::{
     AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, ToolResultMessage, Usage, UserPart,
 };
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::Gateway;
 
@@ -77,9 +76,7 @@ fn admit(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or_default();
-    let matches =
-        |secret: &Option<String>| secret.as_deref().is_some_and(|s| bool::from(s.as_bytes().ct_eq(given.as_bytes())));
-    if !given.is_empty() && (matches(&gateway.auth.token) || matches(&gateway.auth.password)) {
+    if !given.is_empty() && gateway.auth.accepts(given) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"))

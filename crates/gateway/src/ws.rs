@@ -18,11 +18,10 @@ use openclaw_protocol::gateway::{
     MIN_PROBE_PROTOCOL_VERSION, PRE_AUTH_MAX_FRAME_BYTES, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
 };
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
 use crate::device::Refusal;
-use crate::{Gateway, VERSION, methods};
+use crate::{Gateway, VERSION, methods, secret_eq};
 use openclaw_store::{DeviceRecord, DeviceToken};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -66,23 +65,23 @@ pub(crate) struct Conn {
     pub(crate) client_id: String,
 }
 
-impl Conn {
-    async fn send_value(&self, value: &impl serde::Serialize) {
-        if let Ok(text) = serde_json::to_string(value) {
-            // A closed connection drops the frame: the client is gone.
-            let _ = self.tx.send(Message::Text(text.into())).await;
-        }
+/// Queues one JSON frame for the writer task. A closed connection drops it: the client is gone.
+async fn send_frame(tx: &mpsc::Sender<Message>, frame: &impl serde::Serialize) {
+    if let Ok(text) = serde_json::to_string(frame) {
+        let _ = tx.send(Message::Text(text.into())).await;
     }
+}
 
+impl Conn {
     /// Sends a response frame.
     pub(crate) async fn respond(&self, frame: ResponseFrame) {
-        self.send_value(&frame).await;
+        send_frame(&self.tx, &frame).await;
     }
 
     /// Sends an event with the connection's next sequence number.
     pub(crate) async fn event(&self, name: &str, payload: Value) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
-        self.send_value(&EventFrame::new(name, payload, Some(seq))).await;
+        send_frame(&self.tx, &EventFrame::new(name, payload, Some(seq))).await;
     }
 
     /// Whether the connection holds a scope (admin implies write, write implies read).
@@ -118,9 +117,7 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
         json!({"nonce": nonce, "ts": openclaw_protocol::now_ms(), "capabilities": []}),
         None,
     );
-    if let Ok(text) = serde_json::to_string(&challenge) {
-        let _ = tx.send(Message::Text(text.into())).await;
-    }
+    send_frame(&tx, &challenge).await;
     let conn = match handshake(&mut stream, &tx, &gateway, peer, &nonce).await {
         Some(conn) => Arc::new(conn),
         None => {
@@ -176,8 +173,14 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
     let _ = writer.await;
 }
 
-fn reject(id: &str, code: &str, message: String, details: Value) -> ResponseFrame {
-    ResponseFrame::error(id, ErrorShape::new(code, message).with_details(details))
+/// Answers the `connect` with an error and closes the connection with `close_code`.
+async fn refuse(tx: &mpsc::Sender<Message>, id: &str, error: ErrorShape, close_code: u16, reason: &str) {
+    send_frame(tx, &ResponseFrame::error(id, error)).await;
+    close(tx, close_code, reason).await;
+}
+
+fn invalid(message: String, code: &str) -> ErrorShape {
+    ErrorShape::new("INVALID_REQUEST", message).with_details(json!({"code": code}))
 }
 
 /// Reads and checks `connect`; answers `hello-ok` or an error followed by a close.
@@ -188,11 +191,6 @@ async fn handshake(
     peer: SocketAddr,
     nonce: &str,
 ) -> Option<Conn> {
-    let send = |frame: ResponseFrame| async move {
-        if let Ok(text) = serde_json::to_string(&frame) {
-            let _ = tx.send(Message::Text(text.into())).await;
-        }
-    };
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
         Err(_) => {
             close(tx, CLOSE_POLICY, "handshake timeout: send connect first").await;
@@ -215,29 +213,27 @@ async fn handshake(
     let request: RequestFrame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
         Ok(ClientFrame::Req(request)) => request,
         Err(error) => {
-            send(reject("", "INVALID_REQUEST", format!("invalid frame: {error}"), json!({"code": "INVALID_FRAME"})))
-                .await;
-            close(tx, CLOSE_PROTOCOL, "invalid frame").await;
+            refuse(
+                tx,
+                "",
+                invalid(format!("invalid frame: {error}"), "INVALID_FRAME"),
+                CLOSE_PROTOCOL,
+                "invalid frame",
+            )
+            .await;
             return None;
         }
     };
     if request.method != "connect" {
         let message = format!("the first request must be connect, not {}", request.method);
-        send(reject(&request.id, "INVALID_REQUEST", message, json!({"code": "CONNECT_REQUIRED"}))).await;
-        close(tx, CLOSE_PROTOCOL, "connect required").await;
+        refuse(tx, &request.id, invalid(message, "CONNECT_REQUIRED"), CLOSE_PROTOCOL, "connect required").await;
         return None;
     }
     let params: ConnectParams = match serde_json::from_value(request.params.clone()) {
         Ok(params) => params,
         Err(error) => {
-            send(reject(
-                &request.id,
-                "INVALID_REQUEST",
-                format!("invalid connect params: {error}"),
-                json!({"code": "INVALID_CONNECT_PARAMS"}),
-            ))
-            .await;
-            close(tx, CLOSE_PROTOCOL, "invalid connect params").await;
+            let error = invalid(format!("invalid connect params: {error}"), "INVALID_CONNECT_PARAMS");
+            refuse(tx, &request.id, error, CLOSE_PROTOCOL, "invalid connect params").await;
             return None;
         }
     };
@@ -249,25 +245,14 @@ async fn handshake(
             "protocol mismatch: the client speaks {}..{}, this gateway speaks {PROTOCOL_VERSION}",
             params.min_protocol, params.max_protocol
         );
-        send(reject(
-            &request.id,
-            "INVALID_REQUEST",
-            message,
-            json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION}),
-        ))
-        .await;
-        close(tx, CLOSE_PROTOCOL, "protocol mismatch").await;
+        let error = ErrorShape::new("INVALID_REQUEST", message)
+            .with_details(json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION}));
+        refuse(tx, &request.id, error, CLOSE_PROTOCOL, "protocol mismatch").await;
         return None;
     }
     if role != "operator" {
-        send(reject(
-            &request.id,
-            "INVALID_REQUEST",
-            format!("the {role} role is not supported by this gateway yet"),
-            json!({"code": "ROLE_UNSUPPORTED"}),
-        ))
-        .await;
-        close(tx, CLOSE_POLICY, "role not supported").await;
+        let error = invalid(format!("the {role} role is not supported by this gateway yet"), "ROLE_UNSUPPORTED");
+        refuse(tx, &request.id, error, CLOSE_POLICY, "role not supported").await;
         return None;
     }
     let grant = match authorize(gateway, &params, peer, nonce).await {
@@ -277,8 +262,8 @@ async fn handshake(
             let next_step = if code == "PAIRING_REQUIRED" { "wait_then_retry" } else { "update_auth_credentials" };
             let details = json!({"code": code, "canRetryWithDeviceToken": false, "recommendedNextStep": next_step});
             let top = if code == "PAIRING_REQUIRED" { "NOT_PAIRED" } else { "INVALID_REQUEST" };
-            send(reject(&request.id, top, message, details)).await;
-            close(tx, CLOSE_POLICY, "unauthorized").await;
+            refuse(tx, &request.id, ErrorShape::new(top, message).with_details(details), CLOSE_POLICY, "unauthorized")
+                .await;
             return None;
         }
     };
@@ -306,12 +291,8 @@ async fn handshake(
         },
         "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES, "tickIntervalMs": gateway.tick_interval.as_millis() as u64},
     });
-    send(ResponseFrame::ok(&request.id, hello)).await;
+    send_frame(tx, &ResponseFrame::ok(&request.id, hello)).await;
     Some(Conn { tx: tx.clone(), seq: AtomicU64::new(0), conn_id, scopes, client_id: params.client.id })
-}
-
-fn secret_matches(given: &str, expected: &str) -> bool {
-    given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 /// What a successful `connect` is granted.
@@ -343,63 +324,64 @@ async fn authorize(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr, 
         None => None,
     };
     let requested = requested_scopes(params);
-    if authenticate(gateway, params, peer).is_ok() {
-        let Some(device) = device else {
-            return Ok(Grant { scopes: requested, device_token: None });
+    if let Err(refusal) = authenticate(gateway, params, peer) {
+        // Not the shared secret: perhaps a device token, which only works with the device it was issued to.
+        let token = if presented.is_empty() {
+            None
+        } else {
+            let hash = crate::device::sha256_hex(presented.as_bytes());
+            gateway.store.device_token(&hash).await.map_err(store_refusal)?
         };
-        let now = openclaw_protocol::now_ms();
-        let known = gateway.store.device(&device.id).await.map_err(store_refusal)?;
-        let approved = known.as_ref().is_some_and(|d| d.approved) || peer.ip().is_loopback();
-        gateway
-            .store
-            .upsert_device(DeviceRecord {
-                device_id: device.id.clone(),
-                public_key: device.public_key.clone(),
-                client_id: Some(params.client.id.clone()),
-                platform: Some(params.client.platform.clone()),
-                approved,
-                created_at: now,
-                last_seen_at: now,
-            })
-            .await
-            .map_err(store_refusal)?;
-        if !approved {
+        let Some(token) = token else { return Err(refusal) };
+        let same_device = device.as_ref().is_none_or(|d| d.id == token.device_id);
+        if token.revoked || !same_device {
             return Err((
-                "PAIRING_REQUIRED",
-                format!("pairing required: approve device {} on the gateway host", device.id),
+                "AUTH_DEVICE_TOKEN_MISMATCH",
+                "unauthorized: this device token is revoked or belongs to another device".to_owned(),
             ));
         }
-        let token = crate::device::new_token();
-        let record = DeviceToken {
+        let scopes = requested.into_iter().filter(|scope| token.scopes.contains(scope)).collect();
+        return Ok(Grant { scopes, device_token: None });
+    }
+    let Some(device) = device else {
+        return Ok(Grant { scopes: requested, device_token: None });
+    };
+    let now = openclaw_protocol::now_ms();
+    let known = gateway.store.device(&device.id).await.map_err(store_refusal)?;
+    let approved = known.as_ref().is_some_and(|d| d.approved) || peer.ip().is_loopback();
+    gateway
+        .store
+        .upsert_device(DeviceRecord {
             device_id: device.id.clone(),
-            role: params.role.clone().unwrap_or_else(|| "operator".to_owned()),
-            scopes: requested.clone(),
-            issued_at: now,
-            revoked: false,
-        };
-        gateway
-            .store
-            .add_device_token(&crate::device::sha256_hex(token.as_bytes()), record)
-            .await
-            .map_err(store_refusal)?;
-        return Ok(Grant { scopes: requested, device_token: Some((token, now)) });
+            public_key: device.public_key.clone(),
+            client_id: Some(params.client.id.clone()),
+            platform: Some(params.client.platform.clone()),
+            approved,
+            created_at: now,
+            last_seen_at: now,
+        })
+        .await
+        .map_err(store_refusal)?;
+    if !approved {
+        return Err((
+            "PAIRING_REQUIRED",
+            format!("pairing required: approve device {} on the gateway host", device.id),
+        ));
     }
-    // Not the shared secret: perhaps a device token, which only works with the device it was issued to.
-    if !presented.is_empty() {
-        let hash = crate::device::sha256_hex(presented.as_bytes());
-        if let Some(token) = gateway.store.device_token(&hash).await.map_err(store_refusal)? {
-            let same_device = device.as_ref().is_none_or(|d| d.id == token.device_id);
-            if token.revoked || !same_device {
-                return Err((
-                    "AUTH_DEVICE_TOKEN_MISMATCH",
-                    "unauthorized: this device token is revoked or belongs to another device".to_owned(),
-                ));
-            }
-            let scopes = requested.into_iter().filter(|scope| token.scopes.contains(scope)).collect();
-            return Ok(Grant { scopes, device_token: None });
-        }
-    }
-    authenticate(gateway, params, peer).map(|()| Grant { scopes: Vec::new(), device_token: None })
+    let token = crate::device::new_token();
+    let record = DeviceToken {
+        device_id: device.id.clone(),
+        role: params.role.clone().unwrap_or_else(|| "operator".to_owned()),
+        scopes: requested.clone(),
+        issued_at: now,
+        revoked: false,
+    };
+    gateway
+        .store
+        .add_device_token(&crate::device::sha256_hex(token.as_bytes()), record)
+        .await
+        .map_err(store_refusal)?;
+    Ok(Grant { scopes: requested, device_token: Some((token, now)) })
 }
 
 /// Checks the shared secret; returns the detail code and message of a failure.
@@ -411,8 +393,8 @@ fn authenticate(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr) -> 
             "AUTH_REQUIRED",
             "unauthorized: this gateway accepts unauthenticated clients on loopback only".to_owned(),
         )),
-        (Some(expected), _) if auth.token.as_deref().is_some_and(|given| secret_matches(given, expected)) => Ok(()),
-        (_, Some(expected)) if auth.password.as_deref().is_some_and(|given| secret_matches(given, expected)) => Ok(()),
+        (Some(expected), _) if auth.token.as_deref().is_some_and(|given| secret_eq(given, expected)) => Ok(()),
+        (_, Some(expected)) if auth.password.as_deref().is_some_and(|given| secret_eq(given, expected)) => Ok(()),
         (Some(_), _) if auth.token.is_some() => Err((
             "AUTH_TOKEN_MISMATCH",
             "unauthorized: gateway token mismatch (check OPENCLAW_GATEWAY_TOKEN or gateway.auth.token)".to_owned(),
