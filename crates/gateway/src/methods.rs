@@ -112,15 +112,16 @@ fn store_error(error: openclaw_store::StoreError) -> ErrorShape {
     unavailable(format!("the session store failed: {error}"))
 }
 
+/// How many active sessions there are and the five most recent, as `health` and `status` show them.
 async fn recent_sessions(gateway: &Gateway, agent_id: Option<&str>) -> Result<(i64, Vec<Value>), ErrorShape> {
-    let sessions = gateway.store.list_sessions(agent_id, true, 1000).await.map_err(store_error)?;
+    let count = gateway.store.count_sessions(agent_id, true).await.map_err(store_error)?;
+    let sessions = gateway.store.list_sessions(agent_id, true, 5).await.map_err(store_error)?;
     let now = openclaw_protocol::now_ms();
     let recent = sessions
         .iter()
-        .take(5)
         .map(|s| json!({"key": s.session_key, "sessionId": s.session_id, "updatedAt": s.updated_at, "age": now - s.updated_at}))
         .collect();
-    Ok((sessions.len() as i64, recent))
+    Ok((count, recent))
 }
 
 async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
@@ -251,10 +252,8 @@ fn redact(value: &mut Value) {
 }
 
 fn config_get(gateway: &Gateway) -> Result<Value, ErrorShape> {
-    use sha2::Digest;
     let path = &gateway.loaded.paths.config_path;
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let hash: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::device::sha256_hex(&std::fs::read(path).unwrap_or_default());
     let mut config = gateway.loaded.raw.clone();
     redact(&mut config);
     let warnings: Vec<String> = gateway.loaded.warnings.iter().map(ToString::to_string).collect();
@@ -347,59 +346,34 @@ async fn chat_history(gateway: &Gateway, params: &Value) -> Result<Value, ErrorS
 
 /// `agent`: acknowledge, stream `agent` events, answer again with the result under the same request id.
 async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
-    if gateway.is_draining() {
-        conn.respond(ResponseFrame::error(&request.id, draining())).await;
-        return;
-    }
     let params = &request.params;
     let Some(message) = params.get("message").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) else {
         conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
         return;
     };
-    let Some(idempotency_key) = params.get("idempotencyKey").and_then(Value::as_str).filter(|k| !k.is_empty()) else {
-        conn.respond(ResponseFrame::error(
-            &request.id,
-            invalid("agent needs params.idempotencyKey (a unique id per request)"),
-        ))
-        .await;
-        return;
-    };
     let agent = match params.get("agentId").and_then(Value::as_str) {
-        Some(id) => match gateway.loaded.agent(id) {
-            Some(agent) => agent,
-            None => {
-                conn.respond(ResponseFrame::error(&request.id, invalid(format!("unknown agent: {id}")))).await;
-                return;
-            }
-        },
-        None => gateway.loaded.default_agent(),
-    };
-    let profile = match AgentProfile::from_resolved(&agent, &gateway.loaded.config) {
-        Ok(profile) => profile,
-        Err(error) => {
-            conn.respond(ResponseFrame::error(&request.id, unavailable(error.to_string()))).await;
-            return;
-        }
+        Some(id) => gateway.loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}"))),
+        None => Ok(gateway.loaded.default_agent()),
     };
     let main_key = &gateway.loaded.config.session.main_key;
     let raw_key = params.get("sessionKey").and_then(Value::as_str);
-    let session_key = SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned();
-    let run_id = idempotency_key.to_owned();
+    let prepared = agent.and_then(|agent| {
+        let session_key = SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned();
+        prepare_run(gateway, &conn, params, agent, session_key)
+    });
+    let (run, profile) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
+    };
     conn.respond(ResponseFrame::ok(
         &request.id,
-        json!({"runId": run_id, "sessionKey": session_key, "agentId": agent.id, "status": "accepted",
+        json!({"runId": run.run_id, "sessionKey": run.session_key, "agentId": run.agent_id, "status": "accepted",
                "acceptedAt": openclaw_protocol::now_ms()}),
     ))
     .await;
-
-    let run = Run {
-        conn: conn.clone(),
-        run_id: run_id.clone(),
-        session_key: session_key.clone(),
-        agent_id: agent.id.clone(),
-    };
+    let run_id = run.run_id.clone();
     let mut text = String::new();
-    let (outcome, final_answer) = run
+    let (outcome, final_answer, _) = run
         .stream(gateway, &profile, message, "agent", move |event| match event {
             AgentEvent::RunStarted { session_id, .. } => {
                 Some(json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}}))
@@ -425,48 +399,81 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
 }
 
 /// One streamed run: events of the turn go to the connection as they happen, each stamped with the run's identity
-/// and a per-run `seq`.
+/// and a per-run `seq`. It is registered in `gateway.runs` (for `agent.wait` / `chat.abort`) from `prepare_run` on.
 struct Run {
     conn: Arc<Conn>,
     run_id: String,
     session_key: String,
     agent_id: String,
+    handle: crate::runs::RunHandle,
+}
+
+/// The checks both `agent` and `chat.send` make before acknowledging: not draining, an idempotency key that is not
+/// already running, a usable agent profile. The run is registered when this returns.
+fn prepare_run(
+    gateway: &Gateway,
+    conn: &Arc<Conn>,
+    params: &Value,
+    agent: openclaw_config::ResolvedAgent,
+    session_key: String,
+) -> Result<(Run, AgentProfile), ErrorShape> {
+    if gateway.is_draining() {
+        return Err(draining());
+    }
+    let run_id = params
+        .get("idempotencyKey")
+        .and_then(Value::as_str)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| invalid("params.idempotencyKey is required (a unique id per request)"))?
+        .to_owned();
+    let profile =
+        AgentProfile::from_resolved(&agent, &gateway.loaded.config).map_err(|error| unavailable(error.to_string()))?;
+    let handle = gateway
+        .runs
+        .start(&run_id, &session_key)
+        .ok_or_else(|| invalid(format!("a run with idempotencyKey {run_id} is already in progress")))?;
+    Ok((Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id, handle }, profile))
+}
+
+/// An event payload stamped with the run's identity and its place in the run's sequence.
+fn stamped(identity: &Value, seq: u64, event: &Value) -> Value {
+    let mut payload = identity.clone();
+    if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
+        target.extend(source.clone());
+        target.insert("seq".to_owned(), json!(seq));
+        target.insert("ts".to_owned(), json!(openclaw_protocol::now_ms()));
+    }
+    payload
 }
 
 impl Run {
+    fn identity(&self) -> Value {
+        json!({"runId": self.run_id, "sessionKey": self.session_key, "agentId": self.agent_id})
+    }
+
+    /// Runs the turn, streaming `to_payload`'s events; returns the outcome, the final answer (also published for
+    /// `agent.wait`), and the last `seq` used.
     async fn stream(
-        &self,
+        self,
         gateway: &Gateway,
         profile: &AgentProfile,
         message: &str,
         event_name: &'static str,
         mut to_payload: impl FnMut(&AgentEvent) -> Option<Value> + Send,
-    ) -> (Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError>, Value) {
-        let Some(handle) = gateway.runs.start(&self.run_id, &self.session_key) else {
-            let error = openclaw_agent::AgentError::Store(openclaw_store::StoreError::NoSession(format!(
-                "a run with idempotency key {} is already in progress",
-                self.run_id
-            )));
-            let payload = final_payload(&self.run_id, &Err(&error));
-            return (Err(error), payload);
-        };
+    ) -> (Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError>, Value, Finisher) {
         // The runtime reports events synchronously; a task forwards them to the socket as they come, in order.
+        let identity = self.identity();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
         let forwarder = {
             let conn = self.conn.clone();
-            let stamp = json!({"runId": self.run_id, "sessionKey": self.session_key, "agentId": self.agent_id});
+            let identity = identity.clone();
             tokio::spawn(async move {
                 let mut seq = 0_u64;
                 while let Some(event) = rx.recv().await {
                     seq += 1;
-                    let mut payload = stamp.clone();
-                    if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
-                        target.extend(source.clone());
-                        target.insert("seq".to_owned(), json!(seq));
-                        target.insert("ts".to_owned(), json!(openclaw_protocol::now_ms()));
-                    }
-                    conn.event(event_name, payload).await;
+                    conn.event(event_name, stamped(&identity, seq, &event)).await;
                 }
+                seq
             })
         };
         let mut on_event = |event: &AgentEvent| {
@@ -475,24 +482,28 @@ impl Run {
             }
         };
         let mut turn = TurnRequest::new(self.session_key.clone(), message);
-        turn.abort = Some(handle.abort.clone());
+        turn.abort = Some(self.handle.abort.clone());
         let outcome = gateway.runtime.run_turn(profile, turn, &mut on_event).await;
         drop(tx);
-        let _ = forwarder.await;
+        let last_seq = forwarder.await.unwrap_or(0);
         let payload = final_payload(&self.run_id, &outcome.as_ref());
-        gateway.runs.finish(handle, payload.clone());
         tracing::info!(run_id = %self.run_id, agent = %self.agent_id, status = %payload["status"], "Run finished.");
-        (outcome, payload)
+        gateway.runs.finish(self.handle, payload.clone());
+        let finisher = Finisher { conn: self.conn, identity, next_seq: last_seq + 1 };
+        (outcome, payload, finisher)
     }
+}
 
-    /// Sends one more event after the turn (final / error), in the same sequence as the streamed ones.
-    async fn send_after(&self, event_name: &str, seq: u64, extra: Value) {
-        let mut payload = json!({"runId": self.run_id, "sessionKey": self.session_key, "agentId": self.agent_id,
-                                 "seq": seq, "ts": openclaw_protocol::now_ms()});
-        if let (Some(target), Some(source)) = (payload.as_object_mut(), extra.as_object()) {
-            target.extend(source.clone());
-        }
-        self.conn.event(event_name, payload).await;
+/// Sends the event that closes a run's stream (`chat` final / error), continuing its sequence.
+struct Finisher {
+    conn: Arc<Conn>,
+    identity: Value,
+    next_seq: u64,
+}
+
+impl Finisher {
+    async fn send(self, event_name: &str, event: Value) {
+        self.conn.event(event_name, stamped(&self.identity, self.next_seq, &event)).await;
     }
 }
 
@@ -507,62 +518,37 @@ fn agent_for_key(gateway: &Gateway, session_key: &str) -> Option<openclaw_config
 /// `chat.send`: answers once (`started`), then `chat` events — `delta` (`deltaText` and the cumulative `message`),
 /// then `final` (or `error`) — all with increasing `seq`.
 async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
-    if gateway.is_draining() {
-        conn.respond(ResponseFrame::error(&request.id, draining())).await;
-        return;
-    }
     let params = &request.params;
     let field = |name: &str| params.get(name).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
-    let (Some(session_key), Some(message), Some(idempotency_key)) =
-        (field("sessionKey"), field("message"), field("idempotencyKey"))
-    else {
+    let (Some(session_key), Some(message)) = (field("sessionKey"), field("message")) else {
         let error = invalid("chat.send needs params.sessionKey, params.message and params.idempotencyKey");
-        conn.respond(ResponseFrame::error(&request.id, error)).await;
-        return;
+        return conn.respond(ResponseFrame::error(&request.id, error)).await;
     };
-    let Some(agent) = agent_for_key(gateway, session_key) else {
-        conn.respond(ResponseFrame::error(&request.id, invalid(format!("no agent owns the session {session_key}"))))
-            .await;
-        return;
+    let prepared = agent_for_key(gateway, session_key)
+        .ok_or_else(|| invalid(format!("no agent owns the session {session_key}")))
+        .and_then(|agent| prepare_run(gateway, &conn, params, agent, session_key.to_owned()));
+    let (run, profile) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
     };
-    let profile = match AgentProfile::from_resolved(&agent, &gateway.loaded.config) {
-        Ok(profile) => profile,
-        Err(error) => {
-            conn.respond(ResponseFrame::error(&request.id, unavailable(error.to_string()))).await;
-            return;
-        }
-    };
-    let run_id = idempotency_key.to_owned();
-    conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run_id, "status": "started"}))).await;
-    let run = Run { conn: conn.clone(), run_id, session_key: session_key.to_owned(), agent_id: agent.id.clone() };
+    conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run.run_id, "status": "started"}))).await;
     let mut text = String::new();
-    let mut events = 0_u64;
-    let counter = &mut events;
-    let (outcome, _) = run
+    let (outcome, _, finisher) = run
         .stream(gateway, &profile, message, "chat", |event| {
             let AgentEvent::TextDelta(delta) = event else { return None };
             text.push_str(delta);
-            *counter += 1;
             Some(json!({"state": "delta", "deltaText": delta,
                         "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}))
         })
         .await;
-    let next_seq = events + 1;
-    match outcome {
+    let last = match outcome {
         Ok(done) => {
             let content = if done.silent { json!([]) } else { json!([{"type": "text", "text": done.text}]) };
-            run.send_after(
-                "chat",
-                next_seq,
-                json!({"state": "final", "stopReason": "stop",
-                "message": {"role": "assistant", "content": content}}),
-            )
-            .await;
+            json!({"state": "final", "stopReason": "stop", "message": {"role": "assistant", "content": content}})
         }
-        Err(error) => {
-            run.send_after("chat", next_seq, json!({"state": "error", "errorMessage": error.to_string()})).await
-        }
-    }
+        Err(error) => json!({"state": "error", "errorMessage": error.to_string()}),
+    };
+    finisher.send("chat", last).await;
 }
 
 fn draining() -> ErrorShape {

@@ -325,6 +325,16 @@ async fn abort_wait_reset_delete_and_graceful_shutdown() {
         }
     }
     let mut control = authed(&fx, json!(["operator.write", "operator.admin"])).await;
+    // The same idempotency key while the run is in progress is refused before anything is acknowledged.
+    send(
+        &mut control,
+        json!({"type": "req", "id": "dup", "method": "chat.send",
+        "params": {"sessionKey": "agent:main:abort", "message": "again", "idempotencyKey": "run-abort"}}),
+    )
+    .await;
+    let duplicate = next_json(&mut control).await;
+    assert_eq!(duplicate["error"]["code"], "INVALID_REQUEST", "{duplicate}");
+    assert!(duplicate["error"]["message"].as_str().unwrap().contains("already in progress"));
     send(
         &mut control,
         json!({"type": "req", "id": "a", "method": "chat.abort", "params": {"sessionKey": "agent:main:abort"}}),

@@ -101,6 +101,9 @@ async fn sessions_and_turns(store: &dyn Store) {
     assert_eq!(listed.len(), 2);
     let active = store.list_sessions(None, true, 10).await.expect("list_sessions");
     assert_eq!(active.len(), 1);
+    assert_eq!(store.count_sessions(Some("main"), false).await.expect("count_sessions"), 2);
+    assert_eq!(store.count_sessions(None, true).await.expect("count_sessions"), 1);
+    assert_eq!(store.count_sessions(Some("other"), false).await.expect("count_sessions"), 0);
 
     let audit = store.audit_events(10).await.expect("audit_events");
     assert!(audit.iter().any(|record| record.event.action == "turn.completed"));

@@ -239,6 +239,9 @@ pub trait Store: Send + Sync {
     /// Session windows, most recently updated first; `agent_id` filters, `active_only` hides ended windows.
     async fn list_sessions(&self, agent_id: Option<&str>, active_only: bool, limit: i64) -> Result<Vec<SessionRecord>>;
 
+    /// How many session windows there are; `agent_id` filters, `active_only` skips ended windows.
+    async fn count_sessions(&self, agent_id: Option<&str>, active_only: bool) -> Result<i64>;
+
     /// Every entry of a session window, in order.
     async fn transcript(&self, session_id: &str) -> Result<Vec<StoredEntry>>;
 

@@ -257,6 +257,17 @@ impl Store for SqliteStore {
         rows.iter().map(session_from_row).collect()
     }
 
+    async fn count_sessions(&self, agent_id: Option<&str>, active_only: bool) -> Result<i64> {
+        let count = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 = 0 OR status = 'active')",
+        )
+        .bind(agent_id)
+        .bind(active_only)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
     async fn transcript(&self, session_id: &str) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
             "SELECT seq, entry_id, run_id, entry_json FROM transcript_entries WHERE session_id = ? ORDER BY seq",
