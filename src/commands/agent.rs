@@ -139,12 +139,12 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
     let explicit_owner = explicit.as_ref().and_then(SessionKey::agent_id);
     let agent = match args.agent.as_deref().or(explicit_owner) {
         Some(id) => loaded.agent(id).with_context(|| {
-            let known: Vec<String> = loaded.agents().into_iter().map(|a| a.id).collect();
+            let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
             format!("no agent {id:?} (known agents: {}; add one with `openclaw agents add {id}`)", known.join(", "))
         })?,
         None => loaded.default_agent(),
     };
-    let mut profile = AgentProfile::from_resolved(&agent, &loaded.config)?;
+    let mut profile = AgentProfile::from_resolved(agent, &loaded.config)?;
     if let Some(seconds) = args.timeout {
         profile.timeout = (seconds > 0).then(|| Duration::from_secs(seconds));
     }

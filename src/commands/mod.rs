@@ -66,7 +66,7 @@ pub async fn build_runtime(
         tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
     }
     let refs: Vec<String> =
-        loaded.agents().into_iter().flat_map(|agent| agent.model.into_iter().chain(agent.fallbacks)).collect();
+        loaded.agents().iter().flat_map(|agent| agent.model.iter().chain(&agent.fallbacks).cloned()).collect();
     let router = openclaw_agent::build_router(&loaded.config, &refs, &env, openclaw_models::RetryPolicy::default());
     Ok(Arc::new(openclaw_agent::AgentRuntime::new(
         store as Arc<dyn openclaw_store::Store>,

@@ -67,7 +67,6 @@ pub struct AgentProfile {
     pub compaction: CompactionConfig,
     pub timeout: Option<Duration>,
     pub main_key: String,
-    pub max_tokens: Option<u64>,
 }
 
 impl AgentProfile {
@@ -102,7 +101,6 @@ impl AgentProfile {
             compaction: config.agents.defaults.compaction.clone(),
             timeout: config.agents.defaults.timeout_seconds.filter(|s| *s > 0).map(Duration::from_secs),
             main_key: config.session.main_key.clone(),
-            max_tokens: None,
         })
     }
 }
@@ -171,6 +169,8 @@ pub struct AgentRuntime {
     lanes: Lanes,
     memory: Arc<dyn MemoryIndex>,
     owner_pid: Option<i64>,
+    /// Workspaces already bootstrapped by this runtime: the templates are checked once, not on every turn.
+    bootstrapped: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 fn digest(text: &str) -> String {
@@ -216,12 +216,30 @@ impl AgentRuntime {
     /// A runtime. `owner_pid` marks the runs this process owns (for crash recovery).
     pub fn new(store: Arc<dyn Store>, router: Arc<ModelRouter>, tools: ToolRegistry, owner_pid: Option<i64>) -> Self {
         let memory = Arc::new(StoreMemoryIndex::new(store.clone()));
-        AgentRuntime { store, router, tools, lanes: Lanes::default(), memory, owner_pid }
+        AgentRuntime {
+            store,
+            router,
+            tools,
+            lanes: Lanes::default(),
+            memory,
+            owner_pid,
+            bootstrapped: Default::default(),
+        }
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Creates the workspace's missing bootstrap files, once per workspace for the life of the runtime.
+    fn bootstrap(&self, workspace: &std::path::Path) -> Result<(), std::io::Error> {
+        let mut done = self.bootstrapped.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !done.contains(workspace) {
+            ensure_workspace(workspace)?;
+            done.insert(workspace.to_path_buf());
+        }
+        Ok(())
     }
 
     /// Runs one turn, streaming events to `on_event`. Waits while another turn of the same session runs.
@@ -235,7 +253,7 @@ impl AgentRuntime {
         on_event: &mut (dyn FnMut(&AgentEvent) + Send),
     ) -> Result<TurnOutcome, AgentError> {
         let _lane = self.lanes.acquire(&request.session_key).await;
-        ensure_workspace(&agent.workspace)?;
+        self.bootstrap(&agent.workspace)?;
         let session = match self.store.active_session(&request.session_key).await? {
             Some(session) => session,
             None => {
@@ -350,11 +368,7 @@ impl AgentRuntime {
                 audit: std::mem::take(&mut turn.audit),
             })
             .await?;
-        outcome.map(|mut done| {
-            done.duration_ms = duration_ms;
-            done.usage = turn.usage.clone();
-            done
-        })
+        outcome.map(|done| TurnOutcome { duration_ms, ..done })
     }
 
     async fn drive(
@@ -422,13 +436,16 @@ impl AgentRuntime {
             memory: Some(self.memory.clone()),
         };
 
+        // What every model call of this turn carries besides the conversation: the prompt and the tool schemas.
+        let fixed_tokens = system.len() as u64 / 4
+            + tool_specs.iter().map(|t| (t.description.len() + t.parameters.to_string().len()) as u64 / 4).sum::<u64>();
         let mut seen_calls: HashMap<String, usize> = HashMap::new();
         let mut tool_names = Vec::new();
         let mut assistant_turns = 0;
         let mut tools_enabled = true;
         loop {
             if agent.compaction.enabled {
-                self.maybe_compact(agent, &system, &tool_specs, &mut context, turn, on_event).await;
+                self.maybe_compact(agent, fixed_tokens, &mut context, turn, on_event).await;
             }
             let offered =
                 if tools_enabled && assistant_turns < MAX_TOOL_ROUNDS { tool_specs.clone() } else { Vec::new() };
@@ -437,7 +454,7 @@ impl AgentRuntime {
                 system: system.clone(),
                 messages: context.iter().map(|m| m.message.clone()).collect(),
                 tools: offered,
-                max_tokens: agent.max_tokens,
+                max_tokens: None,
                 temperature: None,
             };
             let mut forward = |event: &StreamEvent| match event {
@@ -475,7 +492,7 @@ impl AgentRuntime {
                     session_key: request.session_key.clone(),
                     text: if silent { String::new() } else { text },
                     silent,
-                    usage: Usage::default(),
+                    usage: turn.usage.clone(),
                     provider: Some(message.provider.clone()),
                     model: Some(message.model.clone()),
                     assistant_turns,
@@ -545,8 +562,7 @@ impl AgentRuntime {
     async fn maybe_compact(
         &self,
         agent: &AgentProfile,
-        system: &str,
-        tools: &[openclaw_protocol::ToolSpec],
+        fixed_tokens: u64,
         context: &mut Vec<ContextMessage>,
         turn: &mut Turn,
         on_event: &mut (dyn FnMut(&AgentEvent) + Send),
@@ -556,10 +572,7 @@ impl AgentRuntime {
             .model_info(&agent.models[0])
             .and_then(|info| info.context_window)
             .unwrap_or(DEFAULT_CONTEXT_WINDOW);
-        let tool_tokens: u64 =
-            tools.iter().map(|t| (t.description.len() + t.parameters.to_string().len()) as u64 / 4).sum();
-        let used: u64 =
-            system.len() as u64 / 4 + tool_tokens + context.iter().map(|m| m.message.estimated_tokens()).sum::<u64>();
+        let used = fixed_tokens + context.iter().map(|m| m.message.estimated_tokens()).sum::<u64>();
         if used + agent.compaction.reserve_tokens <= window {
             return;
         }

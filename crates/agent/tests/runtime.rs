@@ -56,7 +56,6 @@ async fn fixture(context_window: u64) -> Fixture {
         },
         timeout: None,
         main_key: "main".into(),
-        max_tokens: None,
     };
     Fixture { _dir: dir, server, store, runtime, profile }
 }

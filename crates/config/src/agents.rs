@@ -186,7 +186,7 @@ pub(crate) fn resolve(config: &Config, files: &[AgentEntry], paths: &Paths) -> V
 }
 
 /// The agent a configuration without agents has: `main`.
-pub(crate) fn implicit_main(config: &Config, paths: &Paths) -> ResolvedAgent {
+fn implicit_main(config: &Config, paths: &Paths) -> ResolvedAgent {
     let mut agent = resolve_one(config, DEFAULT_AGENT_ID, &AgentEntry::default(), paths, "implicit".to_owned());
     agent.is_default = true;
     agent

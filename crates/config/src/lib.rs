@@ -136,24 +136,29 @@ pub struct Loaded {
     /// Agents from the seed-format files `agents/<id>.json`.
     pub agent_files: Vec<AgentEntry>,
     pub warnings: Vec<Issue>,
+    /// Every agent resolved once at load, the default first; never empty (the implicit `main` at least).
+    agents: Vec<ResolvedAgent>,
 }
 
 impl Loaded {
     /// Every agent, resolved with its workspace and model; the default agent first.
-    pub fn agents(&self) -> Vec<ResolvedAgent> {
-        agents::resolve(&self.config, &self.agent_files, &self.paths)
+    pub fn agents(&self) -> &[ResolvedAgent] {
+        &self.agents
     }
 
     /// One agent by id.
-    pub fn agent(&self, id: &str) -> Option<ResolvedAgent> {
-        self.agents().into_iter().find(|agent| agent.id == id)
+    pub fn agent(&self, id: &str) -> Option<&ResolvedAgent> {
+        self.agents.iter().find(|agent| agent.id == id)
     }
 
-    /// The default agent (the one marked `default`, else `main`, else the first).
-    pub fn default_agent(&self) -> ResolvedAgent {
-        let mut agents = self.agents();
-        // `resolve` always yields at least the implicit `main` agent.
-        if agents.is_empty() { agents::implicit_main(&self.config, &self.paths) } else { agents.remove(0) }
+    /// The default agent (`agents.defaults.systemAgent`, else the one marked `default`, else `main`, else the first).
+    pub fn default_agent(&self) -> &ResolvedAgent {
+        // `resolve` always yields at least the implicit `main` agent, so the list is never empty.
+        &self.agents[0]
+    }
+
+    fn resolve_agents(&mut self) {
+        self.agents = agents::resolve(&self.config, &self.agent_files, &self.paths);
     }
 }
 
@@ -177,6 +182,7 @@ pub fn load(paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loade
     }
     loaded.warnings.extend(warnings);
     loaded.agent_files = agent_files;
+    loaded.resolve_agents();
     let agent_issues = agents::validate_ids(&loaded.config, &loaded.agent_files);
     if !agent_issues.is_empty() {
         return Err(ConfigError::Invalid { path: paths.config_path.clone(), issues: agent_issues });
@@ -211,7 +217,17 @@ pub fn load_str(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>)
     warnings.extend(more_warnings);
     match config {
         Some(config) if errors.is_empty() => {
-            Ok(Loaded { config, raw, paths: paths.clone(), exists: true, agent_files: Vec::new(), warnings })
+            let mut loaded = Loaded {
+                config,
+                raw,
+                paths: paths.clone(),
+                exists: true,
+                agent_files: Vec::new(),
+                warnings,
+                agents: Vec::new(),
+            };
+            loaded.resolve_agents();
+            Ok(loaded)
         }
         _ => Err(ConfigError::Invalid { path: paths.config_path.clone(), issues: errors }),
     }

@@ -131,7 +131,7 @@ fn seed_agent_files_map_onto_agents() {
     let agent = loaded.agent("customer-support").unwrap();
     assert_eq!(agent.name.as_deref(), Some("Customer Support Agent"));
     assert_eq!(agent.channels, vec!["discord".to_owned(), "whatsapp".to_owned()]);
-    assert_eq!(agent.personality.unwrap().tone.as_deref(), Some("professional"));
+    assert_eq!(agent.personality.as_ref().unwrap().tone.as_deref(), Some("professional"));
 
     std::fs::write(agents_dir.join("bad.json"), r#"{"id":"bad","persona":{}}"#).unwrap();
     match load(&paths, &no_env) {

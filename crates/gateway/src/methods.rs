@@ -414,7 +414,7 @@ fn prepare_run(
     gateway: &Gateway,
     conn: &Arc<Conn>,
     params: &Value,
-    agent: openclaw_config::ResolvedAgent,
+    agent: &openclaw_config::ResolvedAgent,
     session_key: String,
 ) -> Result<(Run, AgentProfile), ErrorShape> {
     if gateway.is_draining() {
@@ -427,12 +427,12 @@ fn prepare_run(
         .ok_or_else(|| invalid("params.idempotencyKey is required (a unique id per request)"))?
         .to_owned();
     let profile =
-        AgentProfile::from_resolved(&agent, &gateway.loaded.config).map_err(|error| unavailable(error.to_string()))?;
+        AgentProfile::from_resolved(agent, &gateway.loaded.config).map_err(|error| unavailable(error.to_string()))?;
     let handle = gateway
         .runs
         .start(&run_id, &session_key)
         .ok_or_else(|| invalid(format!("a run with idempotencyKey {run_id} is already in progress")))?;
-    Ok((Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id, handle }, profile))
+    Ok((Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id.clone(), handle }, profile))
 }
 
 /// An event payload stamped with the run's identity and its place in the run's sequence.
@@ -508,7 +508,7 @@ impl Finisher {
 }
 
 /// The agent that owns a session key (`agent:<id>:…`), else the default agent.
-fn agent_for_key(gateway: &Gateway, session_key: &str) -> Option<openclaw_config::ResolvedAgent> {
+fn agent_for_key<'a>(gateway: &'a Gateway, session_key: &str) -> Option<&'a openclaw_config::ResolvedAgent> {
     match SessionKey::parse(session_key).as_ref().and_then(SessionKey::agent_id) {
         Some(id) => gateway.loaded.agent(id),
         None => Some(gateway.loaded.default_agent()),

@@ -84,7 +84,7 @@ fn admit(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The agent a `model` value names.
-fn agent_for_model(gateway: &Gateway, model: &str) -> Result<ResolvedAgent, ApiError> {
+fn agent_for_model<'a>(gateway: &'a Gateway, model: &str) -> Result<&'a ResolvedAgent, ApiError> {
     let id = match model {
         "openclaw" | "openclaw/default" | "" => return Ok(gateway.loaded.default_agent()),
         other => other
@@ -205,7 +205,7 @@ async fn chat_completions(
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("messages is required and must be an array"))?;
     let (extra_system, prior, message) = split_messages(messages)?;
-    let profile = AgentProfile::from_resolved(&agent, &gateway.loaded.config)
+    let profile = AgentProfile::from_resolved(agent, &gateway.loaded.config)
         .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", error.to_string()))?;
     // A stable session per OpenAI `user`; otherwise a fresh one that carries the request's own history.
     let (session_key, prior) = match request.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()) {
@@ -222,11 +222,10 @@ async fn chat_completions(
             .run_turn(&profile, turn, &mut |_| {})
             .await
             .map_err(|error| ApiError::new(StatusCode::BAD_GATEWAY, "server_error", error.to_string()))?;
-        let usage = &outcome.usage;
         return Ok(Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": usage.input + usage.cache_read, "completion_tokens": usage.output, "total_tokens": usage.total_tokens},
+            "usage": usage_json(&outcome.usage),
         }))
         .into_response());
     }
@@ -242,23 +241,17 @@ async fn chat_completions(
     };
     let _ = tx.send(chunk(json!({"role": "assistant", "content": ""}), None));
     tokio::spawn(async move {
-        let deltas = tx.clone();
-        let delta_chunk = chunk.clone();
         let mut on_event = |event: &AgentEvent| {
             if let AgentEvent::TextDelta(text) = event {
-                let _ = deltas.send(delta_chunk(json!({"content": text}), None));
+                let _ = tx.send(chunk(json!({"content": text}), None));
             }
         };
         match gateway.runtime.run_turn(&profile, turn, &mut on_event).await {
             Ok(outcome) => {
                 let _ = tx.send(chunk(json!({}), Some("stop")));
                 if include_usage {
-                    let usage = &outcome.usage;
-                    let _ = tx.send(
-                        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [], "usage": {"prompt_tokens": usage.input + usage.cache_read,
-                        "completion_tokens": usage.output, "total_tokens": usage.total_tokens}}),
-                    );
+                    let _ = tx.send(json!({"id": id, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": usage_json(&outcome.usage)}));
                 }
             }
             Err(error) => {
@@ -270,6 +263,12 @@ async fn chat_completions(
         .map(|value| Ok::<Event, Infallible>(Event::default().data(value.to_string())))
         .chain(futures::stream::once(async { Ok(Event::default().data("[DONE]")) }));
     Ok(Sse::new(events).into_response())
+}
+
+/// OpenAI's `usage` object (cached prompt tokens count as prompt tokens there).
+fn usage_json(usage: &Usage) -> Value {
+    json!({"prompt_tokens": usage.input + usage.cache_read, "completion_tokens": usage.output,
+           "total_tokens": usage.total_tokens})
 }
 
 /// A stream over an unbounded receiver.
