@@ -34,8 +34,6 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 pub struct GatewayClient {
     socket: Socket,
     next_id: u64,
-    /// The `hello-ok` payload.
-    pub hello: Value,
 }
 
 /// How to reach and authenticate to a gateway.
@@ -60,7 +58,7 @@ impl GatewayClient {
             .await
             .map_err(|_| ClientError::Connect { url: options.url.clone(), reason: "timed out".to_owned() })?
             .map_err(|error| ClientError::Connect { url: options.url.clone(), reason: error.to_string() })?;
-        let mut client = GatewayClient { socket, next_id: 0, hello: Value::Null };
+        let mut client = GatewayClient { socket, next_id: 0 };
         let challenge = client.next_frame(Duration::from_secs(15)).await?;
         if challenge["event"] != "connect.challenge" {
             return Err(ClientError::Protocol(format!("expected connect.challenge, got {challenge}")));
@@ -81,7 +79,9 @@ impl GatewayClient {
             ClientError::Rpc { message, .. } => ClientError::Refused(message),
             other => other,
         })?;
-        client.hello = hello;
+        if hello["type"] != "hello-ok" {
+            return Err(ClientError::Protocol(format!("expected hello-ok, got {hello}")));
+        }
         Ok(client)
     }
 

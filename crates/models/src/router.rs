@@ -93,13 +93,11 @@ impl ModelRouter {
 
     /// Adds a usable provider.
     pub fn add_provider(&mut self, settings: ProviderSettings) {
-        let id = settings.id.clone();
-        self.models.insert(id.clone(), settings.models.clone());
-        self.breakers.insert(id.clone(), Breaker::new(self.breaker));
-        self.providers.insert(id, Ok(crate::build_provider(settings)));
+        let models = settings.models.clone();
+        self.add_provider_impl(crate::build_provider(settings), models);
     }
 
-    /// Adds a provider implementation directly (tests, embedded models).
+    /// Adds a provider implementation directly (an in-process model, or a test double).
     pub fn add_provider_impl(&mut self, provider: Arc<dyn ModelProvider>, models: Vec<ModelInfo>) {
         let id = provider.id().to_owned();
         self.models.insert(id.clone(), models);
@@ -110,13 +108,6 @@ impl ModelRouter {
     /// Registers a provider that is configured but cannot be used; calls to it fail with `error`.
     pub fn add_unavailable(&mut self, id: &str, error: ModelError) {
         self.providers.insert(id.to_owned(), Err(error));
-    }
-
-    /// Provider ids, sorted.
-    pub fn provider_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.providers.keys().cloned().collect();
-        ids.sort();
-        ids
     }
 
     /// What is known about a model (context window, prices).

@@ -39,19 +39,6 @@ pub enum StoreError {
     DiskFull(String),
 }
 
-impl StoreError {
-    /// Whether retrying the same operation may succeed (a busy database, a dropped connection).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
-            StoreError::Database(sqlx::Error::Database(db)) => {
-                db.message().contains("locked") || db.message().contains("busy")
-            }
-            _ => false,
-        }
-    }
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A session window.
