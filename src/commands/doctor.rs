@@ -83,18 +83,24 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Err(error) => report.fail(&format!("database: {error:#}")),
         }
     }
+    let probe = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let mut probed: Vec<String> = Vec::new();
     for agent in loaded.agents() {
         let Some(model) = &agent.model else {
             report.fail(&format!("agent {} has no model (fix: openclaw setup)", agent.id));
             continue;
         };
         let Some(model_ref) = openclaw_models::ModelRef::parse(model) else { continue };
+        // Agents often share a provider: check each one once.
+        if probed.contains(&model_ref.provider) {
+            continue;
+        }
+        probed.push(model_ref.provider.clone());
         let provider = loaded.config.models.providers.get(&model_ref.provider).cloned().unwrap_or_default();
         match openclaw_agent::provider_settings(&model_ref.provider, &provider, &super::env) {
             Err(error) => report.fail(&format!("agent {}: {error}", agent.id)),
             Ok(settings) => {
                 let url = settings.base_url.trim_end_matches('/').to_owned();
-                let probe = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
                 match probe.get(&url).send().await {
                     Ok(response) => report.ok(&format!(
                         "provider {} at {url} answers (HTTP {})",
