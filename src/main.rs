@@ -84,15 +84,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // TLS on ring for every HTTP client in the process (the aws-lc C build is avoided on purpose).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let log_dir = match &cli.command {
-        Command::Gateway(commands::gateway::GatewayCommand::Run(_)) => {
+    let (log_dir, verbose) = match &cli.command {
+        Command::Gateway(commands::gateway::GatewayCommand::Run(args)) => (
             openclaw_config::Paths::resolve(cli.profile.as_deref(), &commands::env)
                 .ok()
-                .map(|p| p.state_dir.join("logs"))
-        }
-        _ => None,
+                .map(|p| p.state_dir.join("logs")),
+            args.verbose,
+        ),
+        _ => (None, false),
     };
-    init_logging(cli.log_level.as_deref(), log_dir);
+    let level = cli.log_level.as_deref().or(verbose.then_some("debug"));
+    init_logging(level, log_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

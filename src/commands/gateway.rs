@@ -68,18 +68,12 @@ impl Target {
         let (token, password) = if self.url.is_some() {
             (self.token.clone(), self.password.clone())
         } else {
-            let configured = |secret: Option<&Secret>| secret.and_then(|secret| secret.resolve(&super::env).ok());
+            // A configured secret that cannot be read is skipped here: the env variable may still hold it.
+            let configured = |secret: &Option<Secret>| secret.as_ref().and_then(|s| s.resolve(&super::env).ok());
             let auth = loaded.as_ref().map(|l| l.config.gateway.auth.clone()).unwrap_or_default();
-            let token = self
-                .token
-                .clone()
-                .or_else(|| configured(auth.token.as_ref()))
-                .or_else(|| super::env("OPENCLAW_GATEWAY_TOKEN").filter(|t| !t.is_empty()));
-            let password = self
-                .password
-                .clone()
-                .or_else(|| configured(auth.password.as_ref()))
-                .or_else(|| super::env("OPENCLAW_GATEWAY_PASSWORD").filter(|p| !p.is_empty()));
+            let token = shared_secret(self.token.clone(), configured(&auth.token), "OPENCLAW_GATEWAY_TOKEN");
+            let password =
+                shared_secret(self.password.clone(), configured(&auth.password), "OPENCLAW_GATEWAY_PASSWORD");
             (token, password)
         };
         Ok(openclaw_gateway::client::ClientOptions {
@@ -131,9 +125,14 @@ pub struct RunArgs {
     /// Shared token clients must present (default: gateway.auth.token or OPENCLAW_GATEWAY_TOKEN).
     #[arg(long)]
     token: Option<String>,
-    /// Log at debug level.
+    /// Log at debug level (unless --log-level says otherwise).
     #[arg(long)]
-    verbose: bool,
+    pub verbose: bool,
+}
+
+/// The reference's precedence for a shared secret: the flag, then the configuration, then the env variable.
+fn shared_secret(flag: Option<String>, configured: Option<String>, env_var: &str) -> Option<String> {
+    flag.or(configured).or_else(|| super::env(env_var).filter(|value| !value.is_empty()))
 }
 
 fn resolve(secret: &Option<Secret>, what: &str) -> anyhow::Result<Option<String>> {
@@ -182,18 +181,12 @@ pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode>
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if args.verbose {
-        tracing::info!("Verbose logging requested; set OPENCLAW_LOG_LEVEL=debug for more.");
-    }
     let loaded = ctx.load()?;
     let gateway_config = loaded.config.gateway.clone();
-    let token = args
-        .token
-        .clone()
-        .or(resolve(&gateway_config.auth.token, "token")?)
-        .or_else(|| super::env("OPENCLAW_GATEWAY_TOKEN").filter(|t| !t.is_empty()));
-    let password = resolve(&gateway_config.auth.password, "password")?
-        .or_else(|| super::env("OPENCLAW_GATEWAY_PASSWORD").filter(|p| !p.is_empty()));
+    let token =
+        shared_secret(args.token.clone(), resolve(&gateway_config.auth.token, "token")?, "OPENCLAW_GATEWAY_TOKEN");
+    let password =
+        shared_secret(None, resolve(&gateway_config.auth.password, "password")?, "OPENCLAW_GATEWAY_PASSWORD");
     let auth = AuthSettings { token, password };
     let bind = args.bind.clone().unwrap_or(gateway_config.bind.clone());
     let host = match bind.as_str() {
