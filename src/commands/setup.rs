@@ -54,14 +54,11 @@ struct Choice {
     model: String,
 }
 
+/// The defaults for a provider id: the built-in table for known providers, an OpenAI-compatible endpoint otherwise.
 fn defaults_for(provider: &str) -> (&'static str, Option<&'static str>, Option<&'static str>, &'static str) {
-    match provider {
-        "openai" => ("openai-completions", Some("https://api.openai.com/v1"), Some("OPENAI_API_KEY"), "gpt-4o-mini"),
-        "anthropic" => {
-            ("anthropic-messages", Some("https://api.anthropic.com"), Some("ANTHROPIC_API_KEY"), "claude-sonnet-4-5")
-        }
-        "ollama" => ("ollama", Some("http://127.0.0.1:11434"), None, "llama3.2"),
-        _ => ("openai-completions", None, None, ""),
+    match openclaw_agent::builtin_provider(provider) {
+        Some(builtin) => (builtin.api.as_str(), Some(builtin.base_url), builtin.key_env, builtin.default_model),
+        None => ("openai-completions", None, None, ""),
     }
 }
 
@@ -116,12 +113,11 @@ fn interactive(args: &SetupArgs) -> anyhow::Result<Choice> {
     println!(
         "Let's connect a model. Choose a provider: openai, anthropic, ollama, or a name for any OpenAI-compatible endpoint."
     );
-    let detected =
-        ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"].iter().find(|var| super::env(var).is_some_and(|v| !v.is_empty()));
-    let suggestion = match detected {
-        Some(&"ANTHROPIC_API_KEY") => "anthropic",
-        _ => "openai",
-    };
+    // Suggest the first built-in provider whose key is already in the environment.
+    let suggestion = openclaw_agent::BUILTIN_PROVIDERS
+        .iter()
+        .find(|builtin| builtin.key_env.is_some_and(|var| super::env(var).is_some_and(|v| !v.is_empty())))
+        .map_or("openai", |builtin| builtin.id);
     let provider = ask("Provider", args.provider.as_deref().unwrap_or(suggestion))?;
     let (default_api, default_url, default_key, default_model) = defaults_for(&provider);
     let base_url = ask("Base URL", args.base_url.as_deref().or(default_url).unwrap_or(""))?;

@@ -9,11 +9,44 @@ use openclaw_models::{
 };
 
 /// Built-in providers used when a model ref names them without a `models.providers` entry.
-const BUILTIN: &[(&str, Api, &str, Option<&str>)] = &[
-    ("openai", Api::OpenAiCompletions, "https://api.openai.com/v1", Some("OPENAI_API_KEY")),
-    ("anthropic", Api::AnthropicMessages, "https://api.anthropic.com", Some("ANTHROPIC_API_KEY")),
-    ("ollama", Api::Ollama, "http://127.0.0.1:11434", None),
+pub const BUILTIN_PROVIDERS: &[BuiltinProvider] = &[
+    BuiltinProvider {
+        id: "openai",
+        api: Api::OpenAiCompletions,
+        base_url: "https://api.openai.com/v1",
+        key_env: Some("OPENAI_API_KEY"),
+        default_model: "gpt-4o-mini",
+    },
+    BuiltinProvider {
+        id: "anthropic",
+        api: Api::AnthropicMessages,
+        base_url: "https://api.anthropic.com",
+        key_env: Some("ANTHROPIC_API_KEY"),
+        default_model: "claude-sonnet-4-5",
+    },
+    BuiltinProvider {
+        id: "ollama",
+        api: Api::Ollama,
+        base_url: "http://127.0.0.1:11434",
+        key_env: None,
+        default_model: "llama3.2",
+    },
 ];
+
+/// A provider OpenClaw knows without configuration: its API, endpoint, key variable and a sensible first model.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinProvider {
+    pub id: &'static str,
+    pub api: Api,
+    pub base_url: &'static str,
+    pub key_env: Option<&'static str>,
+    pub default_model: &'static str,
+}
+
+/// The built-in provider with this id.
+pub fn builtin_provider(id: &str) -> Option<&'static BuiltinProvider> {
+    BUILTIN_PROVIDERS.iter().find(|provider| provider.id == id)
+}
 
 fn resolve_secret(provider: &str, secret: &Secret, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ModelError> {
     secret.resolve(env).map_err(|error| {
@@ -30,7 +63,7 @@ pub fn provider_settings(
     config: &ProviderConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProviderSettings, ModelError> {
-    let builtin = BUILTIN.iter().find(|(name, ..)| *name == id);
+    let builtin = builtin_provider(id);
     let api = match (&config.api, builtin) {
         (Some(api), _) => Api::parse(api).ok_or_else(|| {
             ModelError::new(
@@ -41,12 +74,12 @@ pub fn provider_settings(
                 ),
             )
         })?,
-        (None, Some((_, api, ..))) => *api,
+        (None, Some(builtin)) => builtin.api,
         (None, None) => Api::OpenAiCompletions,
     };
     let base_url = match (&config.base_url, builtin) {
         (Some(url), _) => url.clone(),
-        (None, Some((_, _, url, _))) => (*url).to_owned(),
+        (None, Some(builtin)) => builtin.base_url.to_owned(),
         (None, None) => {
             return Err(ModelError::new(
                 id,
@@ -64,7 +97,7 @@ pub fn provider_settings(
     }
     let api_key = match (&config.api_key, builtin) {
         (Some(secret), _) => Some(resolve_secret(id, secret, env)?),
-        (None, Some((_, _, _, Some(var)))) => {
+        (None, Some(BuiltinProvider { key_env: Some(var), .. })) => {
             let secret = Secret::Ref { source: "env".to_owned(), provider: None, id: (*var).to_owned() };
             Some(resolve_secret(id, &secret, env)?)
         }
@@ -106,7 +139,7 @@ pub fn build_router(
     for model_ref in model_refs {
         if let Some(parsed) = ModelRef::parse(model_ref)
             && !ids.contains(&parsed.provider)
-            && BUILTIN.iter().any(|(name, ..)| *name == parsed.provider)
+            && builtin_provider(&parsed.provider).is_some()
         {
             ids.push(parsed.provider);
         }
