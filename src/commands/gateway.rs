@@ -135,14 +135,6 @@ fn shared_secret(flag: Option<String>, configured: Option<String>, env_var: &str
     flag.or(configured).or_else(|| super::env(env_var).filter(|value| !value.is_empty()))
 }
 
-fn resolve(secret: &Option<Secret>, what: &str) -> anyhow::Result<Option<String>> {
-    secret
-        .as_ref()
-        .map(|secret| secret.resolve(&super::env))
-        .transpose()
-        .map_err(|error| anyhow::anyhow!("gateway.auth.{what} {error}"))
-}
-
 pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode> {
     let args = match command {
         GatewayCommand::Run(args) => args,
@@ -183,11 +175,8 @@ pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode>
     };
     let loaded = ctx.load()?;
     let gateway_config = loaded.config.gateway.clone();
-    let token =
-        shared_secret(args.token.clone(), resolve(&gateway_config.auth.token, "token")?, "OPENCLAW_GATEWAY_TOKEN");
-    let password =
-        shared_secret(None, resolve(&gateway_config.auth.password, "password")?, "OPENCLAW_GATEWAY_PASSWORD");
-    let auth = AuthSettings { token, password };
+    let flags = AuthSettings { token: args.token.clone(), password: None };
+    let auth = AuthSettings::resolve(&flags, &gateway_config.auth, &super::env).map_err(anyhow::Error::msg)?;
     let bind = args.bind.clone().unwrap_or(gateway_config.bind.clone());
     let host = match bind.as_str() {
         "loopback" => "127.0.0.1".to_owned(),
@@ -210,12 +199,34 @@ pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode>
         .await
         .with_context(|| format!("cannot listen on {host}:{port} (fix: free the port or pass --port)"))?;
     let address = listener.local_addr()?;
-    let gateway = Gateway::new(loaded, runtime, auth);
+    let gateway = Gateway::new(loaded, runtime, flags);
     println!("openclaw gateway listening on ws://{address} (health: http://{address}/healthz)");
-    openclaw_gateway::serve(gateway, listener, shutdown_signal()).await?;
+    openclaw_gateway::serve(gateway.clone(), listener, shutdown_signal()).await?;
     store.close().await;
+    if gateway.restart_requested() {
+        return restart();
+    }
     eprintln!("openclaw gateway stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces this process with a fresh `openclaw` started with the same arguments (after a config change that the
+/// running process cannot apply, such as the port).
+fn restart() -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the running executable to restart it")?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    eprintln!("openclaw gateway restarting to apply the new configuration");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = std::process::Command::new(&exe).args(&args).exec();
+        bail!("cannot restart {}: {error}", exe.display())
+    }
+    #[cfg(not(unix))]
+    {
+        let status = std::process::Command::new(&exe).args(&args).status()?;
+        Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    }
 }
 
 /// SIGINT or SIGTERM.

@@ -65,9 +65,7 @@ pub async fn build_runtime(
     if recovered > 0 {
         tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
     }
-    let refs: Vec<String> =
-        loaded.agents().iter().flat_map(|agent| agent.model.iter().chain(&agent.fallbacks).cloned()).collect();
-    let router = openclaw_agent::build_router(&loaded.config, &refs, &env, openclaw_models::RetryPolicy::default());
+    let router = openclaw_agent::router_for(loaded, &env);
     Ok(Arc::new(openclaw_agent::AgentRuntime::new(
         store as Arc<dyn openclaw_store::Store>,
         Arc::new(router),

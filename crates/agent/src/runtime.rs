@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use openclaw_config::{CompactionConfig, Config, Personality, ResolvedAgent};
 use openclaw_models::{ModelError, ModelRef, ModelRequest, ModelRouter, StreamEvent};
 use openclaw_protocol::{
-    AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, SessionKey, StopReason,
+    AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, SessionKey, StopReason, ToolCall,
     ToolResultMessage, TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
 };
 use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SessionRecord, Store, StoreError, TurnCommit};
@@ -134,13 +134,33 @@ impl TurnRequest {
 /// What happens during a turn, as it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
-    RunStarted { run_id: String, session_id: String },
+    RunStarted {
+        run_id: String,
+        session_id: String,
+    },
     TextDelta(String),
     ThinkingDelta(String),
-    ToolStarted { name: String },
-    ToolFinished { name: String, is_error: bool, duration_ms: u64 },
-    Compacted { tokens_before: u64 },
-    Fallback { model: String, error: String },
+    ToolStarted {
+        name: String,
+    },
+    ToolFinished {
+        name: String,
+        is_error: bool,
+        duration_ms: u64,
+    },
+    Compacted {
+        tokens_before: u64,
+    },
+    Fallback {
+        model: String,
+        error: String,
+    },
+    /// The turn's messages are in the store (sent once, after the commit), in transcript order with their entry ids.
+    Committed {
+        session_id: String,
+        session_key: String,
+        messages: Vec<(String, AgentMessage)>,
+    },
 }
 
 /// The result of a finished turn.
@@ -164,7 +184,8 @@ pub struct TurnOutcome {
 /// Runs agent turns against a store, a model router and a tool registry.
 pub struct AgentRuntime {
     store: Arc<dyn Store>,
-    router: Arc<ModelRouter>,
+    /// Swapped whole when the configuration reloads; a running turn keeps the router it started with.
+    router: std::sync::RwLock<Arc<ModelRouter>>,
     tools: ToolRegistry,
     lanes: Lanes,
     memory: Arc<dyn MemoryIndex>,
@@ -185,6 +206,32 @@ fn error_result(call_id: &str, name: &str, text: String) -> ToolResultMessage {
         content: vec![UserPart::Text { text }],
         is_error: true,
         timestamp: now_ms(),
+    }
+}
+
+/// The audit record of one tool call: digests of the arguments and the result, never their text.
+fn tool_audit(
+    agent: &AgentProfile,
+    session_key: &str,
+    run_id: Option<&str>,
+    call: &ToolCall,
+    result: &ToolResultMessage,
+    outcome: &str,
+    duration_ms: u64,
+) -> AuditEvent {
+    AuditEvent {
+        actor: format!("agent:{}", agent.id),
+        action: "tool.call".to_owned(),
+        agent_id: Some(agent.id.clone()),
+        session_key: Some(session_key.to_owned()),
+        run_id: run_id.map(str::to_owned),
+        outcome: outcome.to_owned(),
+        detail: serde_json::json!({
+            "tool": call.name,
+            "argsSha256": digest(&call.arguments.to_string()),
+            "resultSha256": digest(&result.text()),
+            "durationMs": duration_ms,
+        }),
     }
 }
 
@@ -218,7 +265,7 @@ impl AgentRuntime {
         let memory = Arc::new(StoreMemoryIndex::new(store.clone()));
         AgentRuntime {
             store,
-            router,
+            router: std::sync::RwLock::new(router),
             tools,
             lanes: Lanes::default(),
             memory,
@@ -230,6 +277,16 @@ impl AgentRuntime {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The model router turns start with now.
+    pub fn router(&self) -> Arc<ModelRouter> {
+        self.router.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the model router (after a configuration reload); running turns finish on the old one.
+    pub fn set_router(&self, router: Arc<ModelRouter>) {
+        *self.router.write().unwrap_or_else(std::sync::PoisonError::into_inner) = router;
     }
 
     /// Creates the workspace's missing bootstrap files, once per workspace for the life of the runtime.
@@ -355,6 +412,14 @@ impl AgentRuntime {
             Ok(done) => (done.provider.clone(), done.model.clone()),
             Err(_) => (None, None),
         };
+        let committed: Vec<(String, AgentMessage)> = turn
+            .entries
+            .iter()
+            .filter_map(|entry| match entry {
+                TranscriptEntry::Message(message) => Some((message.header.id.clone(), message.message.clone())),
+                _ => None,
+            })
+            .collect();
         self.store
             .commit_turn(TurnCommit {
                 session_id: turn.session.session_id.clone(),
@@ -368,6 +433,11 @@ impl AgentRuntime {
                 audit: std::mem::take(&mut turn.audit),
             })
             .await?;
+        on_event(&AgentEvent::Committed {
+            session_id: turn.session.session_id.clone(),
+            session_key: request.session_key.clone(),
+            messages: committed,
+        });
         outcome.map(|done| TurnOutcome { duration_ms, ..done })
     }
 
@@ -463,7 +533,7 @@ impl AgentRuntime {
                 _ => {}
             };
             let (message, attempts) = self
-                .router
+                .router()
                 .complete(&agent.models, &model_request, &mut forward)
                 .await
                 .map_err(|(error, _)| TurnFailure::Model(error))?;
@@ -505,57 +575,90 @@ impl AgentRuntime {
                 let signature = format!("{}:{}", call.name, call.arguments);
                 let repeats = seen_calls.entry(signature).or_insert(0);
                 *repeats += 1;
-                let started = Instant::now();
                 on_event(&AgentEvent::ToolStarted { name: call.name.clone() });
-                let (result, outcome) = if *repeats >= LOOP_REPEATS {
+                let (result, outcome, duration_ms) = if *repeats >= LOOP_REPEATS {
                     tools_enabled = false;
                     let text = format!(
                         "Loop detected: {} was called {} times with the same arguments. Stop calling tools and answer with what you have.",
                         call.name, repeats
                     );
-                    (error_result(&call.id, &call.name, text), "loop")
-                } else if !agent.tools.allows(&call.name) {
-                    let text = format!("The tool {} is not allowed for this agent (tool policy).", call.name);
-                    (error_result(&call.id, &call.name, text), "denied")
-                } else if let Some(tool) = self.tools.get(&call.name) {
-                    match tokio::time::timeout(TOOL_TIMEOUT, tool.invoke(call.arguments.clone(), &tool_ctx)).await {
-                        Ok(Ok(output)) => (
-                            ToolResultMessage {
-                                tool_call_id: call.id.clone(),
-                                tool_name: call.name.clone(),
-                                content: vec![UserPart::Text { text: output.text }],
-                                is_error: false,
-                                timestamp: now_ms(),
-                            },
-                            "ok",
-                        ),
-                        Ok(Err(error)) => (error_result(&call.id, &call.name, error.to_string()), "error"),
-                        Err(_) => (error_result(&call.id, &call.name, format!("{} timed out", call.name)), "timeout"),
-                    }
+                    (error_result(&call.id, &call.name, text), "loop", 0)
                 } else {
-                    (error_result(&call.id, &call.name, format!("There is no tool named {}.", call.name)), "unknown")
+                    self.execute_tool(agent, &tool_ctx, &call).await
                 };
-                let duration_ms = started.elapsed().as_millis() as u64;
                 on_event(&AgentEvent::ToolFinished { name: call.name.clone(), is_error: result.is_error, duration_ms });
-                turn.audit.push(AuditEvent {
-                    actor: format!("agent:{}", agent.id),
-                    action: "tool.call".to_owned(),
-                    agent_id: Some(agent.id.clone()),
-                    session_key: Some(request.session_key.clone()),
-                    run_id: Some(turn.run_id.clone()),
-                    outcome: outcome.to_owned(),
-                    detail: serde_json::json!({
-                        "tool": call.name,
-                        "argsSha256": digest(&call.arguments.to_string()),
-                        "resultSha256": digest(&result.text()),
-                        "durationMs": duration_ms,
-                    }),
-                });
+                let run_id = Some(turn.run_id.as_str());
+                let audit = tool_audit(agent, &request.session_key, run_id, &call, &result, outcome, duration_ms);
+                turn.audit.push(audit);
                 let message = AgentMessage::ToolResult(result);
                 let id = turn.push_message(message.clone());
                 context.push(ContextMessage { entry_id: id, message });
             }
         }
+    }
+
+    /// Runs one tool call under the agent's policy and the tool timeout: the result, its outcome (`ok`, `error`,
+    /// `timeout`, `denied`, `unknown`) and its duration.
+    async fn execute_tool(
+        &self,
+        agent: &AgentProfile,
+        ctx: &ToolContext,
+        call: &ToolCall,
+    ) -> (ToolResultMessage, &'static str, u64) {
+        let started = Instant::now();
+        let (result, outcome) = if !agent.tools.allows(&call.name) {
+            let text = format!("The tool {} is not allowed for this agent (tool policy).", call.name);
+            (error_result(&call.id, &call.name, text), "denied")
+        } else if let Some(tool) = self.tools.get(&call.name) {
+            match tokio::time::timeout(TOOL_TIMEOUT, tool.invoke(call.arguments.clone(), ctx)).await {
+                Ok(Ok(output)) => (
+                    ToolResultMessage {
+                        tool_call_id: call.id.clone(),
+                        tool_name: call.name.clone(),
+                        content: vec![UserPart::Text { text: output.text }],
+                        is_error: false,
+                        timestamp: now_ms(),
+                    },
+                    "ok",
+                ),
+                Ok(Err(error)) => (error_result(&call.id, &call.name, error.to_string()), "error"),
+                Err(_) => (error_result(&call.id, &call.name, format!("{} timed out", call.name)), "timeout"),
+            }
+        } else {
+            (error_result(&call.id, &call.name, format!("There is no tool named {}.", call.name)), "unknown")
+        };
+        (result, outcome, started.elapsed().as_millis() as u64)
+    }
+
+    /// Whether the agent may call a tool that exists (what `/tools/invoke` offers).
+    pub fn tool_available(&self, agent: &AgentProfile, name: &str) -> bool {
+        agent.tools.allows(name) && self.tools.get(name).is_some()
+    }
+
+    /// Invokes one tool outside a turn (the gateway's `/tools/invoke`), with the same policy, timeout and audit
+    /// record as a call the model makes; `actor` names the caller in the audit log.
+    ///
+    /// # Errors
+    /// [`AgentError`] when the audit record cannot be written (the result is then not returned).
+    pub async fn invoke_tool(
+        &self,
+        agent: &AgentProfile,
+        session_key: &str,
+        call: &ToolCall,
+        actor: &str,
+    ) -> Result<(ToolResultMessage, &'static str), AgentError> {
+        self.bootstrap(&agent.workspace)?;
+        let ctx = ToolContext {
+            agent_id: agent.id.clone(),
+            session_key: session_key.to_owned(),
+            workspace: agent.workspace.clone(),
+            memory: Some(self.memory.clone()),
+        };
+        let (result, outcome, duration_ms) = self.execute_tool(agent, &ctx, call).await;
+        let mut audit = tool_audit(agent, session_key, None, call, &result, outcome, duration_ms);
+        audit.actor = actor.to_owned();
+        self.store.append_audit(audit).await?;
+        Ok((result, outcome))
     }
 
     /// Compacts the context when it would not leave `reserveTokens` free in the model's window.
@@ -568,7 +671,7 @@ impl AgentRuntime {
         on_event: &mut (dyn FnMut(&AgentEvent) + Send),
     ) {
         let window = self
-            .router
+            .router()
             .model_info(&agent.models[0])
             .and_then(|info| info.context_window)
             .unwrap_or(DEFAULT_CONTEXT_WINDOW);
@@ -602,7 +705,7 @@ impl AgentRuntime {
             temperature: None,
         };
         let mut ignore = |_: &StreamEvent| {};
-        match self.router.complete(&agent.models, &request, &mut ignore).await {
+        match self.router().complete(&agent.models, &request, &mut ignore).await {
             Ok((summary, _)) => {
                 turn.usage.add(&summary.usage);
                 let entry = TranscriptEntry::Compaction(CompactionEntry {

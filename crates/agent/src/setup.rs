@@ -153,3 +153,10 @@ pub fn build_router(
     }
     router
 }
+
+/// The router for a loaded configuration: every configured provider plus the built-in ones its agents name.
+pub fn router_for(loaded: &openclaw_config::Loaded, env: &dyn Fn(&str) -> Option<String>) -> ModelRouter {
+    let refs: Vec<String> =
+        loaded.agents().iter().flat_map(|agent| agent.model.iter().chain(&agent.fallbacks).cloned()).collect();
+    build_router(&loaded.config, &refs, env, RetryPolicy::default())
+}

@@ -441,6 +441,29 @@ fn semantic_issues(config: &Config) -> Vec<Issue> {
             }
         }
     }
+    issues.extend(one_of("gateway.reload.mode", &config.gateway.reload.mode, &["hybrid", "off", "hot", "restart"]));
+    let hooks = &config.hooks;
+    if hooks.enabled && hooks.token.as_deref().is_none_or(|token| token.trim().is_empty()) {
+        issues.push(Issue {
+            severity: Severity::Error,
+            path: "hooks.token".to_owned(),
+            message: "hooks.enabled needs a nonempty hooks.token".to_owned(),
+            hint: Some("set hooks.token to a long random value (not the gateway token)".to_owned()),
+        });
+    }
+    if hooks.path.as_deref().is_some_and(|path| path.trim_matches('/').is_empty()) {
+        issues.push(Issue {
+            severity: Severity::Error,
+            path: "hooks.path".to_owned(),
+            message: "the hook base path cannot be \"/\"".to_owned(),
+            hint: Some("use a dedicated subpath such as \"/hooks\"".to_owned()),
+        });
+    }
+    for (idx, mapping) in hooks.mappings.iter().enumerate() {
+        if let Some(action) = &mapping.action {
+            issues.extend(one_of(&format!("hooks.mappings.{idx}.action"), action, &["agent", "wake"]));
+        }
+    }
     if let Some(ownership) = &config.agents.ownership {
         issues.extend(one_of("agents.ownership", ownership, &["explicit"]));
     }

@@ -28,6 +28,7 @@ pub struct Config {
     pub tools: ToolPolicy,
     pub skills: SkillsConfig,
     pub channels: BTreeMap<String, Value>,
+    pub hooks: HooksConfig,
 }
 
 /// `env`: extra variables for `${VAR}` substitution and for tools.
@@ -49,6 +50,100 @@ pub struct GatewayConfig {
     pub custom_bind_host: Option<String>,
     pub auth: GatewayAuth,
     pub http: GatewayHttp,
+    pub reload: GatewayReload,
+    /// `gateway.tools`: changes to the HTTP `/tools/invoke` deny list.
+    pub tools: GatewayTools,
+}
+
+/// `gateway.reload`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct GatewayReload {
+    /// `hybrid` (default: apply what can be applied live, restart for the rest) or `off`. The retired `hot` and
+    /// `restart` modes mean `hybrid`, as in the reference.
+    pub mode: String,
+}
+
+impl Default for GatewayReload {
+    fn default() -> Self {
+        GatewayReload { mode: "hybrid".to_owned() }
+    }
+}
+
+/// `gateway.tools`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct GatewayTools {
+    /// Removed from the default HTTP deny list.
+    pub allow: Vec<String>,
+    /// Added to the HTTP deny list.
+    pub deny: Vec<String>,
+}
+
+/// `gateway.auth.rateLimit`: failed authentications per client address.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AuthRateLimit {
+    pub max_attempts: u32,
+    pub window_ms: u64,
+    pub lockout_ms: u64,
+    pub exempt_loopback: bool,
+}
+
+impl Default for AuthRateLimit {
+    fn default() -> Self {
+        AuthRateLimit { max_attempts: 10, window_ms: 60_000, lockout_ms: 300_000, exempt_loopback: true }
+    }
+}
+
+/// `hooks`: the HTTP hook endpoints (`/hooks/agent`, `/hooks/wake`, mapped `/hooks/<name>`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HooksConfig {
+    pub enabled: bool,
+    /// A dedicated secret (not the gateway token).
+    pub token: Option<String>,
+    /// Base path, `/hooks` by default.
+    pub path: Option<String>,
+    /// Agents hooks may address; absent or containing `*`: all.
+    pub allowed_agent_ids: Option<Vec<String>>,
+    pub default_session_key: Option<String>,
+    pub allow_request_session_key: bool,
+    pub allowed_session_key_prefixes: Vec<String>,
+    pub mappings: Vec<HookMapping>,
+}
+
+/// `hooks.mappings[]`: a custom hook path turned into an `agent` or `wake` action.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HookMapping {
+    pub id: Option<String>,
+    #[serde(rename = "match")]
+    pub match_: HookMatch,
+    /// `agent` (default) or `wake`.
+    pub action: Option<String>,
+    pub wake_mode: Option<String>,
+    pub name: Option<String>,
+    pub agent_id: Option<String>,
+    pub session_key: Option<String>,
+    /// Template of the agent message (`{{ field }}` reads the payload).
+    pub message_template: Option<String>,
+    /// Template of the wake text.
+    pub text_template: Option<String>,
+    pub deliver: Option<bool>,
+    pub channel: Option<String>,
+    pub to: Option<String>,
+    pub model: Option<String>,
+    pub thinking: Option<String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `hooks.mappings[].match`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HookMatch {
+    pub path: Option<String>,
+    pub source: Option<String>,
 }
 
 /// `gateway.http`.
@@ -82,6 +177,8 @@ impl Default for GatewayConfig {
             custom_bind_host: None,
             auth: GatewayAuth::default(),
             http: GatewayHttp::default(),
+            reload: GatewayReload::default(),
+            tools: GatewayTools::default(),
         }
     }
 }
@@ -94,6 +191,7 @@ pub struct GatewayAuth {
     pub mode: Option<String>,
     pub token: Option<Secret>,
     pub password: Option<Secret>,
+    pub rate_limit: AuthRateLimit,
 }
 
 /// `agents`.

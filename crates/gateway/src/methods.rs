@@ -17,6 +17,12 @@ pub(crate) const METHODS: &[&str] = &[
     "status",
     "system-presence",
     "config.get",
+    "config.set",
+    "config.patch",
+    "config.apply",
+    "channels.status",
+    "sessions.messages.subscribe",
+    "sessions.messages.unsubscribe",
     "agents.list",
     "models.list",
     "sessions.list",
@@ -31,7 +37,17 @@ pub(crate) const METHODS: &[&str] = &[
 ];
 
 /// The events this gateway emits.
-pub(crate) const EVENTS: &[&str] = &["connect.challenge", "tick", "agent", "chat", "shutdown"];
+pub(crate) const EVENTS: &[&str] = &[
+    "connect.challenge",
+    "tick",
+    "agent",
+    "chat",
+    "session.message",
+    "presence",
+    "health",
+    "config.changed",
+    "shutdown",
+];
 
 /// The reference's method → scope map (`@openclaw/gateway-protocol` 2026.9.1).
 const METHOD_SCOPES: &str = include_str!("../data/method-scopes.json");
@@ -74,8 +90,16 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
     let result = match request.method.as_str() {
         "health" => health(gateway).await,
         "status" => status(gateway).await,
-        "system-presence" => Ok(json!([])),
+        "system-presence" => Ok(json!(gateway.presence_list())),
         "config.get" => config_get(gateway),
+        "config.set" | "config.apply" => config_write(gateway, &request.params, None).await,
+        "config.patch" => {
+            let replace = request.params.get("replacePaths").cloned().unwrap_or(json!([]));
+            config_write(gateway, &request.params, Some(replace)).await
+        }
+        "channels.status" => Ok(channels_status(gateway)),
+        "sessions.messages.subscribe" => subscribe(&conn, &request.params, true),
+        "sessions.messages.unsubscribe" => subscribe(&conn, &request.params, false),
         "logs.tail" => logs_tail(gateway, &request.params),
         "agent.wait" => agent_wait(gateway, &request.params).await,
         "chat.abort" => chat_abort(gateway, &request.params),
@@ -98,13 +122,14 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
 
 /// `hello-ok.snapshot.sessionDefaults`.
 pub(crate) fn session_defaults(gateway: &Gateway) -> Value {
-    let default_agent = gateway.loaded.default_agent();
-    let main_key = &gateway.loaded.config.session.main_key;
+    let loaded = gateway.loaded();
+    let default_agent = loaded.default_agent();
+    let main_key = &loaded.config.session.main_key;
     json!({
         "defaultAgentId": default_agent.id,
         "mainKey": main_key,
         "mainSessionKey": SessionKey::main(&default_agent.id, main_key).as_str(),
-        "scope": gateway.loaded.config.session.scope,
+        "scope": loaded.config.session.scope,
     })
 }
 
@@ -125,11 +150,12 @@ async fn recent_sessions(gateway: &Gateway, agent_id: Option<&str>) -> Result<(i
 }
 
 async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
+    let loaded = gateway.loaded();
     let started = std::time::Instant::now();
-    let path = gateway.loaded.paths.database_path().display().to_string();
-    let default_agent = gateway.loaded.default_agent();
+    let path = loaded.paths.database_path().display().to_string();
+    let default_agent = loaded.default_agent();
     let mut agents = Vec::new();
-    for agent in gateway.loaded.agents() {
+    for agent in loaded.agents() {
         let (count, recent) = recent_sessions(gateway, Some(&agent.id)).await?;
         agents.push(json!({
             "agentId": agent.id,
@@ -155,7 +181,8 @@ async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
 }
 
 async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
-    let default_agent = gateway.loaded.default_agent();
+    let loaded = gateway.loaded();
+    let default_agent = loaded.default_agent();
     let (count, recent) = recent_sessions(gateway, None).await?;
     Ok(json!({
         "runtimeVersion": crate::VERSION,
@@ -163,7 +190,7 @@ async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
         "channelSummary": [],
         "queuedSystemEvents": [],
         "sessions": {
-            "paths": [gateway.loaded.paths.database_path()],
+            "paths": [loaded.paths.database_path()],
             "count": count,
             "defaults": {"model": default_agent.model, "contextTokens": null},
             "recent": recent,
@@ -174,7 +201,8 @@ async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
 
 /// The newest gateway log file (`openclaw.<date>.log` under `<state dir>/logs`).
 fn newest_log(gateway: &Gateway) -> Option<std::path::PathBuf> {
-    let dir = gateway.loaded.paths.state_dir.join("logs");
+    let loaded = gateway.loaded();
+    let dir = loaded.paths.state_dir.join("logs");
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
@@ -232,6 +260,9 @@ fn logs_tail(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
     }))
 }
 
+/// What `config.get` shows instead of a secret.
+pub(crate) const REDACTED: &str = "__OPENCLAW_REDACTED__";
+
 /// Keys whose values are secrets: `config.get` shows that they are set, not what they are.
 const SECRET_KEYS: &[&str] = &["apiKey", "token", "password", "botToken", "secret", "webhookSecret", "appSecret"];
 
@@ -240,7 +271,7 @@ fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
                 if SECRET_KEYS.contains(&key.as_str()) && (item.is_string() || item.is_object()) {
-                    *item = json!("__OPENCLAW_REDACTED__");
+                    *item = json!(REDACTED);
                 } else {
                     redact(item);
                 }
@@ -252,14 +283,15 @@ fn redact(value: &mut Value) {
 }
 
 fn config_get(gateway: &Gateway) -> Result<Value, ErrorShape> {
-    let path = &gateway.loaded.paths.config_path;
+    let loaded = gateway.loaded();
+    let path = &loaded.paths.config_path;
     let hash = crate::device::sha256_hex(&std::fs::read(path).unwrap_or_default());
-    let mut config = gateway.loaded.raw.clone();
+    let mut config = loaded.raw.clone();
     redact(&mut config);
-    let warnings: Vec<String> = gateway.loaded.warnings.iter().map(ToString::to_string).collect();
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     Ok(json!({
         "path": path,
-        "exists": gateway.loaded.exists,
+        "exists": loaded.exists,
         "valid": true,
         "config": config,
         "hash": hash,
@@ -270,10 +302,97 @@ fn config_get(gateway: &Gateway) -> Result<Value, ErrorShape> {
     }))
 }
 
+/// `config.set` / `config.apply` `{raw, baseHash?}` (the whole file as JSON5) and `config.patch` `{raw, baseHash?,
+/// replacePaths?}` (a merge patch): checked against the current file's hash, validated as a whole, written
+/// (the previous file kept as `.bak`), then applied like a reload. A file that does not validate is not written.
+async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<Value>) -> Result<Value, ErrorShape> {
+    let loaded = gateway.loaded();
+    let paths = loaded.paths.clone();
+    let raw = params.get("raw").and_then(Value::as_str).filter(|raw| !raw.trim().is_empty());
+    let raw = raw.ok_or_else(|| invalid("params.raw (the config as JSON5 text) is required"))?;
+    let current_hash = crate::reload::file_hash(&paths.config_path);
+    if let Some(current) = &current_hash {
+        match params.get("baseHash").and_then(Value::as_str) {
+            None => return Err(invalid("config base hash required; re-run config.get and retry")),
+            Some(base) if base != current => {
+                return Err(invalid("config changed since last load; re-run config.get and retry"));
+            }
+            Some(_) => {}
+        }
+    }
+    let submitted = openclaw_config::parse_json5(raw, std::path::Path::new("params.raw"))
+        .map_err(|error| invalid(error.to_string()))?;
+    let mut next = match replace_paths {
+        None => submitted,
+        Some(replace) => {
+            if !submitted.is_object() {
+                return Err(invalid("config.patch raw must be an object"));
+            }
+            let replace: Vec<String> = serde_json::from_value(replace)
+                .map_err(|_| invalid("params.replacePaths must be an array of dotted paths"))?;
+            let mut merged = loaded.raw.clone();
+            crate::reload::merge_patch(&mut merged, &submitted, "", &replace).map_err(invalid)?;
+            merged
+        }
+    };
+    crate::reload::restore_redacted(&mut next, &loaded.raw);
+    let text = serde_json::to_string_pretty(&next).map_err(|error| invalid(error.to_string()))? + "\n";
+    let validated = openclaw_config::load_str(&text, &paths, &crate::reload::env)
+        .map_err(|error| invalid(error.to_string()).with_details(json!({"code": "INVALID_CONFIG"})))?;
+    if crate::reload::changed_paths(&loaded.raw, &next).is_empty() {
+        let mut config = next.clone();
+        redact(&mut config);
+        return Ok(json!({"ok": true, "noop": true, "changedPaths": [], "path": paths.config_path, "config": config}));
+    }
+    openclaw_config::save_raw(&paths, &next).map_err(|error| unavailable(error.to_string()))?;
+    // The agent files and warnings come from a full load of what is now on disk.
+    let reloaded = openclaw_config::load(&paths, &crate::reload::env).unwrap_or(validated);
+    let hash = crate::reload::file_hash(&paths.config_path).unwrap_or_default();
+    let applied = gateway.apply_config(reloaded, hash.clone(), "config.write").map_err(unavailable)?;
+    let mut config = next;
+    redact(&mut config);
+    Ok(json!({
+        "ok": true, "path": paths.config_path, "hash": hash, "config": config,
+        "changedPaths": applied.changed, "reload": applied.outcome,
+        "restart": {"required": applied.outcome == "restart" || applied.outcome == "restart-pending",
+                    "scheduled": applied.outcome == "restart"},
+    }))
+}
+
+/// `channels.status`: the channels this gateway runs. None are implemented yet, so configured ones are listed as
+/// not running, with the reason.
+fn channels_status(gateway: &Gateway) -> Value {
+    let loaded = gateway.loaded();
+    let mut channels = serde_json::Map::new();
+    let mut order = Vec::new();
+    for (name, config) in &loaded.config.channels {
+        if name == "defaults" || name == "modelByChannel" {
+            continue;
+        }
+        order.push(json!(name));
+        let enabled = config.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        channels.insert(
+            name.clone(),
+            json!({
+                "configured": true, "enabled": enabled, "running": false, "connected": false,
+                "lastError": "this channel is not implemented by OpenClaw-rs yet",
+            }),
+        );
+    }
+    json!({"ts": openclaw_protocol::now_ms(), "channelOrder": order, "channels": channels, "channelAccounts": {}})
+}
+
+/// `sessions.messages.subscribe|unsubscribe {key}`: `session.message` events for one session on this connection.
+fn subscribe(conn: &Conn, params: &Value, on: bool) -> Result<Value, ErrorShape> {
+    let key = key_param(params, if on { "sessions.messages.subscribe" } else { "sessions.messages.unsubscribe" })?;
+    conn.subscribe(&key, on);
+    Ok(json!({"ok": true, "key": key, "subscribed": on}))
+}
+
 fn agents_list(gateway: &Gateway) -> Value {
-    let default_agent = gateway.loaded.default_agent();
-    let agents: Vec<Value> = gateway
-        .loaded
+    let loaded = gateway.loaded();
+    let default_agent = loaded.default_agent();
+    let agents: Vec<Value> = loaded
         .agents()
         .iter()
         .map(|agent| {
@@ -283,15 +402,16 @@ fn agents_list(gateway: &Gateway) -> Value {
         .collect();
     json!({
         "defaultId": default_agent.id,
-        "mainKey": gateway.loaded.config.session.main_key,
-        "scope": gateway.loaded.config.session.scope,
+        "mainKey": loaded.config.session.main_key,
+        "scope": loaded.config.session.scope,
         "agents": agents,
     })
 }
 
 fn models_list(gateway: &Gateway) -> Value {
+    let loaded = gateway.loaded();
     let mut models = Vec::new();
-    for (provider, config) in &gateway.loaded.config.models.providers {
+    for (provider, config) in &loaded.config.models.providers {
         for model in &config.models {
             models.push(json!({
                 "id": model.id, "name": model.name.clone().unwrap_or_else(|| model.id.clone()), "provider": provider,
@@ -303,6 +423,7 @@ fn models_list(gateway: &Gateway) -> Value {
 }
 
 async fn sessions_list(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
+    let loaded = gateway.loaded();
     let agent_id = params.get("agentId").and_then(Value::as_str);
     let limit = params.get("limit").and_then(Value::as_i64).unwrap_or(100).clamp(1, 1000);
     let sessions = gateway.store.list_sessions(agent_id, true, limit).await.map_err(store_error)?;
@@ -316,7 +437,7 @@ async fn sessions_list(gateway: &Gateway, params: &Value) -> Result<Value, Error
         .collect();
     Ok(json!({
         "ts": openclaw_protocol::now_ms(),
-        "path": gateway.loaded.paths.database_path(),
+        "path": loaded.paths.database_path(),
         "count": rows.len(),
         "defaults": session_defaults(gateway),
         "sessions": rows,
@@ -346,23 +467,34 @@ async fn chat_history(gateway: &Gateway, params: &Value) -> Result<Value, ErrorS
 
 /// `agent`: acknowledge, stream `agent` events, answer again with the result under the same request id.
 async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
+    let loaded = gateway.loaded();
     let params = &request.params;
     let Some(message) = params.get("message").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) else {
         conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
         return;
     };
     let agent = match params.get("agentId").and_then(Value::as_str) {
-        Some(id) => gateway.loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}"))),
-        None => Ok(gateway.loaded.default_agent()),
+        Some(id) => loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}"))),
+        None => Ok(loaded.default_agent()),
     };
-    let main_key = &gateway.loaded.config.session.main_key;
+    let main_key = &loaded.config.session.main_key;
     let raw_key = params.get("sessionKey").and_then(Value::as_str);
     let prepared = agent.and_then(|agent| {
         let session_key = SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned();
         prepare_run(gateway, &conn, params, agent, session_key)
     });
     let (run, profile) = match prepared {
-        Ok(prepared) => prepared,
+        Ok(Prepared::New(prepared)) => *prepared,
+        // A retry of a request already seen: answer with that run's result (waiting for it if it still runs).
+        Ok(Prepared::Seen { run_id, result }) => {
+            let result = match result {
+                Some(result) => result,
+                None => {
+                    agent_wait(gateway, &json!({"runId": run_id, "timeoutMs": 3_600_000})).await.unwrap_or_default()
+                }
+            };
+            return conn.respond(ResponseFrame::ok(&request.id, result)).await;
+        }
         Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
     };
     conn.respond(ResponseFrame::ok(
@@ -408,15 +540,24 @@ struct Run {
     handle: crate::runs::RunHandle,
 }
 
-/// The checks both `agent` and `chat.send` make before acknowledging: not draining, an idempotency key that is not
-/// already running, a usable agent profile. The run is registered when this returns.
+/// What `prepare_run` found.
+enum Prepared {
+    /// A new run, registered.
+    New(Box<(Run, AgentProfile)>),
+    /// The idempotency key of a run this gateway has seen: its result when finished, `None` while it runs.
+    Seen { run_id: String, result: Option<Value> },
+}
+
+/// The checks both `agent` and `chat.send` make before acknowledging: not draining, an idempotency key not seen
+/// before, a usable agent profile. The run is registered when this returns `New`.
 fn prepare_run(
     gateway: &Gateway,
     conn: &Arc<Conn>,
     params: &Value,
     agent: &openclaw_config::ResolvedAgent,
     session_key: String,
-) -> Result<(Run, AgentProfile), ErrorShape> {
+) -> Result<Prepared, ErrorShape> {
+    let loaded = gateway.loaded();
     if gateway.is_draining() {
         return Err(draining());
     }
@@ -426,13 +567,17 @@ fn prepare_run(
         .filter(|key| !key.is_empty())
         .ok_or_else(|| invalid("params.idempotencyKey is required (a unique id per request)"))?
         .to_owned();
-    let profile =
-        AgentProfile::from_resolved(agent, &gateway.loaded.config).map_err(|error| unavailable(error.to_string()))?;
-    let handle = gateway
-        .runs
-        .start(&run_id, &session_key)
-        .ok_or_else(|| invalid(format!("a run with idempotencyKey {run_id} is already in progress")))?;
-    Ok((Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id.clone(), handle }, profile))
+    let profile = AgentProfile::from_resolved(agent, &loaded.config).map_err(|error| unavailable(error.to_string()))?;
+    match gateway.runs.wait(&run_id) {
+        crate::runs::Waited::Finished(result) => return Ok(Prepared::Seen { run_id, result: Some(result) }),
+        crate::runs::Waited::Pending(_) => return Ok(Prepared::Seen { run_id, result: None }),
+        crate::runs::Waited::Unknown => {}
+    }
+    let Some(handle) = gateway.runs.start(&run_id, &session_key) else {
+        return Ok(Prepared::Seen { run_id, result: None });
+    };
+    let run = Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id.clone(), handle };
+    Ok(Prepared::New(Box::new((run, profile))))
 }
 
 /// An event payload stamped with the run's identity and its place in the run's sequence.
@@ -483,7 +628,7 @@ impl Run {
         };
         let mut turn = TurnRequest::new(self.session_key.clone(), message);
         turn.abort = Some(self.handle.abort.clone());
-        let outcome = gateway.runtime.run_turn(profile, turn, &mut on_event).await;
+        let outcome = gateway.run_turn(profile, turn, &mut on_event).await;
         drop(tx);
         let last_seq = forwarder.await.unwrap_or(0);
         let payload = final_payload(&self.run_id, &outcome.as_ref());
@@ -508,10 +653,13 @@ impl Finisher {
 }
 
 /// The agent that owns a session key (`agent:<id>:…`), else the default agent.
-fn agent_for_key<'a>(gateway: &'a Gateway, session_key: &str) -> Option<&'a openclaw_config::ResolvedAgent> {
+pub(crate) fn agent_for_key<'a>(
+    loaded: &'a openclaw_config::Loaded,
+    session_key: &str,
+) -> Option<&'a openclaw_config::ResolvedAgent> {
     match SessionKey::parse(session_key).as_ref().and_then(SessionKey::agent_id) {
-        Some(id) => gateway.loaded.agent(id),
-        None => Some(gateway.loaded.default_agent()),
+        Some(id) => loaded.agent(id),
+        None => Some(loaded.default_agent()),
     }
 }
 
@@ -524,11 +672,18 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
         let error = invalid("chat.send needs params.sessionKey, params.message and params.idempotencyKey");
         return conn.respond(ResponseFrame::error(&request.id, error)).await;
     };
-    let prepared = agent_for_key(gateway, session_key)
+    let loaded = gateway.loaded();
+    let prepared = agent_for_key(&loaded, session_key)
         .ok_or_else(|| invalid(format!("no agent owns the session {session_key}")))
         .and_then(|agent| prepare_run(gateway, &conn, params, agent, session_key.to_owned()));
     let (run, profile) = match prepared {
-        Ok(prepared) => prepared,
+        Ok(Prepared::New(prepared)) => *prepared,
+        // A retry of a request already seen: the same run, not a second one.
+        Ok(Prepared::Seen { run_id, result }) => {
+            let status = if result.is_some() { "ok" } else { "in_flight" };
+            let payload = json!({"runId": run_id, "status": status, "duplicate": true});
+            return conn.respond(ResponseFrame::ok(&request.id, payload)).await;
+        }
         Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
     };
     conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run.run_id, "status": "started"}))).await;
@@ -556,6 +711,27 @@ fn draining() -> ErrorShape {
     error.retryable = Some(true);
     error.retry_after_ms = Some(1000);
     error
+}
+
+/// Runs a turn no connection waits on (hooks): registered in `gateway.runs` for `agent.wait`, `chat.abort` and the
+/// drain on shutdown.
+pub(crate) async fn run_detached(
+    gateway: Arc<Gateway>,
+    profile: AgentProfile,
+    mut turn: TurnRequest,
+    handle: crate::runs::RunHandle,
+    run_id: String,
+) {
+    turn.abort = Some(handle.abort.clone());
+    let outcome = gateway.run_turn(&profile, turn, &mut |_| {}).await;
+    let payload = final_payload(&run_id, &outcome.as_ref());
+    let status = payload["status"].as_str().unwrap_or("error");
+    if status == "ok" {
+        tracing::info!(run_id = %run_id, agent = %profile.id, status, "hook agent run completed");
+    } else {
+        tracing::warn!(run_id = %run_id, agent = %profile.id, status, error = %payload["error"], "hook agent run completed");
+    }
+    gateway.runs.finish(handle, payload);
 }
 
 /// The final answer of a run, as `agent` sends it and `agent.wait` returns it.

@@ -5,18 +5,19 @@
 //! carries its history in `messages`.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::StreamExt;
 use openclaw_agent::{AgentEvent, AgentProfile, TurnRequest};
-use openclaw_config::ResolvedAgent;
+use openclaw_config::{Loaded, ResolvedAgent};
 use openclaw_protocol::{
     AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, ToolResultMessage, Usage, UserPart,
 };
@@ -59,41 +60,35 @@ impl IntoResponse for ApiError {
 }
 
 /// Enabled and authorised, or the error to answer.
-fn admit(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
-    if !gateway.loaded.config.gateway.http.endpoints.chat_completions.enabled {
+fn admit(gateway: &Gateway, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
+    if !gateway.loaded().config.gateway.http.endpoints.chat_completions.enabled {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "Not Found (enable gateway.http.endpoints.chatCompletions.enabled)",
         ));
     }
-    if !gateway.auth.is_configured() {
-        return Ok(());
-    }
-    let given = headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if !given.is_empty() && gateway.auth.accepts(given) {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"))
-    }
+    crate::http::gateway_bearer(gateway, headers, peer.ip()).map_err(|denied| match denied {
+        crate::http::Denied::Unauthorized => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+        crate::http::Denied::RateLimited(seconds) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            format!("too many failed authentication attempts; retry in {seconds} s"),
+        ),
+    })
 }
 
 /// The agent a `model` value names.
-fn agent_for_model<'a>(gateway: &'a Gateway, model: &str) -> Result<&'a ResolvedAgent, ApiError> {
+fn agent_for_model<'a>(loaded: &'a Loaded, model: &str) -> Result<&'a ResolvedAgent, ApiError> {
     let id = match model {
-        "openclaw" | "openclaw/default" | "" => return Ok(gateway.loaded.default_agent()),
+        "openclaw" | "openclaw/default" | "" => return Ok(loaded.default_agent()),
         other => other
             .strip_prefix("openclaw/")
             .or_else(|| other.strip_prefix("openclaw:"))
             .or_else(|| other.strip_prefix("agent:"))
             .unwrap_or(other),
     };
-    gateway.loaded.agent(id).ok_or_else(|| {
+    loaded.agent(id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -106,20 +101,25 @@ fn model_object(id: &str) -> Value {
     json!({"id": id, "object": "model", "created": 0, "owned_by": "openclaw"})
 }
 
-async fn list_models(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    admit(&gateway, &headers)?;
+async fn list_models(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    admit(&gateway, &headers, peer)?;
     let mut data = vec![model_object("openclaw"), model_object("openclaw/default")];
-    data.extend(gateway.loaded.agents().iter().map(|agent| model_object(&format!("openclaw/{}", agent.id))));
+    data.extend(gateway.loaded().agents().iter().map(|agent| model_object(&format!("openclaw/{}", agent.id))));
     Ok(Json(json!({"object": "list", "data": data})))
 }
 
 async fn get_model(
     State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    admit(&gateway, &headers)?;
-    agent_for_model(&gateway, &id)?;
+    admit(&gateway, &headers, peer)?;
+    agent_for_model(&gateway.loaded(), &id)?;
     Ok(Json(model_object(&id)))
 }
 
@@ -192,20 +192,22 @@ fn split_messages(messages: &[Value]) -> Result<(Option<String>, Vec<AgentMessag
 
 async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    admit(&gateway, &headers)?;
+    admit(&gateway, &headers, peer)?;
+    let loaded = gateway.loaded();
     let request: Value = serde_json::from_slice(&body)
         .map_err(|error| ApiError::bad_request(format!("the body is not valid JSON: {error}")))?;
     let model = request.get("model").and_then(Value::as_str).unwrap_or("openclaw").to_owned();
-    let agent = agent_for_model(&gateway, &model)?;
+    let agent = agent_for_model(&loaded, &model)?;
     let messages = request
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("messages is required and must be an array"))?;
     let (extra_system, prior, message) = split_messages(messages)?;
-    let profile = AgentProfile::from_resolved(agent, &gateway.loaded.config)
+    let profile = AgentProfile::from_resolved(agent, &loaded.config)
         .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", error.to_string()))?;
     // A stable session per OpenAI `user`; otherwise a fresh one that carries the request's own history.
     let (session_key, prior) = match request.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()) {
@@ -218,7 +220,6 @@ async fn chat_completions(
     let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if !stream {
         let outcome = gateway
-            .runtime
             .run_turn(&profile, turn, &mut |_| {})
             .await
             .map_err(|error| ApiError::new(StatusCode::BAD_GATEWAY, "server_error", error.to_string()))?;
@@ -246,7 +247,7 @@ async fn chat_completions(
                 let _ = tx.send(chunk(json!({"content": text}), None));
             }
         };
-        match gateway.runtime.run_turn(&profile, turn, &mut on_event).await {
+        match gateway.run_turn(&profile, turn, &mut on_event).await {
             Ok(outcome) => {
                 let _ = tx.send(chunk(json!({}), Some("stop")));
                 if include_usage {

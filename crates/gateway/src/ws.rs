@@ -63,6 +63,8 @@ pub(crate) struct Conn {
     pub(crate) conn_id: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) client_id: String,
+    /// Session keys whose `session.message` events this connection asked for.
+    subscriptions: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Queues one JSON frame for the writer task. A closed connection drops it: the client is gone.
@@ -82,6 +84,24 @@ impl Conn {
     pub(crate) async fn event(&self, name: &str, payload: Value) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         send_frame(&self.tx, &EventFrame::new(name, payload, Some(seq))).await;
+    }
+
+    /// Starts or stops `session.message` events for a session.
+    pub(crate) fn subscribe(&self, session_key: &str, on: bool) {
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if on {
+            subscriptions.insert(session_key.to_owned());
+        } else {
+            subscriptions.remove(session_key);
+        }
+    }
+
+    /// Whether a broadcast is for this connection: its scope, and its session when it is about one.
+    fn wants(&self, broadcast: &crate::Broadcast) -> bool {
+        broadcast.scope.is_none_or(|scope| self.has_scope(scope))
+            && broadcast.session_key.as_ref().is_none_or(|key| {
+                self.subscriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key)
+            })
     }
 
     /// Whether the connection holds a scope (admin implies write, write implies read).
@@ -130,15 +150,27 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
     let mut tick = tokio::time::interval(gateway.tick_interval);
     tick.tick().await; // the first tick fires at once; skip it
     let mut shutdown = gateway.shutdown_signal();
+    let mut events = gateway.subscribe_events();
     loop {
         tokio::select! {
+            broadcast = events.recv() => match broadcast {
+                Ok(broadcast) if conn.wants(&broadcast) => conn.event(broadcast.event, broadcast.payload).await,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(conn = %conn.conn_id, missed, "A slow client missed broadcast events.");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+            },
             changed = shutdown.changed() => {
                 // A closed channel means the gateway is gone: stop as well.
                 let stopping = changed.is_err() || *shutdown.borrow();
                 if !stopping {
                     continue;
                 }
-                conn.event("shutdown", json!({"reason": "gateway stopping", "restartExpectedMs": null})).await;
+                let restart = gateway.restart_requested();
+                let reason = if restart { "gateway restarting" } else { "gateway stopping" };
+                let expected = if restart { json!(2000) } else { json!(null) };
+                conn.event("shutdown", json!({"reason": reason, "restartExpectedMs": expected})).await;
                 close(&tx, 1001, "gateway shutting down").await;
                 break;
             }
@@ -167,6 +199,7 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
             _ = tick.tick() => conn.event("tick", json!({"ts": openclaw_protocol::now_ms()})).await,
         }
     }
+    gateway.presence_leave(&conn.conn_id);
     tracing::debug!(conn = %conn.conn_id, client = %conn.client_id, "WebSocket connection closed.");
     drop(conn);
     drop(tx);
@@ -255,9 +288,24 @@ async fn handshake(
         refuse(tx, &request.id, error, CLOSE_POLICY, "role not supported").await;
         return None;
     }
+    if let Some(wait) = gateway.auth_failures.locked(peer.ip()) {
+        let retry_ms = wait.as_millis() as u64;
+        let mut error = ErrorShape::new("UNAVAILABLE", "too many failed authentication attempts; retry later")
+            .with_details(json!({"code": "AUTH_RATE_LIMITED", "recommendedNextStep": "wait_then_retry"}));
+        error.retryable = Some(true);
+        error.retry_after_ms = Some(retry_ms);
+        refuse(tx, &request.id, error, CLOSE_POLICY, "rate limited").await;
+        return None;
+    }
     let grant = match authorize(gateway, &params, peer, nonce).await {
-        Ok(grant) => grant,
+        Ok(grant) => {
+            gateway.auth_failures.succeeded(peer.ip());
+            grant
+        }
         Err((code, message)) => {
+            if code != "PAIRING_REQUIRED" {
+                gateway.auth_failures.failed(peer.ip());
+            }
             tracing::warn!(peer = %peer, reason = code, "Rejected a connection: authentication failed.");
             let next_step = if code == "PAIRING_REQUIRED" { "wait_then_retry" } else { "update_auth_credentials" };
             let details = json!({"code": code, "canRetryWithDeviceToken": false, "recommendedNextStep": next_step});
@@ -269,20 +317,34 @@ async fn handshake(
     };
     let scopes = grant.scopes;
     let conn_id = uuid::Uuid::new_v4().to_string();
+    let loaded = gateway.loaded();
+    let auth = gateway.auth();
+    gateway.presence_join(
+        &conn_id,
+        json!({
+            "instanceId": params.client.instance_id.clone().unwrap_or_else(|| conn_id.clone()),
+            "connId": conn_id, "host": params.client.display_name, "ip": peer.ip().to_string(),
+            "version": params.client.version, "platform": params.client.platform,
+            "deviceFamily": params.client.device_family, "mode": params.client.mode, "roles": [role],
+            "scopes": scopes, "deviceId": params.device.as_ref().and_then(|d| d.get("id")).cloned(), "reason": "connect",
+            "ts": openclaw_protocol::now_ms(),
+        }),
+    );
     let hello = json!({
         "type": "hello-ok",
         "protocol": PROTOCOL_VERSION,
         "server": {"version": VERSION, "connId": conn_id, "bootId": gateway.boot_id},
         "features": {"methods": methods::METHODS, "events": methods::EVENTS},
         "snapshot": {
-            "presence": [],
+            "presence": gateway.presence_list(),
             "health": {"ok": true},
-            "stateVersion": {"presence": 0, "health": 0},
+            "stateVersion": gateway.state_version(),
             "uptimeMs": gateway.uptime_ms(),
-            "configPath": gateway.loaded.paths.config_path,
-            "stateDir": gateway.loaded.paths.state_dir,
+            "configPath": loaded.paths.config_path,
+            "stateDir": loaded.paths.state_dir,
+            "appliedConfigHash": crate::reload::file_hash(&loaded.paths.config_path),
             "sessionDefaults": methods::session_defaults(gateway),
-            "authMode": if gateway.auth.token.is_some() { "token" } else if gateway.auth.password.is_some() { "password" } else { "none" },
+            "authMode": if auth.token.is_some() { "token" } else if auth.password.is_some() { "password" } else { "none" },
         },
         "auth": match &grant.device_token {
             Some((token, issued)) => json!({"role": role, "scopes": scopes, "deviceToken": token, "issuedAtMs": issued,
@@ -292,7 +354,14 @@ async fn handshake(
         "policy": {"maxPayload": MAX_PAYLOAD_BYTES, "maxBufferedBytes": MAX_BUFFERED_BYTES, "tickIntervalMs": gateway.tick_interval.as_millis() as u64},
     });
     send_frame(tx, &ResponseFrame::ok(&request.id, hello)).await;
-    Some(Conn { tx: tx.clone(), seq: AtomicU64::new(0), conn_id, scopes, client_id: params.client.id })
+    Some(Conn {
+        tx: tx.clone(),
+        seq: AtomicU64::new(0),
+        conn_id,
+        scopes,
+        client_id: params.client.id,
+        subscriptions: Default::default(),
+    })
 }
 
 /// What a successful `connect` is granted.
@@ -387,7 +456,8 @@ async fn authorize(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr, 
 /// Checks the shared secret; returns the detail code and message of a failure.
 fn authenticate(gateway: &Gateway, params: &ConnectParams, peer: SocketAddr) -> Result<(), (&'static str, String)> {
     let auth = params.auth.clone().unwrap_or_default();
-    match (&gateway.auth.token, &gateway.auth.password) {
+    let shared = gateway.auth();
+    match (&shared.token, &shared.password) {
         (None, None) if peer.ip().is_loopback() => Ok(()),
         (None, None) => Err((
             "AUTH_REQUIRED",

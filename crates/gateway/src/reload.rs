@@ -1,0 +1,345 @@
+//! Configuration reload (`gateway.reload.mode`): the gateway watches its config file and applies a valid change
+//! while running; a change the running process cannot take (the port, the bind address, the auth mode) makes it
+//! start again. `config.set` / `config.patch` write the file and apply it the same way. An invalid file is refused
+//! and the last good configuration stays in force.
+//!
+//! The watcher polls the file's size and modification time twice a second: that catches editors that write a temp
+//! file and rename it over the original (which an inotify watch on the file itself loses), costs one `stat`, and
+//! needs no extra dependency.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use openclaw_config::Loaded;
+use serde_json::{Value, json};
+
+use crate::{AuthSettings, Gateway};
+
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Lets an editor's write-then-rename settle before the file is read.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// The process environment (the gateway reads secrets and provider keys from it).
+pub(crate) fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// SHA-256 (hex) of a file's bytes; `None` when it cannot be read (a missing file).
+pub(crate) fn file_hash(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| crate::device::sha256_hex(&bytes))
+}
+
+/// What a changed config path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReloadKind {
+    /// Nothing to do beyond the new snapshot (readers see it on their next read).
+    None,
+    /// Applied in the running process (a new model router, new secrets).
+    Hot,
+    /// Needs a new process: the listener or the auth mode changes.
+    Restart,
+}
+
+/// Longest-prefix rules, as in the reference's reload planner; a path no rule matches needs a restart.
+const RULES: &[(&str, ReloadKind)] = &[
+    ("$schema", ReloadKind::None),
+    ("meta", ReloadKind::None),
+    ("env", ReloadKind::Hot),
+    ("agents", ReloadKind::Hot),
+    ("models", ReloadKind::Hot),
+    ("auth", ReloadKind::Hot),
+    ("bindings", ReloadKind::None),
+    ("session", ReloadKind::None),
+    ("messages", ReloadKind::None),
+    ("tools", ReloadKind::None),
+    ("skills", ReloadKind::None),
+    ("hooks", ReloadKind::None),
+    ("cron", ReloadKind::None),
+    ("channels", ReloadKind::Hot),
+    ("logging", ReloadKind::None),
+    ("ui", ReloadKind::None),
+    ("identity", ReloadKind::None),
+    ("wizard", ReloadKind::None),
+    ("update", ReloadKind::None),
+    ("gateway.http", ReloadKind::None),
+    ("gateway.tools", ReloadKind::None),
+    ("gateway.reload", ReloadKind::None),
+    ("gateway.mode", ReloadKind::None),
+    ("gateway.remote", ReloadKind::None),
+    ("gateway.controlUi", ReloadKind::None),
+    ("gateway.auth.token", ReloadKind::Hot),
+    ("gateway.auth.password", ReloadKind::Hot),
+    ("gateway.auth.rateLimit", ReloadKind::None),
+    ("gateway", ReloadKind::Restart),
+];
+
+/// What a change at `path` (dotted) needs.
+pub fn reload_kind(path: &str) -> ReloadKind {
+    RULES
+        .iter()
+        .filter(|(prefix, _)| {
+            path == *prefix || (path.starts_with(prefix) && path.as_bytes().get(prefix.len()) == Some(&b'.'))
+        })
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map_or(ReloadKind::Restart, |(_, kind)| *kind)
+}
+
+/// The dotted paths of the leaves that differ between two JSON values (arrays compare whole).
+pub(crate) fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
+    fn walk(prefix: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
+        match (old, new) {
+            (Some(Value::Object(a)), Some(Value::Object(b))) => {
+                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                for key in keys {
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    walk(&path, a.get(key), b.get(key), out);
+                }
+            }
+            (a, b) if a != b => out.push(if prefix.is_empty() { "(root)".to_owned() } else { prefix.to_owned() }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", Some(old), Some(new), &mut out);
+    out
+}
+
+/// The result of applying a configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    pub(crate) changed: Vec<String>,
+    /// `none`, `hot` or `restart`.
+    pub(crate) outcome: &'static str,
+}
+
+impl Gateway {
+    /// Applies a new configuration (validated already) whose file text hashes to `hash`; announces it with
+    /// `config.changed`. A change that needs a new process stops the gateway for a restart in `hybrid` mode, and
+    /// only logs in `off` mode (nothing of it is applied then).
+    pub(crate) fn apply_config(&self, new: Loaded, hash: String, source: &str) -> Result<Applied, String> {
+        let old = self.loaded();
+        let changed = changed_paths(&old.raw, &new.raw);
+        *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
+        if changed.is_empty() {
+            return Ok(Applied { changed, outcome: "none" });
+        }
+        let kind = changed.iter().map(|path| reload_kind(path)).max().unwrap_or(ReloadKind::None);
+        let mode = new.config.gateway.reload.mode.clone();
+        let config_path = new.paths.config_path.clone();
+        let outcome = match kind {
+            ReloadKind::Restart if mode == "off" => {
+                tracing::warn!(
+                    ?changed,
+                    "Config changed in ways that need a restart; gateway.reload.mode is off: restart the gateway to apply them."
+                );
+                return Ok(Applied { changed, outcome: "restart-pending" });
+            }
+            ReloadKind::Restart => {
+                tracing::info!(?changed, source, "Config change needs a restart; restarting the gateway.");
+                *self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+                self.restart.store(true, Ordering::SeqCst);
+                self.stop.notify_one();
+                "restart"
+            }
+            ReloadKind::Hot | ReloadKind::None => {
+                if kind == ReloadKind::Hot {
+                    let auth = AuthSettings::resolve(&self.auth_flags, &new.config.gateway.auth, &env)?;
+                    self.runtime.set_router(Arc::new(openclaw_agent::router_for(&new, &env)));
+                    *self.auth.write().unwrap_or_else(std::sync::PoisonError::into_inner) = auth;
+                }
+                *self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+                tracing::info!(?changed, source, "Config reloaded.");
+                if kind == ReloadKind::Hot { "hot" } else { "none" }
+            }
+        };
+        self.broadcast(
+            "config.changed",
+            json!({"path": config_path, "hash": hash, "changedPaths": changed, "reload": outcome,
+                   "ts": openclaw_protocol::now_ms()}),
+            Some("operator.read"),
+        );
+        Ok(Applied { changed, outcome })
+    }
+
+    fn applied_hash(&self) -> String {
+        self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Reads the config file again and applies it if its text changed; an invalid file is logged and ignored.
+    fn reload_from_disk(&self) {
+        let paths = self.loaded().paths.clone();
+        let Some(hash) = file_hash(&paths.config_path) else { return };
+        if hash == self.applied_hash() {
+            return;
+        }
+        match openclaw_config::load(&paths, &env) {
+            Ok(loaded) => {
+                if let Err(error) = self.apply_config(loaded, hash, "watch") {
+                    tracing::warn!(%error, "config reload skipped (cannot apply)");
+                }
+            }
+            Err(error) => {
+                // Remember the hash so the same bad text is reported once, not twice a second.
+                *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash;
+                tracing::warn!(%error, "config reload skipped (invalid config); the last good config stays in force");
+            }
+        }
+    }
+}
+
+/// Watches the config file while the gateway runs (unless `gateway.reload.mode` is `off`).
+pub(crate) fn spawn_watcher(gateway: &Arc<Gateway>) {
+    let weak = Arc::downgrade(gateway);
+    let mut shutdown = gateway.shutdown_signal();
+    tokio::spawn(async move {
+        let stamp = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
+        let mut last = weak.upgrade().map(|g| stamp(&g.loaded().paths.config_path)).unwrap_or_default();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = shutdown.changed() => return,
+            }
+            let Some(gateway) = weak.upgrade() else { return };
+            let loaded = gateway.loaded();
+            if loaded.config.gateway.reload.mode == "off" {
+                continue;
+            }
+            let now = stamp(&loaded.paths.config_path);
+            if now == last {
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            last = stamp(&loaded.paths.config_path);
+            let gateway = gateway.clone();
+            let _ = tokio::task::spawn_blocking(move || gateway.reload_from_disk()).await;
+        }
+    });
+}
+
+/// The merge-patch of `config.patch` (RFC 7396, with the reference's array rules): objects merge, `null` deletes, an
+/// array of objects with `id`s merges by id, and any other array replaces the old one only when its path is listed
+/// in `replace_paths` (or the old value is not an array) — so a patch cannot drop list entries by accident.
+pub(crate) fn merge_patch(
+    target: &mut Value,
+    patch: &Value,
+    path: &str,
+    replace_paths: &[String],
+) -> Result<(), String> {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                if value.is_null() {
+                    target.remove(key);
+                } else if let Some(existing) = target.get_mut(key) {
+                    merge_patch(existing, value, &child, replace_paths)?;
+                } else {
+                    let mut fresh = Value::Object(serde_json::Map::new());
+                    if value.is_object() {
+                        merge_patch(&mut fresh, value, &child, replace_paths)?;
+                        target.insert(key.clone(), fresh);
+                    } else {
+                        target.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(old), Value::Array(new)) if !replace_paths.iter().any(|p| p == path) => {
+            let by_id = |items: &[Value]| items.iter().all(|item| item.get("id").and_then(Value::as_str).is_some());
+            if !old.is_empty() && by_id(old) && by_id(new) {
+                for item in new {
+                    match old.iter_mut().find(|existing| existing.get("id") == item.get("id")) {
+                        Some(existing) => merge_patch(existing, item, path, replace_paths)?,
+                        None => old.push(item.clone()),
+                    }
+                }
+                Ok(())
+            } else if old == new || old.is_empty() {
+                *old = new.clone();
+                Ok(())
+            } else {
+                Err(format!(
+                    "config.patch would replace the array at {path}; list {path:?} in params.replacePaths to replace it"
+                ))
+            }
+        }
+        (target, patch) => {
+            *target = patch.clone();
+            Ok(())
+        }
+    }
+}
+
+/// Puts back the secrets `config.get` showed as `__OPENCLAW_REDACTED__`, so a client can send the config it read.
+pub(crate) fn restore_redacted(value: &mut Value, current: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if item.as_str() == Some(crate::methods::REDACTED) {
+                    if let Some(original) = current.get(key) {
+                        *item = original.clone();
+                    }
+                } else if let Some(original) = current.get(key) {
+                    restore_redacted(item, original);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (idx, item) in items.iter_mut().enumerate() {
+                if let Some(original) = current.get(idx) {
+                    restore_redacted(item, original);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_decides() {
+        assert_eq!(reload_kind("gateway.port"), ReloadKind::Restart);
+        assert_eq!(reload_kind("gateway.auth.mode"), ReloadKind::Restart);
+        assert_eq!(reload_kind("gateway.auth.token"), ReloadKind::Hot);
+        assert_eq!(reload_kind("gateway.http.endpoints.chatCompletions.enabled"), ReloadKind::None);
+        assert_eq!(reload_kind("agents.defaults.model.primary"), ReloadKind::Hot);
+        assert_eq!(reload_kind("session.mainKey"), ReloadKind::None);
+        assert_eq!(reload_kind("gatewayx"), ReloadKind::Restart);
+        assert_eq!(reload_kind("somethingNew"), ReloadKind::Restart);
+    }
+
+    #[test]
+    fn changed_paths_lists_leaves() {
+        let old = json!({"gateway": {"port": 1, "auth": {"token": "a"}}, "agents": {"list": [1]}});
+        let new = json!({"gateway": {"port": 2, "auth": {"token": "a"}}, "agents": {"list": [1, 2]}, "x": true});
+        assert_eq!(changed_paths(&old, &new), vec!["agents.list", "gateway.port", "x"]);
+        assert!(changed_paths(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn merge_patch_guards_arrays() {
+        let mut config = json!({"a": {"b": 1, "c": 2}, "list": ["x"], "agents": [{"id": "main", "name": "M"}]});
+        merge_patch(&mut config, &json!({"a": {"b": null, "d": 3}}), "", &[]).unwrap();
+        assert_eq!(config["a"], json!({"c": 2, "d": 3}));
+        let error = merge_patch(&mut config, &json!({"list": ["y"]}), "", &[]).unwrap_err();
+        assert!(error.contains("replacePaths"), "{error}");
+        merge_patch(&mut config, &json!({"list": ["y"]}), "", &["list".to_owned()]).unwrap();
+        assert_eq!(config["list"], json!(["y"]));
+        merge_patch(&mut config, &json!({"agents": [{"id": "main", "model": "m"}, {"id": "two"}]}), "", &[]).unwrap();
+        assert_eq!(config["agents"], json!([{"id": "main", "name": "M", "model": "m"}, {"id": "two"}]));
+    }
+
+    #[test]
+    fn redacted_values_come_back() {
+        let current = json!({"gateway": {"auth": {"token": "s3cret"}}, "x": 1});
+        let mut sent = json!({"gateway": {"auth": {"token": crate::methods::REDACTED}}, "x": 2});
+        restore_redacted(&mut sent, &current);
+        assert_eq!(sent, json!({"gateway": {"auth": {"token": "s3cret"}}, "x": 2}));
+    }
+}
