@@ -383,3 +383,34 @@ async fn seed_agent_files_are_agents() {
     let sessions: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sessions[0]["sessionKey"], "agent:customer-support:main");
 }
+
+/// `gateway install --no-start` writes a systemd user unit that runs this binary with the profile's state dir and
+/// no secrets; a second install needs --force.
+#[test]
+fn gateway_install_writes_a_systemd_user_unit() {
+    let home = tempfile::tempdir().unwrap();
+    let install = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["--profile", "work", "gateway", "install", "--no-start", "--port", "18999"])
+            .args(extra)
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("OPENCLAW_STATE_DIR")
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env("OPENCLAW_GATEWAY_TOKEN", "never-in-the-unit")
+            .output()
+            .unwrap()
+    };
+    let first = install(&[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let unit_path = home.path().join(".config/systemd/user/openclaw-gateway-work.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(unit.contains(&format!("ExecStart={BIN} --profile work gateway run --port 18999")), "{unit}");
+    assert!(unit.contains(&format!("OPENCLAW_STATE_DIR={}", home.path().join(".openclaw-work").display())), "{unit}");
+    assert!(unit.contains("WantedBy=default.target") && unit.contains("KillSignal=SIGTERM"));
+    assert!(!unit.contains("never-in-the-unit"), "secrets stay out of the unit");
+    let again = install(&[]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("--force"), "{}", text(&again.stderr));
+    assert!(install(&["--force"]).status.success());
+}

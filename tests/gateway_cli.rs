@@ -104,3 +104,61 @@ async fn the_cli_talks_to_the_running_gateway() {
     let out = wrong.output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("token mismatch"));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+/// A config change the running process cannot apply (the port) makes the gateway start itself again, same pid,
+/// on the new port; `config.patch` reports the restart.
+#[test]
+fn changing_the_port_restarts_the_gateway_on_the_new_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let (first, second) = (free_port(), free_port());
+    std::fs::write(state.join("openclaw.json"), format!("{{\"gateway\": {{\"port\": {first}}}}}")).unwrap();
+    let child = Command::new(BIN)
+        .args(["gateway", "run"])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .env("HOME", dir.path())
+        .env("OPENCLAW_GATEWAY_TOKEN", "cli-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let running = Running { child, url: format!("ws://127.0.0.1:{first}") };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready(first) {
+        assert!(std::time::Instant::now() < deadline, "the gateway did not start on {first}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = Some(running.url.as_str());
+    let (ok, got, stderr) = ours(&state, url, &["gateway", "call", "config.get", "--json"]);
+    assert!(ok, "{stderr}");
+    let hash = serde_json::from_str::<Value>(&got).unwrap()["hash"].as_str().unwrap().to_owned();
+    let params = serde_json::json!({"raw": format!("{{gateway: {{port: {second}}}}}"), "baseHash": hash}).to_string();
+    let (ok, patched, stderr) = ours(&state, url, &["gateway", "call", "config.patch", "--params", &params, "--json"]);
+    assert!(ok, "{stderr}");
+    let patched: Value = serde_json::from_str(&patched).unwrap();
+    assert_eq!(patched["reload"], "restart", "{patched}");
+    assert_eq!(patched["restart"]["scheduled"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready(second) {
+        assert!(std::time::Instant::now() < deadline, "the gateway did not come back on {second}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!ready(first), "the old port is closed");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the same process (exec), so supervisors keep it");
+}

@@ -39,6 +39,104 @@ pub enum GatewayCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Install the gateway as a systemd user service (openclaw-gateway[-<profile>].service) and start it.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Port for the service (default: gateway.port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Replace an existing unit.
+    #[arg(long)]
+    force: bool,
+    /// Write the unit without enabling or starting it.
+    #[arg(long)]
+    no_start: bool,
+}
+
+/// The systemd unit for the gateway: same executable, same profile; secrets stay in the config or the environment,
+/// never in the unit.
+fn unit_text(
+    exe: &std::path::Path,
+    profile: Option<&str>,
+    port: Option<u16>,
+    paths: &openclaw_config::Paths,
+) -> String {
+    let mut command = format!("{}", exe.display());
+    if let Some(profile) = profile {
+        command.push_str(&format!(" --profile {profile}"));
+    }
+    command.push_str(" gateway run");
+    if let Some(port) = port {
+        command.push_str(&format!(" --port {port}"));
+    }
+    format!(
+        "# Written by `openclaw gateway install`; reinstall with --force to change it.\n\
+         [Unit]\n\
+         Description=OpenClaw-rs gateway{}\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         Type=simple\n\
+         ExecStart={command}\n\
+         Environment=OPENCLAW_STATE_DIR={}\n\
+         Environment=OPENCLAW_CONFIG_PATH={}\n\
+         Environment=OPENCLAW_SYSTEMD_UNIT=1\n\
+         Restart=on-failure\n\
+         RestartSec=2\n\
+         KillSignal=SIGTERM\n\
+         # The gateway drains running turns for up to 30 s on SIGTERM.\n\
+         TimeoutStopSec=45\n\
+         \n\
+         [Install]\n\
+         WantedBy=default.target\n",
+        profile.map(|p| format!(" ({p})")).unwrap_or_default(),
+        paths.state_dir.display(),
+        paths.config_path.display(),
+    )
+}
+
+fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let paths = ctx.paths()?;
+    let exe = std::env::current_exe().context("cannot find the openclaw executable to install")?;
+    let name = match ctx.profile.as_deref() {
+        Some(profile) => format!("openclaw-gateway-{profile}.service"),
+        None => "openclaw-gateway.service".to_owned(),
+    };
+    let config_home = super::env("XDG_CONFIG_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| super::env("HOME").map(|home| std::path::Path::new(&home).join(".config")))
+        .context("cannot find the user config directory: set HOME or XDG_CONFIG_HOME")?;
+    let dir = config_home.join("systemd").join("user");
+    let unit = dir.join(&name);
+    if unit.exists() && !args.force {
+        bail!("{} already exists (fix: openclaw gateway install --force to replace it)", unit.display());
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(&unit, unit_text(&exe, ctx.profile.as_deref(), args.port, &paths))
+        .with_context(|| format!("cannot write {}", unit.display()))?;
+    println!("Wrote {}", unit.display());
+    if args.no_start {
+        println!("Start it with: systemctl --user daemon-reload && systemctl --user enable --now {name}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let systemctl = |args: &[&str]| std::process::Command::new("systemctl").arg("--user").args(args).status();
+    match systemctl(&["daemon-reload"]).and_then(|_| systemctl(&["enable", "--now", &name])) {
+        Ok(status) if status.success() => {
+            println!("Enabled and started {name} (logs: openclaw logs --follow)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(_) | Err(_) => {
+            eprintln!(
+                "warning: systemctl --user could not start {name} (no user systemd session here?). The unit is written; start it with: systemctl --user daemon-reload && systemctl --user enable --now {name}"
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// Where the gateway is and how to authenticate (the reference's rules: `--url` never reuses configured secrets).
@@ -138,6 +236,7 @@ fn shared_secret(flag: Option<String>, configured: Option<String>, env_var: &str
 pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode> {
     let args = match command {
         GatewayCommand::Run(args) => args,
+        GatewayCommand::Install(args) => return install(ctx, &args),
         GatewayCommand::Call { method, params, target, json } => {
             let params = match params {
                 Some(text) => openclaw_config::parse_json5(&text, std::path::Path::new("--params"))?,
