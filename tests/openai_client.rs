@@ -28,6 +28,9 @@ async fn the_official_openai_client_works_against_the_gateway() {
     let model = ScriptedServer::start().await;
     model.push(openai::text("Hello."));
     model.push(openai::text("one two three"));
+    model.push(openai::tool_call("call_w1", "get_weather", &serde_json::json!({"city": "Paris"}), 7));
+    model.push(openai::text("Sunny in Paris."));
+    model.push(openai::tool_call("call_w2", "get_weather", &serde_json::json!({"city": "Paris"}), 5));
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let ours = |args: &[&str]| {
@@ -65,11 +68,29 @@ async fn the_official_openai_client_works_against_the_gateway() {
     assert!(seen["stream_usage_total"].as_u64().unwrap() > 0);
     assert_eq!(seen["wrong_key"], 401);
     assert_eq!(seen["unknown_agent"], 404);
+    // The tool-calling subset: a client tool call ends the turn; the result continues it.
+    assert_eq!(seen["tool_finish_reason"], "tool_calls", "{seen}");
+    assert_eq!(seen["tool_call"], serde_json::json!({"name": "get_weather", "arguments": {"city": "Paris"}}));
+    assert_eq!(seen["tool_answer"], "Sunny in Paris.");
+    assert_eq!(seen["stream_tool_calls"], serde_json::json!(["get_weather"]));
+    assert_eq!(seen["stream_tool_finish"], "tool_calls");
 
     // What the model received: the client's system message as instructions, and the `user` field's stable session.
     let requests = model.requests();
     let system = requests[0].json()["messages"][0]["content"].as_str().unwrap().to_owned();
     assert!(system.contains("## Request Instructions\nAnswer in one word."), "{system}");
+    let third = requests[2].json();
+    let offered: Vec<&str> =
+        third["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert!(
+        offered.contains(&"get_weather") && offered.contains(&"read"),
+        "client tools beside the agent's: {offered:?}"
+    );
+    let followup = requests[3].json();
+    let last = followup["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["role"], "tool", "{followup}");
+    assert_eq!(last["content"], "sunny, 21 C");
+    assert_eq!(last["tool_call_id"], "call_w1");
     let out = Command::new(BIN)
         .args(["sessions", "list", "--json"])
         .env("OPENCLAW_STATE_DIR", &state)

@@ -53,4 +53,30 @@ try:
 except openai.NotFoundError as error:
     seen["unknown_agent"] = error.status_code
 
+# Client tools: the model asks for one, the client runs it and sends the result back.
+tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+question = [{"role": "user", "content": "Weather in Paris?"}]
+asked = client.chat.completions.create(model="openclaw", messages=question, tools=tools)
+choice = asked.choices[0]
+seen["tool_finish_reason"] = choice.finish_reason
+call = choice.message.tool_calls[0]
+seen["tool_call"] = {"name": call.function.name, "arguments": json.loads(call.function.arguments)}
+followup = client.chat.completions.create(
+    model="openclaw",
+    messages=question + [choice.message.model_dump(exclude_none=True),
+                         {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}],
+    tools=tools,
+)
+seen["tool_answer"] = followup.choices[0].message.content
+stream = client.chat.completions.create(model="openclaw", messages=question, tools=tools, stream=True)
+streamed_calls, stream_finish = [], None
+for chunk in stream:
+    for choice in chunk.choices:
+        for delta_call in choice.delta.tool_calls or []:
+            streamed_calls.append(delta_call.function.name)
+        stream_finish = choice.finish_reason or stream_finish
+seen["stream_tool_calls"] = streamed_calls
+seen["stream_tool_finish"] = stream_finish
+
 print(json.dumps(seen))

@@ -116,6 +116,10 @@ pub struct TurnRequest {
     pub extra_system: Option<String>,
     /// Set to `true` to stop the turn (`chat.abort`); what was written so far is kept, the run ends `aborted`.
     pub abort: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Tools the caller executes itself (the OpenAI API's `tools`): offered to the model beside the agent's own (a
+    /// client tool wins a name clash); a call to one ends the turn with [`TurnOutcome::client_tool_calls`], and the
+    /// caller continues with the results in `prior` and an empty `message`.
+    pub client_tools: Vec<openclaw_protocol::ToolSpec>,
 }
 
 impl TurnRequest {
@@ -127,6 +131,7 @@ impl TurnRequest {
             prior: Vec::new(),
             extra_system: None,
             abort: None,
+            client_tools: Vec::new(),
         }
     }
 }
@@ -179,6 +184,8 @@ pub struct TurnOutcome {
     pub assistant_turns: usize,
     pub tool_calls: Vec<String>,
     pub duration_ms: u64,
+    /// Calls of client tools the caller must run (the turn stopped there); empty otherwise.
+    pub client_tool_calls: Vec<ToolCall>,
 }
 
 /// Runs agent turns against a store, a model router and a tool registry.
@@ -466,18 +473,24 @@ impl AgentRuntime {
             let id = turn.push_message(message.clone());
             context.push(ContextMessage { entry_id: id, message: message.clone() });
         }
-        let user = AgentMessage::User(UserMessage {
-            content: UserContent::Text(request.message.clone()),
-            timestamp: now_ms(),
-            idempotency_key: Some(format!("{}:user", turn.run_id)),
-            extra: None,
-        });
-        let user_id = turn.push_message(user.clone());
-        context.push(ContextMessage { entry_id: user_id, message: user });
+        // An empty message continues from `prior` (a client returning tool results).
+        if !request.message.is_empty() || request.prior.is_empty() {
+            let user = AgentMessage::User(UserMessage {
+                content: UserContent::Text(request.message.clone()),
+                timestamp: now_ms(),
+                idempotency_key: Some(format!("{}:user", turn.run_id)),
+                extra: None,
+            });
+            let user_id = turn.push_message(user.clone());
+            context.push(ContextMessage { entry_id: user_id, message: user });
+        }
 
         let main_session = request.session_key == SessionKey::main(&agent.id, &agent.main_key).as_str();
         let files = load_workspace_files(&agent.workspace, main_session);
-        let tool_specs = self.tools.specs(&agent.tools);
+        let client_names: Vec<&str> = request.client_tools.iter().map(|tool| tool.name.as_str()).collect();
+        let mut tool_specs = self.tools.specs(&agent.tools);
+        tool_specs.retain(|spec| !client_names.contains(&spec.name.as_str()));
+        tool_specs.extend(request.client_tools.iter().cloned());
         let now = openclaw_protocol::now_iso();
         let workspace = agent.workspace.display().to_string();
         let model_label = primary.to_string();
@@ -568,8 +581,11 @@ impl AgentRuntime {
                     assistant_turns,
                     tool_calls: tool_names,
                     duration_ms: 0,
+                    client_tool_calls: Vec::new(),
                 });
             }
+            let (client_calls, calls): (Vec<ToolCall>, Vec<ToolCall>) =
+                calls.into_iter().partition(|call| client_names.contains(&call.name.as_str()));
             for call in calls {
                 tool_names.push(call.name.clone());
                 let signature = format!("{}:{}", call.name, call.arguments);
@@ -593,6 +609,23 @@ impl AgentRuntime {
                 let message = AgentMessage::ToolResult(result);
                 let id = turn.push_message(message.clone());
                 context.push(ContextMessage { entry_id: id, message });
+            }
+            if !client_calls.is_empty() {
+                tool_names.extend(client_calls.iter().map(|call| call.name.clone()));
+                return Ok(TurnOutcome {
+                    run_id: turn.run_id.clone(),
+                    session_id: turn.session.session_id.clone(),
+                    session_key: request.session_key.clone(),
+                    text: message.text(),
+                    silent: false,
+                    usage: turn.usage.clone(),
+                    provider: Some(message.provider.clone()),
+                    model: Some(message.model.clone()),
+                    assistant_turns,
+                    tool_calls: tool_names,
+                    duration_ms: 0,
+                    client_tool_calls: client_calls,
+                });
             }
         }
     }

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use openclaw_agent::{AgentEvent, AgentProfile, TurnRequest};
 use openclaw_config::{Loaded, ResolvedAgent};
 use openclaw_protocol::{
-    AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, ToolResultMessage, Usage, UserPart,
+    AgentMessage, AssistantMessage, AssistantPart, StopReason, ToolCall, ToolResultMessage, ToolSpec, Usage, UserPart,
 };
 use serde_json::{Value, json};
 
@@ -170,24 +170,111 @@ fn split_messages(messages: &[Value]) -> Result<(Option<String>, Vec<AgentMessag
                     extra: None,
                 }));
             }
-            "tool" => history.push(AgentMessage::ToolResult(ToolResultMessage {
-                tool_call_id: message.get("tool_call_id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                tool_name: message.get("name").and_then(Value::as_str).unwrap_or("tool").to_owned(),
-                content: vec![UserPart::Text { text: content }],
-                is_error: false,
-                timestamp: openclaw_protocol::now_ms(),
-            })),
+            "tool" | "function" => {
+                let call_id = message
+                    .get("tool_call_id")
+                    .and_then(Value::as_str)
+                    .or_else(|| message.get("name").and_then(Value::as_str))
+                    .unwrap_or_default()
+                    .to_owned();
+                // OpenAI's tool messages carry only the call id: the name comes from the call.
+                let name = history
+                    .iter()
+                    .rev()
+                    .find_map(|earlier| match earlier {
+                        AgentMessage::Assistant(assistant) => assistant
+                            .tool_calls()
+                            .find(|call| call.id == call_id || call.name == call_id)
+                            .map(|call| call.name.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| message.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_else(|| "tool".to_owned());
+                history.push(AgentMessage::ToolResult(ToolResultMessage {
+                    tool_call_id: call_id,
+                    tool_name: name,
+                    content: vec![UserPart::Text { text: content }],
+                    is_error: false,
+                    timestamp: openclaw_protocol::now_ms(),
+                }));
+            }
             other => return Err(ApiError::bad_request(format!("messages[{idx}].role {other:?} is not supported"))),
         }
     }
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    // A follow-up with tool results: they are the new input, after the assistant message that asked for them.
+    if matches!(history.last(), Some(AgentMessage::ToolResult(_))) {
+        return Ok((system, history, String::new()));
+    }
     let last_user = history.iter().rposition(|message| matches!(message, AgentMessage::User(_)));
     let Some(last_user) = last_user else {
-        return Err(ApiError::bad_request("messages must contain a user message"));
+        return Err(ApiError::bad_request("messages must contain a user message (or end with tool results)"));
     };
     let new_message = history.remove(last_user).text();
     history.truncate(last_user);
-    let system = (!system.is_empty()).then(|| system.join("\n\n"));
     Ok((system, history, new_message))
+}
+
+/// The request's `tools` (function tools only) narrowed by `tool_choice`, and an instruction when a call is required.
+fn client_tools(request: &Value) -> Result<(Vec<ToolSpec>, Option<String>), ApiError> {
+    let mut tools = Vec::new();
+    match request.get("tools") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (idx, item) in items.iter().enumerate() {
+                if item.get("type").and_then(Value::as_str) != Some("function") {
+                    return Err(ApiError::bad_request(format!("tools[{idx}].type must be \"function\"")));
+                }
+                let function = item.get("function").cloned().unwrap_or_default();
+                let Some(name) = function.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+                    return Err(ApiError::bad_request(format!("tools[{idx}].function.name is required")));
+                };
+                tools.push(ToolSpec {
+                    name: name.to_owned(),
+                    description: function.get("description").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    parameters: function
+                        .get("parameters")
+                        .cloned()
+                        .unwrap_or(json!({"type": "object", "properties": {}})),
+                });
+            }
+        }
+        Some(_) => return Err(ApiError::bad_request("tools must be an array")),
+    }
+    match request.get("tool_choice") {
+        None | Some(Value::Null) => Ok((tools, None)),
+        Some(Value::String(choice)) if choice == "auto" => Ok((tools, None)),
+        Some(Value::String(choice)) if choice == "none" => Ok((Vec::new(), None)),
+        Some(Value::String(choice)) if choice == "required" => {
+            if tools.is_empty() {
+                return Err(ApiError::bad_request("tool_choice \"required\" needs tools"));
+            }
+            Ok((tools, Some("You must call one of the provided client tools before answering.".to_owned())))
+        }
+        Some(choice) if choice.get("type").and_then(Value::as_str) == Some("function") => {
+            let name = choice.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
+            tools.retain(|tool| tool.name == name);
+            if tools.is_empty() {
+                return Err(ApiError::bad_request(format!("tool_choice names {name:?}, which is not in tools")));
+            }
+            Ok((tools, Some(format!("You must call the tool {name} before answering."))))
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "tool_choice {other} is not supported: use auto, none, required or {{\"type\":\"function\",\"function\":{{\"name\":…}}}}"
+        ))),
+    }
+}
+
+/// OpenAI's `tool_calls` array for the calls a turn stopped at.
+fn tool_calls_json(calls: &[ToolCall]) -> Vec<Value> {
+    calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            json!({"index": index, "id": call.id, "type": "function",
+                   "function": {"name": call.name, "arguments": call.arguments.to_string()}})
+        })
+        .collect()
 }
 
 async fn chat_completions(
@@ -206,15 +293,28 @@ async fn chat_completions(
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad_request("messages is required and must be an array"))?;
-    let (extra_system, prior, message) = split_messages(messages)?;
+    let (mut extra_system, prior, message) = split_messages(messages)?;
+    let (client_tools, required) = client_tools(&request)?;
+    if let Some(required) = required {
+        extra_system = Some(extra_system.map_or(required.clone(), |system| format!("{system}\n\n{required}")));
+    }
     let profile = AgentProfile::from_resolved(agent, &loaded.config)
         .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", error.to_string()))?;
     // A stable session per OpenAI `user`; otherwise a fresh one that carries the request's own history.
     let (session_key, prior) = match request.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()) {
-        Some(user) => (format!("agent:{}:openai-user:{}", agent.id, user.to_lowercase()), Vec::new()),
+        // The session holds the history; only a follow-up's tool results (after the last assistant) are new.
+        Some(user) => {
+            let new_results = if message.is_empty() {
+                let start = prior.iter().rposition(|m| matches!(m, AgentMessage::Assistant(_))).map_or(0, |i| i + 1);
+                prior[start..].to_vec()
+            } else {
+                Vec::new()
+            };
+            (format!("agent:{}:openai-user:{}", agent.id, user.to_lowercase()), new_results)
+        }
         None => (format!("agent:{}:openai:{}", agent.id, uuid::Uuid::new_v4()), prior),
     };
-    let turn = TurnRequest { session_key, message, prior, extra_system, abort: None };
+    let turn = TurnRequest { session_key, message, prior, extra_system, abort: None, client_tools };
     let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
     let created = openclaw_protocol::now_ms() / 1000;
     let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
@@ -223,9 +323,22 @@ async fn chat_completions(
             .run_turn(&profile, turn, &mut |_| {})
             .await
             .map_err(|error| ApiError::new(StatusCode::BAD_GATEWAY, "server_error", error.to_string()))?;
+        let (message, finish) = if outcome.client_tool_calls.is_empty() {
+            (json!({"role": "assistant", "content": outcome.text}), "stop")
+        } else {
+            let content = if outcome.text.is_empty() { Value::Null } else { json!(outcome.text) };
+            let calls: Vec<Value> = tool_calls_json(&outcome.client_tool_calls)
+                .into_iter()
+                .map(|mut call| {
+                    call.as_object_mut().map(|c| c.remove("index"));
+                    call
+                })
+                .collect();
+            (json!({"role": "assistant", "content": content, "tool_calls": calls}), "tool_calls")
+        };
         return Ok(Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage_json(&outcome.usage),
         }))
         .into_response());
@@ -249,7 +362,13 @@ async fn chat_completions(
         };
         match gateway.run_turn(&profile, turn, &mut on_event).await {
             Ok(outcome) => {
-                let _ = tx.send(chunk(json!({}), Some("stop")));
+                let finish = if outcome.client_tool_calls.is_empty() {
+                    "stop"
+                } else {
+                    let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&outcome.client_tool_calls)}), None));
+                    "tool_calls"
+                };
+                let _ = tx.send(chunk(json!({}), Some(finish)));
                 if include_usage {
                     let _ = tx.send(json!({"id": id, "object": "chat.completion.chunk", "created": created,
                         "model": model, "choices": [], "usage": usage_json(&outcome.usage)}));
