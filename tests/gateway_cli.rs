@@ -97,6 +97,14 @@ async fn the_cli_talks_to_the_running_gateway() {
     let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["type"], "meta");
     assert!(lines.iter().any(|l| l["message"] == "Gateway ready."), "{out}");
+    // --agent keeps the lines about that agent's runs.
+    let (ok, out, err) = ours(&state, url, &["logs", "--json", "--agent", "main"]);
+    assert!(ok, "{err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["message"] == "Run finished."), "{out}");
+    assert!(!lines.iter().any(|l| l["message"] == "Gateway ready."), "{out}");
+    let (_, out, _) = ours(&state, url, &["logs", "--json", "--agent", "ghost"]);
+    assert_eq!(out.lines().count(), 1, "only the meta line: {out}");
 
     // A wrong token is refused with the reason.
     let mut wrong = Command::new(BIN);

@@ -1,4 +1,5 @@
-//! `openclaw logs [--follow] [--json] [--limit N]`: the gateway's log through `logs.tail`, like the reference.
+//! `openclaw logs [--follow] [--json] [--limit N] [--agent ID]`: the gateway's log through `logs.tail`, like the
+//! reference.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,11 +21,22 @@ pub struct LogsArgs {
     /// How many recent lines to start with.
     #[arg(long, default_value_t = 200)]
     limit: u64,
+    /// Only lines about this agent (its runs, its sessions).
+    #[arg(long)]
+    agent: Option<String>,
     /// Poll interval in milliseconds with --follow.
     #[arg(long, default_value_t = 1000)]
     interval: u64,
     #[command(flatten)]
     target: Target,
+}
+
+/// Whether a log line is about an agent: an `agent`/`agentId` field naming it, or one of its session keys.
+fn about_agent(raw: &str, agent: &str) -> bool {
+    let parsed: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+    let field = |name: &str| parsed.get(name).or_else(|| parsed.get("fields").and_then(|f| f.get(name)));
+    ["agent", "agent_id", "agentId"].iter().any(|name| field(name).and_then(Value::as_str) == Some(agent))
+        || raw.contains(&format!("agent:{agent}:"))
 }
 
 fn print_line(raw: &str, json_mode: bool) {
@@ -52,8 +64,10 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<ExitCode> {
         eprintln!("Log file: {file}");
     }
     loop {
-        for line in page["lines"].as_array().into_iter().flatten() {
-            print_line(line.as_str().unwrap_or_default(), args.json);
+        for line in page["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if args.agent.as_deref().is_none_or(|agent| about_agent(line, agent)) {
+                print_line(line, args.json);
+            }
         }
         if !args.follow {
             return Ok(ExitCode::SUCCESS);

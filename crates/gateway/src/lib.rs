@@ -330,6 +330,35 @@ impl Gateway {
     }
 }
 
+/// Pushes a `health` event when something changed (a turn finished), at most once a second, and every tick
+/// interval regardless, as the reference does.
+fn spawn_health_events(gateway: &Arc<Gateway>) {
+    let weak = Arc::downgrade(gateway);
+    let mut shutdown = gateway.shutdown_signal();
+    let every = gateway.tick_interval;
+    tokio::spawn(async move {
+        let mut sent_version = 0;
+        let mut sent_at = Instant::now();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => return,
+            }
+            let Some(gateway) = weak.upgrade() else { return };
+            let version = gateway.health_version.load(Ordering::SeqCst);
+            if version == sent_version && sent_at.elapsed() < every {
+                continue;
+            }
+            if let Ok(mut health) = methods::health(&gateway).await {
+                health["stateVersion"] = gateway.state_version();
+                gateway.broadcast("health", health, None);
+            }
+            sent_version = version;
+            sent_at = Instant::now();
+        }
+    });
+}
+
 /// How long a shutdown waits for running turns.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -357,6 +386,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let router = app(gateway.clone());
     reload::spawn_watcher(&gateway);
+    spawn_health_events(&gateway);
     gateway.set_ready();
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(address = %address, "Gateway ready.");

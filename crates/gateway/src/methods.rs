@@ -149,7 +149,7 @@ async fn recent_sessions(gateway: &Gateway, agent_id: Option<&str>) -> Result<(i
     Ok((count, recent))
 }
 
-async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
+pub(crate) async fn health(gateway: &Gateway) -> Result<Value, ErrorShape> {
     let loaded = gateway.loaded();
     let started = std::time::Instant::now();
     let path = loaded.paths.database_path().display().to_string();

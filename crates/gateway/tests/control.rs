@@ -239,6 +239,12 @@ async fn presence_and_session_messages_reach_subscribers() {
     let assistant = event(&mut watcher, "session.message").await;
     assert_eq!(assistant["message"]["role"], "assistant");
     assert_eq!(assistant["message"]["content"][0]["text"], "Watched reply.");
+    // The finished turn changed the gateway's health: everyone gets the new snapshot within a second or so.
+    let health = event(&mut watcher, "health").await;
+    assert!(
+        health["sessions"]["recent"].as_array().unwrap().iter().any(|s| s["key"] == "agent:main:watched"),
+        "{health}"
+    );
 
     // Another session's messages do not reach this subscriber; the sender (not subscribed) gets none.
     fx.model.push(openai::text("Other."));
@@ -249,8 +255,14 @@ async fn presence_and_session_messages_reach_subscribers() {
     let done = response(&mut sender, "o").await;
     assert_eq!(done["payload"]["status"], "ok", "{done}");
     drop(sender);
-    let left = event(&mut watcher, "presence").await;
-    assert_eq!(left["presence"].as_array().unwrap().len(), 1, "no session.message for agent:main:other came first");
+    let left = loop {
+        let frame = next_json(&mut watcher).await;
+        assert_ne!(frame["event"], "session.message", "not subscribed to agent:main:other: {frame}");
+        if frame["event"] == "presence" {
+            break frame["payload"].clone();
+        }
+    };
+    assert_eq!(left["presence"].as_array().unwrap().len(), 1, "{left}");
 }
 
 #[tokio::test]
