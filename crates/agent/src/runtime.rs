@@ -143,6 +143,11 @@ pub enum AgentEvent {
         run_id: String,
         session_id: String,
     },
+    /// A model call starts (the first one of the turn, and each one after tool results).
+    ModelStarted {
+        provider: String,
+        model: String,
+    },
     TextDelta(String),
     ThinkingDelta(String),
     ToolStarted {
@@ -540,6 +545,7 @@ impl AgentRuntime {
                 max_tokens: None,
                 temperature: None,
             };
+            on_event(&AgentEvent::ModelStarted { provider: primary.provider.clone(), model: primary.model.clone() });
             let mut forward = |event: &StreamEvent| match event {
                 StreamEvent::TextDelta(text) => on_event(&AgentEvent::TextDelta(text.clone())),
                 StreamEvent::ThinkingDelta(text) => on_event(&AgentEvent::ThinkingDelta(text.clone())),

@@ -505,11 +505,13 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     .await;
     let run_id = run.run_id.clone();
     let mut text = String::new();
-    let (outcome, final_answer, _) = run
+    let (outcome, final_answer, mut finisher) = run
         .stream(gateway, &profile, message, "agent", move |event| match event {
             AgentEvent::RunStarted { session_id, .. } => {
                 Some(json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}}))
             }
+            AgentEvent::ModelStarted { provider, model } => Some(json!({"stream": "run_status",
+                "data": {"status": "starting_model", "provider": provider, "model": model}})),
             AgentEvent::TextDelta(delta) => {
                 text.push_str(delta);
                 Some(json!({"stream": "assistant", "data": {"text": text, "delta": delta}}))
@@ -521,6 +523,17 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
             _ => None,
         })
         .await;
+    if let Ok(done) = &outcome {
+        let usage = json!({"input": done.usage.input, "output": done.usage.output, "total": done.usage.total_tokens});
+        finisher.send("agent", json!({"stream": "usage", "data": usage})).await;
+    }
+    let (stop_reason, aborted) = match &outcome {
+        Ok(_) => ("stop", false),
+        Err(openclaw_agent::AgentError::Aborted) => ("aborted", true),
+        Err(_) => ("error", false),
+    };
+    let end = json!({"phase": "end", "stopReason": stop_reason, "aborted": aborted, "status": final_answer["status"]});
+    finisher.send("agent", json!({"stream": "lifecycle", "data": end})).await;
     let frame = match outcome {
         Ok(_) => ResponseFrame::ok(&request.id, final_answer),
         Err(error) => {
@@ -647,8 +660,9 @@ struct Finisher {
 }
 
 impl Finisher {
-    async fn send(self, event_name: &str, event: Value) {
+    async fn send(&mut self, event_name: &str, event: Value) {
         self.conn.event(event_name, stamped(&self.identity, self.next_seq, &event)).await;
+        self.next_seq += 1;
     }
 }
 
@@ -688,12 +702,15 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
     };
     conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run.run_id, "status": "started"}))).await;
     let mut text = String::new();
-    let (outcome, _, finisher) = run
-        .stream(gateway, &profile, message, "chat", |event| {
-            let AgentEvent::TextDelta(delta) = event else { return None };
-            text.push_str(delta);
-            Some(json!({"state": "delta", "deltaText": delta,
-                        "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}))
+    let (outcome, _, mut finisher) = run
+        .stream(gateway, &profile, message, "chat", |event| match event {
+            AgentEvent::RunStarted { .. } => Some(json!({"state": "status", "phase": "started"})),
+            AgentEvent::TextDelta(delta) => {
+                text.push_str(delta);
+                Some(json!({"state": "delta", "deltaText": delta,
+                            "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}))
+            }
+            _ => None,
         })
         .await;
     let last = match outcome {
@@ -701,6 +718,7 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
             let content = if done.silent { json!([]) } else { json!([{"type": "text", "text": done.text}]) };
             json!({"state": "final", "stopReason": "stop", "message": {"role": "assistant", "content": content}})
         }
+        Err(openclaw_agent::AgentError::Aborted) => json!({"state": "aborted", "stopReason": "aborted"}),
         Err(error) => json!({"state": "error", "errorMessage": error.to_string()}),
     };
     finisher.send("chat", last).await;
