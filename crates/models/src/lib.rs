@@ -28,6 +28,8 @@ pub enum Api {
     OpenAiCompletions,
     AnthropicMessages,
     Ollama,
+    /// The embedded model (`openclaw-local`), run in-process; never built from settings.
+    Local,
 }
 
 impl Api {
@@ -47,6 +49,7 @@ impl Api {
             Api::OpenAiCompletions => "openai-completions",
             Api::AnthropicMessages => "anthropic-messages",
             Api::Ollama => "ollama",
+            Api::Local => "local",
         }
     }
 }
@@ -140,5 +143,28 @@ pub fn build_provider(settings: ProviderSettings) -> std::sync::Arc<dyn ModelPro
     match settings.api {
         Api::AnthropicMessages => std::sync::Arc::new(anthropic::AnthropicProvider::new(settings)),
         Api::OpenAiCompletions | Api::Ollama => std::sync::Arc::new(openai::OpenAiProvider::new(settings)),
+        Api::Local => std::sync::Arc::new(LocalNotLoaded(settings.id)),
+    }
+}
+
+/// Stands in for the embedded model when it was not loaded: every call says how to get it.
+struct LocalNotLoaded(String);
+
+#[async_trait::async_trait]
+impl ModelProvider for LocalNotLoaded {
+    fn id(&self) -> &str {
+        &self.0
+    }
+
+    fn api(&self) -> Api {
+        Api::Local
+    }
+
+    async fn stream(&self, _request: &ModelRequest) -> Result<EventStream, ModelError> {
+        Err(ModelError::new(
+            &self.0,
+            ErrorKind::NotConfigured,
+            "the local model is not loaded (fix: openclaw models pull smollm2-135m)",
+        ))
     }
 }

@@ -1,0 +1,16 @@
+//! The embedded local model: a GGUF llama-architecture model (SmolLM2-135M-Instruct by default) loaded once with
+//! candle's `quantized_llama` and run in-process, behind the same [`ModelProvider`] trait as the remote providers.
+//!
+//! - The tokenizer is built from the GGUF metadata (`TokenizerFromGguf`) with SmolLM2's own pre-tokenizer (digits
+//!   split one by one, byte-level without a prefix space) instead of candle's GPT-2 default, so token ids match the
+//!   model's tokenizer.json.
+//! - The prompt is the GGUF's own chat template, rendered with minijinja.
+//! - Generation streams one delta per decoded piece, stops at the end-of-turn token or `max_tokens`; greedy decoding
+//!   (temperature 0, the default) is deterministic; a seed makes sampling repeatable.
+//!
+//! **Invariants:** the weights are loaded once and shared; generations take turns on the one model (a queue), they
+//! never load it twice. A missing or corrupt file is a [`LocalError`] naming the path and the command that fixes it.
+
+mod model;
+
+pub use model::{GenerateParams, LocalError, LocalModel, LocalProvider};
