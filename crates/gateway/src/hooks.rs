@@ -236,35 +236,28 @@ impl Hook<'_> {
             .map(|key| format!("hook:{key}"));
         let wait = mapping.is_none() && payload.get("waitForCompletion").and_then(Value::as_bool) == Some(true);
         let run_id = idempotency.unwrap_or_else(|| format!("hook:{}", uuid::Uuid::new_v4()));
-        let fresh = match self.gateway.runs.wait(&run_id) {
-            Waited::Unknown => {
-                if self.gateway.is_draining() {
-                    return error(StatusCode::SERVICE_UNAVAILABLE, "gateway_unavailable: the gateway is restarting");
-                }
-                match self.gateway.runs.start(&run_id, &session_key) {
-                    Some(handle) => {
-                        let gateway = self.gateway.clone();
-                        let turn = TurnRequest::new(session_key.clone(), wrap_external(&name, &message));
-                        tokio::spawn(crate::methods::run_detached(gateway, profile, turn, handle, run_id.clone()));
-                        true
-                    }
-                    None => false,
-                }
+        if self.gateway.is_draining() {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "gateway_unavailable: the gateway is restarting");
+        }
+        let replay = match self.gateway.runs.start(&run_id, &session_key) {
+            Ok(handle) => {
+                let turn = TurnRequest::new(session_key.clone(), wrap_external(&name, &message));
+                let run = crate::methods::run_detached(self.gateway.clone(), profile, turn, handle, run_id.clone());
+                tokio::spawn(run);
+                false
             }
-            _ => false,
+            Err(_) => true,
         };
-        tracing::info!(run_id = %run_id, agent = %agent.id, hook = %name, replay = !fresh, "Hook agent run admitted.");
+        tracing::info!(run_id = %run_id, agent = %agent.id, hook = %name, replay, "Hook agent run admitted.");
         if !wait {
             return Json(json!({"ok": true, "runId": run_id})).into_response();
         }
         let result = match self.gateway.runs.wait(&run_id) {
-            Waited::Finished(result) => result,
-            Waited::Pending(mut done) => match tokio::time::timeout(MAX_WAIT, done.wait_for(Option::is_some)).await {
-                Ok(Ok(result)) => result.clone().unwrap_or_default(),
-                _ => json!({"status": "timeout"}),
-            },
-            Waited::Unknown => json!({"status": "unknown"}),
+            Waited::Finished(result) => Some(result),
+            Waited::Pending(done) => crate::runs::settled(done, MAX_WAIT).await,
+            Waited::Unknown => None,
         };
+        let result = result.unwrap_or_else(|| json!({"status": "timeout"}));
         let status = result.get("status").and_then(Value::as_str).unwrap_or("error").to_owned();
         let payloads = result.pointer("/result/payloads").and_then(Value::as_array).map_or(0, Vec::len);
         let disposition = if status != "ok" {
@@ -322,7 +315,7 @@ impl Hook<'_> {
                 Err(failure) => return error(StatusCode::BAD_GATEWAY, failure.to_string()),
             };
             let run_id = format!("wake:{}", uuid::Uuid::new_v4());
-            if let Some(handle) = self.gateway.runs.start(&run_id, &session_key) {
+            if let Ok(handle) = self.gateway.runs.start(&run_id, &session_key) {
                 let turn =
                     TurnRequest::new(session_key.clone(), "A system event arrived (see System Events); handle it.");
                 tokio::spawn(crate::methods::run_detached(self.gateway.clone(), profile, turn, handle, run_id));

@@ -486,13 +486,14 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     let (run, profile) = match prepared {
         Ok(Prepared::New(prepared)) => *prepared,
         // A retry of a request already seen: answer with that run's result (waiting for it if it still runs).
-        Ok(Prepared::Seen { run_id, result }) => {
-            let result = match result {
-                Some(result) => result,
-                None => {
-                    agent_wait(gateway, &json!({"runId": run_id, "timeoutMs": 3_600_000})).await.unwrap_or_default()
-                }
+        Ok(Prepared::Seen { run_id, seen }) => {
+            let result = match seen {
+                crate::runs::Waited::Pending(done) => crate::runs::settled(done, RETRY_WAIT).await,
+                crate::runs::Waited::Finished(result) => Some(result),
+                crate::runs::Waited::Unknown => None,
             };
+            let result =
+                result.unwrap_or_else(|| json!({"runId": run_id, "status": "timeout", "summary": "still running"}));
             return conn.respond(ResponseFrame::ok(&request.id, result)).await;
         }
         Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
@@ -557,9 +558,12 @@ struct Run {
 enum Prepared {
     /// A new run, registered.
     New(Box<(Run, AgentProfile)>),
-    /// The idempotency key of a run this gateway has seen: its result when finished, `None` while it runs.
-    Seen { run_id: String, result: Option<Value> },
+    /// The idempotency key of a run this gateway has seen (finished, or still running).
+    Seen { run_id: String, seen: crate::runs::Waited },
 }
+
+/// How long a retried `agent` waits for the run it repeats.
+const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The checks both `agent` and `chat.send` make before acknowledging: not draining, an idempotency key not seen
 /// before, a usable agent profile. The run is registered when this returns `New`.
@@ -581,13 +585,9 @@ fn prepare_run(
         .ok_or_else(|| invalid("params.idempotencyKey is required (a unique id per request)"))?
         .to_owned();
     let profile = AgentProfile::from_resolved(agent, &loaded.config).map_err(|error| unavailable(error.to_string()))?;
-    match gateway.runs.wait(&run_id) {
-        crate::runs::Waited::Finished(result) => return Ok(Prepared::Seen { run_id, result: Some(result) }),
-        crate::runs::Waited::Pending(_) => return Ok(Prepared::Seen { run_id, result: None }),
-        crate::runs::Waited::Unknown => {}
-    }
-    let Some(handle) = gateway.runs.start(&run_id, &session_key) else {
-        return Ok(Prepared::Seen { run_id, result: None });
+    let handle = match gateway.runs.start(&run_id, &session_key) {
+        Ok(handle) => handle,
+        Err(seen) => return Ok(Prepared::Seen { run_id, seen }),
     };
     let run = Run { conn: conn.clone(), run_id, session_key, agent_id: agent.id.clone(), handle };
     Ok(Prepared::New(Box::new((run, profile))))
@@ -693,8 +693,8 @@ async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFra
     let (run, profile) = match prepared {
         Ok(Prepared::New(prepared)) => *prepared,
         // A retry of a request already seen: the same run, not a second one.
-        Ok(Prepared::Seen { run_id, result }) => {
-            let status = if result.is_some() { "ok" } else { "in_flight" };
+        Ok(Prepared::Seen { run_id, seen }) => {
+            let status = if matches!(seen, crate::runs::Waited::Finished(_)) { "ok" } else { "in_flight" };
             let payload = json!({"runId": run_id, "status": status, "duplicate": true});
             return conn.respond(ResponseFrame::ok(&request.id, payload)).await;
         }
@@ -780,13 +780,9 @@ async fn agent_wait(gateway: &Gateway, params: &Value) -> Result<Value, ErrorSha
     let timeout = params.get("timeoutMs").and_then(Value::as_u64).unwrap_or(30_000).min(3_600_000);
     match gateway.runs.wait(run_id) {
         crate::runs::Waited::Finished(result) => Ok(result),
-        crate::runs::Waited::Pending(mut done) => {
-            let waited =
-                tokio::time::timeout(std::time::Duration::from_millis(timeout), done.wait_for(Option::is_some)).await;
-            match waited {
-                Ok(Ok(result)) => Ok(result.clone().unwrap_or(Value::Null)),
-                _ => Ok(json!({"runId": run_id, "status": "timeout", "summary": "still running"})),
-            }
+        crate::runs::Waited::Pending(done) => {
+            let result = crate::runs::settled(done, std::time::Duration::from_millis(timeout)).await;
+            Ok(result.unwrap_or_else(|| json!({"runId": run_id, "status": "timeout", "summary": "still running"})))
         }
         crate::runs::Waited::Unknown => match gateway.store.run(run_id).await.map_err(store_error)? {
             // A run from before this gateway started: its stored status is all there is.

@@ -42,23 +42,35 @@ pub(crate) enum Waited {
     Unknown,
 }
 
+/// A running run's result once it is published, or `None` after `timeout`.
+pub(crate) async fn settled(mut done: watch::Receiver<Option<Value>>, timeout: std::time::Duration) -> Option<Value> {
+    match tokio::time::timeout(timeout, done.wait_for(Option::is_some)).await {
+        Ok(Ok(result)) => result.clone(),
+        _ => None,
+    }
+}
+
 impl Runs {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a run; `None` when a run with this id is already active (an idempotent retry).
-    pub(crate) fn start(&self, run_id: &str, session_key: &str) -> Option<RunHandle> {
+    /// Registers a run, unless this id is already running or recently finished (an idempotent retry): then what
+    /// `wait` would find for it. Checked and registered under one lock, so two retries never both start.
+    pub(crate) fn start(&self, run_id: &str, session_key: &str) -> Result<RunHandle, Waited> {
         let mut inner = self.lock();
-        if inner.active.contains_key(run_id) {
-            return None;
+        if let Some(result) = inner.finished.get(run_id) {
+            return Err(Waited::Finished(result.clone()));
+        }
+        if let Some(active) = inner.active.get(run_id) {
+            return Err(Waited::Pending(active.done.clone()));
         }
         let (abort_tx, abort_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(None);
         inner
             .active
             .insert(run_id.to_owned(), Active { session_key: session_key.to_owned(), abort: abort_tx, done: done_rx });
-        Some(RunHandle { abort: abort_rx, done: done_tx, run_id: run_id.to_owned() })
+        Ok(RunHandle { abort: abort_rx, done: done_tx, run_id: run_id.to_owned() })
     }
 
     /// Publishes a run's result and moves it to the finished set.
