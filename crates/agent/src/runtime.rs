@@ -531,7 +531,8 @@ impl AgentRuntime {
         let mut tool_names = Vec::new();
         let mut assistant_turns = 0;
         let mut tools_enabled = true;
-        loop {
+        // Ends with the last assistant message, its visible text, and the client tools it called (if any).
+        let (message, text, client_tool_calls) = loop {
             if agent.compaction.enabled {
                 self.maybe_compact(agent, fixed_tokens, &mut context, turn, on_event).await;
             }
@@ -574,21 +575,7 @@ impl AgentRuntime {
                     }
                     text => text,
                 };
-                let silent = text.trim() == SILENT_REPLY;
-                return Ok(TurnOutcome {
-                    run_id: turn.run_id.clone(),
-                    session_id: turn.session.session_id.clone(),
-                    session_key: request.session_key.clone(),
-                    text: if silent { String::new() } else { text },
-                    silent,
-                    usage: turn.usage.clone(),
-                    provider: Some(message.provider.clone()),
-                    model: Some(message.model.clone()),
-                    assistant_turns,
-                    tool_calls: tool_names,
-                    duration_ms: 0,
-                    client_tool_calls: Vec::new(),
-                });
+                break (message, text, Vec::new());
             }
             let (client_calls, calls): (Vec<ToolCall>, Vec<ToolCall>) =
                 calls.into_iter().partition(|call| client_names.contains(&call.name.as_str()));
@@ -618,22 +605,26 @@ impl AgentRuntime {
             }
             if !client_calls.is_empty() {
                 tool_names.extend(client_calls.iter().map(|call| call.name.clone()));
-                return Ok(TurnOutcome {
-                    run_id: turn.run_id.clone(),
-                    session_id: turn.session.session_id.clone(),
-                    session_key: request.session_key.clone(),
-                    text: message.text(),
-                    silent: false,
-                    usage: turn.usage.clone(),
-                    provider: Some(message.provider.clone()),
-                    model: Some(message.model.clone()),
-                    assistant_turns,
-                    tool_calls: tool_names,
-                    duration_ms: 0,
-                    client_tool_calls: client_calls,
-                });
+                let text = message.text();
+                break (message, text, client_calls);
             }
-        }
+        };
+        // A reply of exactly NO_REPLY means "say nothing" (never when the turn stops at client tools).
+        let silent = client_tool_calls.is_empty() && text.trim() == SILENT_REPLY;
+        Ok(TurnOutcome {
+            run_id: turn.run_id.clone(),
+            session_id: turn.session.session_id.clone(),
+            session_key: request.session_key.clone(),
+            text: if silent { String::new() } else { text },
+            silent,
+            usage: turn.usage.clone(),
+            provider: Some(message.provider.clone()),
+            model: Some(message.model.clone()),
+            assistant_turns,
+            tool_calls: tool_names,
+            duration_ms: 0,
+            client_tool_calls,
+        })
     }
 
     /// Runs one tool call under the agent's policy and the tool timeout: the result, its outcome (`ok`, `error`,
