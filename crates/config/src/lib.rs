@@ -173,8 +173,19 @@ pub fn load(paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loade
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => (String::from("{}"), false),
         Err(source) => return Err(ConfigError::Read { path: paths.config_path.clone(), source }),
     };
-    let mut loaded = load_str(&text, paths, env)?;
+    let mut loaded = load_text(&text, paths, env)?;
     loaded.exists = exists;
+    Ok(loaded)
+}
+
+/// Loads a configuration from text as if it were the file at `paths.config_path`, with the agent files of the
+/// state dir: what [`load`] would give once that text is written (the gateway validates a config this way before
+/// writing it).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_text(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigError> {
+    let mut loaded = load_str(text, paths, env)?;
     let (agent_files, issues) = agents::load_agent_files(&paths.state_dir);
     let (errors, warnings): (Vec<_>, Vec<_>) = issues.into_iter().partition(|issue| issue.severity == Severity::Error);
     if !errors.is_empty() {
@@ -539,6 +550,11 @@ pub fn set_path(root: &mut Value, path: &str, new_value: Value) -> Result<(), St
     }
 }
 
+/// The file text [`save_raw`] writes for a raw config: 2-space JSON and a final newline.
+pub fn render_raw(raw: &Value) -> String {
+    serde_json::to_string_pretty(raw).unwrap_or_else(|_| "{}".to_owned()) + "\n"
+}
+
 /// Writes a raw config as 2-space JSON (mode 600), keeping the previous file as `openclaw.json.bak`.
 ///
 /// # Errors
@@ -554,7 +570,7 @@ pub fn save_raw(paths: &Paths, raw: &Value) -> Result<(), ConfigError> {
         std::fs::copy(&paths.config_path, &backup).map_err(write_err)?;
         set_mode(&backup, 0o600);
     }
-    let text = serde_json::to_string_pretty(raw).unwrap_or_else(|_| "{}".to_owned()) + "\n";
+    let text = render_raw(raw);
     let tmp = paths.config_path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(write_err)?;
     set_mode(&tmp, 0o600);

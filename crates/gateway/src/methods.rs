@@ -336,8 +336,8 @@ async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<V
         }
     };
     crate::reload::restore_redacted(&mut next, &loaded.raw);
-    let text = serde_json::to_string_pretty(&next).map_err(|error| invalid(error.to_string()))? + "\n";
-    let validated = openclaw_config::load_str(&text, &paths, &crate::reload::env)
+    let text = openclaw_config::render_raw(&next);
+    let validated = openclaw_config::load_text(&text, &paths, &crate::reload::env)
         .map_err(|error| invalid(error.to_string()).with_details(json!({"code": "INVALID_CONFIG"})))?;
     if crate::reload::changed_paths(&loaded.raw, &next).is_empty() {
         let mut config = next.clone();
@@ -345,10 +345,8 @@ async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<V
         return Ok(json!({"ok": true, "noop": true, "changedPaths": [], "path": paths.config_path, "config": config}));
     }
     openclaw_config::save_raw(&paths, &next).map_err(|error| unavailable(error.to_string()))?;
-    // The agent files and warnings come from a full load of what is now on disk.
-    let reloaded = openclaw_config::load(&paths, &crate::reload::env).unwrap_or(validated);
-    let hash = crate::reload::file_hash(&paths.config_path).unwrap_or_default();
-    let applied = gateway.apply_config(reloaded, hash.clone(), "config.write").map_err(unavailable)?;
+    let hash = crate::device::sha256_hex(text.as_bytes());
+    let applied = gateway.apply_config(validated, hash.clone(), "config.write").map_err(unavailable)?;
     let mut config = next;
     redact(&mut config);
     Ok(json!({

@@ -163,7 +163,8 @@ impl Gateway {
         Ok(Applied { changed, outcome })
     }
 
-    fn applied_hash(&self) -> String {
+    /// The hash of the config file text in force (empty when there is no file).
+    pub(crate) fn applied_hash(&self) -> String {
         self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 

@@ -342,7 +342,7 @@ async fn handshake(
             "uptimeMs": gateway.uptime_ms(),
             "configPath": loaded.paths.config_path,
             "stateDir": loaded.paths.state_dir,
-            "appliedConfigHash": crate::reload::file_hash(&loaded.paths.config_path),
+            "appliedConfigHash": Some(gateway.applied_hash()).filter(|hash| !hash.is_empty()),
             "sessionDefaults": methods::session_defaults(gateway),
             "authMode": if auth.token.is_some() { "token" } else if auth.password.is_some() { "password" } else { "none" },
         },
