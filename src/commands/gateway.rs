@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use openclaw_config::Secret;
-use openclaw_gateway::{AuthSettings, Gateway};
+use openclaw_gateway::{AuthSettings, Gateway, shared_secret};
 
 use super::Ctx;
 
@@ -169,9 +169,10 @@ impl Target {
             // A configured secret that cannot be read is skipped here: the env variable may still hold it.
             let configured = |secret: &Option<Secret>| secret.as_ref().and_then(|s| s.resolve(&super::env).ok());
             let auth = loaded.as_ref().map(|l| l.config.gateway.auth.clone()).unwrap_or_default();
-            let token = shared_secret(self.token.clone(), configured(&auth.token), "OPENCLAW_GATEWAY_TOKEN");
-            let password =
-                shared_secret(self.password.clone(), configured(&auth.password), "OPENCLAW_GATEWAY_PASSWORD");
+            let secret =
+                |flag: &Option<String>, configured, var| shared_secret(flag.clone(), configured, var, &super::env);
+            let token = secret(&self.token, configured(&auth.token), "OPENCLAW_GATEWAY_TOKEN");
+            let password = secret(&self.password, configured(&auth.password), "OPENCLAW_GATEWAY_PASSWORD");
             (token, password)
         };
         Ok(openclaw_gateway::client::ClientOptions {
@@ -226,11 +227,6 @@ pub struct RunArgs {
     /// Log at debug level (unless --log-level says otherwise).
     #[arg(long)]
     pub verbose: bool,
-}
-
-/// The reference's precedence for a shared secret: the flag, then the configuration, then the env variable.
-fn shared_secret(flag: Option<String>, configured: Option<String>, env_var: &str) -> Option<String> {
-    flag.or(configured).or_else(|| super::env(env_var).filter(|value| !value.is_empty()))
 }
 
 pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode> {

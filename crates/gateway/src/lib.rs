@@ -65,18 +65,21 @@ impl AuthSettings {
         auth: &openclaw_config::GatewayAuth,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AuthSettings, String> {
-        let pick = |flag: &Option<String>, secret: &Option<openclaw_config::Secret>, what: &str, var: &str| {
-            if let Some(flag) = flag {
-                return Ok(Some(flag.clone()));
-            }
-            if let Some(secret) = secret {
-                return secret.resolve(env).map(Some).map_err(|error| format!("gateway.auth.{what} {error}"));
-            }
-            Ok(env(var).filter(|value| !value.is_empty()))
+        let configured = |secret: &Option<openclaw_config::Secret>, what: &str| {
+            secret
+                .as_ref()
+                .map(|secret| secret.resolve(env))
+                .transpose()
+                .map_err(|e| format!("gateway.auth.{what} {e}"))
         };
         Ok(AuthSettings {
-            token: pick(&flags.token, &auth.token, "token", "OPENCLAW_GATEWAY_TOKEN")?,
-            password: pick(&flags.password, &auth.password, "password", "OPENCLAW_GATEWAY_PASSWORD")?,
+            token: shared_secret(flags.token.clone(), configured(&auth.token, "token")?, "OPENCLAW_GATEWAY_TOKEN", env),
+            password: shared_secret(
+                flags.password.clone(),
+                configured(&auth.password, "password")?,
+                "OPENCLAW_GATEWAY_PASSWORD",
+                env,
+            ),
         })
     }
 
@@ -89,6 +92,17 @@ impl AuthSettings {
     pub(crate) fn accepts(&self, given: &str) -> bool {
         [&self.token, &self.password].into_iter().flatten().any(|secret| secret_eq(given, secret))
     }
+}
+
+/// The reference's precedence for a shared secret, on the server and in clients: the flag, then the configured
+/// value, then the environment variable (empty counts as unset).
+pub fn shared_secret(
+    flag: Option<String>,
+    configured: Option<String>,
+    env_var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    flag.or(configured).or_else(|| env(env_var).filter(|value| !value.is_empty()))
 }
 
 /// Compares a presented secret with the expected one in constant time.
