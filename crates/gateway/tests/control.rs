@@ -310,6 +310,9 @@ async fn tools_invoke_runs_allowed_tools_and_refuses_the_rest() {
     assert_eq!(unknown.status(), 404);
     let bad = http().post(&url).bearer_auth(TOKEN).body("not json").send().await.unwrap();
     assert_eq!(bad.status(), 400);
+    let huge = format!("{{\"tool\": \"ls\", \"args\": {{\"pad\": \"{}\"}}}}", "x".repeat(2 * 1024 * 1024 + 1));
+    let too_big = http().post(&url).bearer_auth(TOKEN).body(huge).send().await.unwrap();
+    assert_eq!(too_big.status(), 413, "the 2 MB body cap");
     let tool_error = http()
         .post(&url)
         .bearer_auth(TOKEN)
@@ -427,4 +430,20 @@ async fn hooks_run_agents_with_token_idempotency_and_mappings() {
     assert_eq!(done["payload"]["status"], "ok");
     let system = fx.model.requests()[2].json()["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
     assert!(system.contains("Backup completed"), "{system}");
+
+    // Wrong hook tokens: 401 nineteen times, then 429 with Retry-After (loopback is not exempt for hooks).
+    for attempt in 1..=20 {
+        let wrong = http()
+            .post(format!("{hooks}/agent"))
+            .bearer_auth("nope")
+            .json(&json!({"message": "x"}))
+            .send()
+            .await
+            .unwrap();
+        let expected = if attempt < 20 { 401 } else { 429 };
+        assert_eq!(wrong.status(), expected, "attempt {attempt}");
+        if expected == 429 {
+            assert!(wrong.headers().get("retry-after").is_some());
+        }
+    }
 }
