@@ -1,6 +1,7 @@
 //! Turning the configuration into running parts: provider settings (with built-in defaults for `openai`,
 //! `anthropic` and `ollama`), API keys resolved from the environment, and the model chain of an agent.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openclaw_config::{Config, ProviderConfig, Secret, unresolved_var};
@@ -23,6 +24,14 @@ pub const BUILTIN_PROVIDERS: &[BuiltinProvider] = &[
         base_url: "https://api.anthropic.com",
         key_env: Some("ANTHROPIC_API_KEY"),
         default_model: "claude-sonnet-4-5",
+    },
+    BuiltinProvider {
+        id: "local",
+        api: Api::Local,
+        // Empty: the state dir's `models/` (a configured `baseUrl` is another directory of GGUF files).
+        base_url: "",
+        key_env: None,
+        default_model: "smollm2-135m",
     },
     BuiltinProvider {
         id: "ollama",
@@ -70,7 +79,7 @@ pub fn provider_settings(
                 id,
                 ErrorKind::NotConfigured,
                 format!(
-                    "the {api:?} API is not implemented yet (fix: use openai-completions, anthropic-messages or ollama)"
+                    "the {api:?} API is not implemented yet (fix: use openai-completions, anthropic-messages, ollama or local)"
                 ),
             )
         })?,
@@ -127,12 +136,14 @@ pub fn provider_settings(
     })
 }
 
-/// A router with every configured provider, plus the built-in ones the agents' model refs name.
+/// A router with every configured provider, plus the built-in ones the agents' model refs name. `models_dir` is where
+/// the `local` provider finds its GGUF files unless its `baseUrl` names another directory.
 pub fn build_router(
     config: &Config,
     model_refs: &[String],
     env: &dyn Fn(&str) -> Option<String>,
     retry: RetryPolicy,
+    models_dir: &Path,
 ) -> ModelRouter {
     let mut router = ModelRouter::new(retry, BreakerConfig::default());
     let mut ids: Vec<String> = config.models.providers.keys().cloned().collect();
@@ -147,6 +158,7 @@ pub fn build_router(
     for id in ids {
         let provider_config = config.models.providers.get(&id).cloned().unwrap_or_default();
         match provider_settings(&id, &provider_config, env) {
+            Ok(settings) if settings.api == Api::Local => add_local(&mut router, settings, models_dir),
             Ok(settings) => router.add_provider(settings),
             Err(error) => router.add_unavailable(&id, error),
         }
@@ -154,9 +166,32 @@ pub fn build_router(
     router
 }
 
+/// The embedded model's provider: GGUF files of a directory, loaded on first use, shared process-wide.
+#[cfg(feature = "local")]
+fn add_local(router: &mut ModelRouter, settings: ProviderSettings, models_dir: &Path) {
+    let dir = if settings.base_url.is_empty() { models_dir.to_path_buf() } else { PathBuf::from(&settings.base_url) };
+    let provider = openclaw_local::LocalProvider::from_dir(settings.id, dir);
+    router.add_provider_impl(std::sync::Arc::new(provider), settings.models);
+}
+
+#[cfg(not(feature = "local"))]
+fn add_local(router: &mut ModelRouter, settings: ProviderSettings, _models_dir: &Path) {
+    let error = ModelError::new(
+        &settings.id,
+        ErrorKind::NotConfigured,
+        "this build has no embedded model (fix: build openclaw with the `local` feature, or choose a remote provider)",
+    );
+    router.add_unavailable(&settings.id, error);
+}
+
+/// Where the local provider looks for models by default: `<state dir>/models`.
+pub fn models_dir(paths: &openclaw_config::Paths) -> PathBuf {
+    paths.state_dir.join("models")
+}
+
 /// The router for a loaded configuration: every configured provider plus the built-in ones its agents name.
 pub fn router_for(loaded: &openclaw_config::Loaded, env: &dyn Fn(&str) -> Option<String>) -> ModelRouter {
     let refs: Vec<String> =
         loaded.agents().iter().flat_map(|agent| agent.model.iter().chain(&agent.fallbacks).cloned()).collect();
-    build_router(&loaded.config, &refs, env, RetryPolicy::default())
+    build_router(&loaded.config, &refs, env, RetryPolicy::default(), &models_dir(&loaded.paths))
 }

@@ -11,6 +11,11 @@
 //! **Invariants:** the weights are loaded once and shared; generations take turns on the one model (a queue), they
 //! never load it twice. A missing or corrupt file is a [`LocalError`] naming the path and the command that fixes it.
 
+mod llama;
 mod model;
+mod registry;
 
 pub use model::{GenerateParams, LocalError, LocalModel, LocalProvider};
+pub use registry::{
+    CATALOG, CatalogEntry, DEFAULT_MODEL, Installed, catalog, installed, loaded_count, model_path, shared, valid_name,
+};

@@ -1,14 +1,14 @@
 //! Loading a GGUF model and generating from it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file;
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
-use candle_core::{Device, Tensor};
+
+use crate::llama::{Cache, Llama};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_llama::ModelWeights;
 use futures::StreamExt;
 use openclaw_models::{Api, ErrorKind, EventStream, ModelError, ModelProvider, ModelRequest, StreamEvent};
 use openclaw_protocol::{AgentMessage, AssistantMessage, AssistantPart, StopReason, Usage};
@@ -28,6 +28,10 @@ pub enum LocalError {
     Corrupt { path: PathBuf, reason: String },
     #[error("the local model {path} is not usable: {reason}")]
     Unsupported { path: PathBuf, reason: String },
+    #[error(
+        "the prompt has {tokens} tokens; the local model takes at most {limit} (fix: /new to start a fresh session)"
+    )]
+    TooLong { tokens: usize, limit: usize },
     #[error("local generation failed: {0}")]
     Generation(String),
 }
@@ -53,6 +57,8 @@ impl Default for GenerateParams {
 pub struct Generated {
     pub text: String,
     pub prompt_tokens: usize,
+    /// Prompt tokens that were already in the cache from the previous generation (not run again).
+    pub cached_tokens: usize,
     pub completion_tokens: usize,
     /// Stopped on the end-of-turn token (else on `max_tokens`).
     pub stopped: bool,
@@ -63,8 +69,14 @@ pub struct Generated {
 /// A loaded model: weights, tokenizer and chat template.
 pub struct LocalModel {
     path: PathBuf,
-    /// One generation at a time runs on the weights (their KV cache is per generation).
-    weights: Mutex<ModelWeights>,
+    /// Read-only once loaded; each generation has its own KV cache.
+    weights: Llama,
+    /// Generations through the provider take turns, first come first served (one at a time already uses both
+    /// cores; two at once would only make both slower).
+    queue: Arc<tokio::sync::Semaphore>,
+    /// The tokens the last generation fed through the model and their KV cache: the next prompt that starts the
+    /// same way (the same system prompt, the same conversation one turn later) only runs its new tokens.
+    last: std::sync::Mutex<Option<(Vec<u32>, Cache)>>,
     tokenizer: Tokenizer,
     template: String,
     stop_ids: Vec<u32>,
@@ -79,41 +91,8 @@ impl std::fmt::Debug for LocalModel {
     }
 }
 
-/// Rewrites the quantized tensors as f32, in memory, before the model is built: candle then multiplies with its
-/// f32 GEMM instead of quantizing the activations.
-///
-/// Measured on SmolLM2-135M (greedy, "What is the capital of France?"): the numpy f32 reference answers "The capital
-/// of France is Paris."; candle on the file's own Q4_1 (activations rounded to Q8_1) answers "L'Étoile, la
-/// Marseillaise, …", and so do Q4_1 → Q8_0 requantized layers and an f32 output with Q8 layers. Only all-f32 weights
-/// reproduce the reference. The cost is memory: ~540 MB of weights (and about twice that while converting).
-fn to_f32(
-    content: gguf_file::Content,
-    file: &mut std::fs::File,
-) -> candle_core::Result<(gguf_file::Content, std::io::Cursor<Vec<u8>>)> {
-    use candle_core::quantized::{GgmlDType, QTensor};
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
-    for name in names {
-        let tensor = content.tensor(file, name, &Device::Cpu)?;
-        let tensor = match tensor.dtype() {
-            GgmlDType::F32 => tensor,
-            _ => QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::F32)?,
-        };
-        tensors.push((name.clone(), tensor));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().map(|(key, value)| (key.as_str(), value)).collect();
-    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(name, tensor)| (name.as_str(), tensor)).collect();
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    gguf_file::write(&mut buffer, &metadata, &refs)?;
-    drop(tensors);
-    buffer.set_position(0);
-    let content = gguf_file::Content::read(&mut buffer)?;
-    Ok((content, buffer))
-}
-
-/// The longest sequence candle's `quantized_llama` supports (its `MAX_SEQ_LEN`).
+/// The most positions a generation may use (prompt and reply), whatever the file allows: bounds the rotary table
+/// and the KV cache.
 const MAX_SEQUENCE: usize = 4096;
 
 fn metadata_string(content: &gguf_file::Content, key: &str) -> Option<String> {
@@ -162,21 +141,29 @@ impl LocalModel {
                 stop_ids.push(id);
             }
         }
-        let context_length = metadata_u32(&content, "llama.context_length").map_or(2048, |n| n as usize);
-        let (content, mut reader) = to_f32(content, &mut file).map_err(|error| corrupt(error.to_string()))?;
-        let weights = ModelWeights::from_gguf(content, &mut reader, &Device::Cpu)
+        let context_length =
+            metadata_u32(&content, "llama.context_length").map_or(2048, |n| n as usize).min(MAX_SEQUENCE);
+        let weights = Llama::load(&content, &mut file, context_length)
             .map_err(|error| corrupt(format!("cannot load the weights: {error}")))?;
         let load_seconds = started.elapsed().as_secs_f64();
         tracing::info!(path = %path.display(), load_ms = (load_seconds * 1000.0) as u64, "Local model loaded.");
         Ok(LocalModel {
             path: path.to_path_buf(),
-            weights: Mutex::new(weights),
+            weights,
+            queue: Arc::new(tokio::sync::Semaphore::new(1)),
+            last: std::sync::Mutex::default(),
             tokenizer,
             template,
             stop_ids,
-            context_length: context_length.min(MAX_SEQUENCE),
+            context_length,
             load_seconds,
         })
+    }
+
+    /// Waits for this caller's turn on the model (first come, first served); the turn lasts as long as the permit.
+    /// (`None` only if the queue were closed, which never happens.)
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.queue.clone().acquire_owned().await.ok()
     }
 
     /// The file the model came from.
@@ -220,12 +207,11 @@ impl LocalModel {
     ) -> Result<Generated, LocalError> {
         let fail = |error: candle_core::Error| LocalError::Generation(error.to_string());
         let prompt_ids = self.encode(prompt)?;
+        if prompt_ids.is_empty() {
+            return Err(LocalError::Generation("the prompt is empty".to_owned()));
+        }
         if prompt_ids.len() + 1 >= self.context_length {
-            return Err(LocalError::Generation(format!(
-                "the prompt has {} tokens; the local model takes at most {}",
-                prompt_ids.len(),
-                self.context_length
-            )));
+            return Err(LocalError::TooLong { tokens: prompt_ids.len(), limit: self.context_length });
         }
         let max_new = params.max_tokens.min(self.context_length - prompt_ids.len());
         let sampling = if params.temperature <= 0.0 {
@@ -237,11 +223,15 @@ impl LocalModel {
             }
         };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
-        let mut weights = self.weights.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        weights.clear_kv_cache();
+        // Reuse the cached positions this prompt shares with the last one (at least one token must run, for logits).
+        let previous = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let (mut fed, mut cache) = previous.unwrap_or_default();
+        let shared = fed.iter().zip(&prompt_ids).take_while(|(a, b)| a == b).count().min(prompt_ids.len() - 1);
+        cache.truncate(shared).map_err(fail)?;
+        fed.truncate(shared);
         let started = Instant::now();
-        let input = Tensor::new(prompt_ids.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-        let logits = weights.forward(&input, 0).and_then(|l| l.squeeze(0)).map_err(fail)?;
+        let logits = self.weights.forward(&prompt_ids[shared..], &mut cache).map_err(fail)?;
+        fed.extend_from_slice(&prompt_ids[shared..]);
         let mut next = sampler.sample(&logits).map_err(fail)?;
         let prompt_seconds = started.elapsed().as_secs_f64();
         let decode_started = Instant::now();
@@ -267,17 +257,18 @@ impl LocalModel {
             if generated.len() >= max_new {
                 break;
             }
-            let position = prompt_ids.len() + generated.len() - 1;
-            let input = Tensor::new(&[next], &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(fail)?;
-            let logits = weights.forward(&input, position).and_then(|l| l.squeeze(0)).map_err(fail)?;
+            let logits = self.weights.forward(&[next], &mut cache).map_err(fail)?;
+            fed.push(next);
             next = sampler.sample(&logits).map_err(fail)?;
         }
         if text.len() > emitted {
             on_text(&text[emitted..]);
         }
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((fed, cache));
         Ok(Generated {
             text,
             prompt_tokens: prompt_ids.len(),
+            cached_tokens: shared,
             completion_tokens: generated.len(),
             stopped,
             prompt_seconds,
@@ -286,18 +277,50 @@ impl LocalModel {
     }
 }
 
+/// Where a [`LocalProvider`] gets its model.
+#[derive(Debug, Clone)]
+enum Source {
+    /// One model, already loaded (whatever the request's model id).
+    Loaded(Arc<LocalModel>),
+    /// `<dir>/<model id>.gguf`, loaded on first use and shared process-wide ([`crate::shared`]).
+    Dir(PathBuf),
+}
+
 /// The `local` provider: the agent runtime's view of a [`LocalModel`].
 #[derive(Debug, Clone)]
 pub struct LocalProvider {
     id: String,
-    model: Arc<LocalModel>,
+    source: Source,
     default_max_tokens: usize,
 }
 
 impl LocalProvider {
     /// A provider named `id` over a loaded model.
     pub fn new(id: impl Into<String>, model: Arc<LocalModel>) -> Self {
-        LocalProvider { id: id.into(), model, default_max_tokens: 512 }
+        LocalProvider { id: id.into(), source: Source::Loaded(model), default_max_tokens: 512 }
+    }
+
+    /// A provider named `id` serving the models of a directory: the request's model `name` is `<dir>/<name>.gguf`,
+    /// loaded when first asked for (so a gateway starts at once and a model pulled later is found).
+    pub fn from_dir(id: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        LocalProvider { id: id.into(), source: Source::Dir(dir.into()), default_max_tokens: 512 }
+    }
+
+    async fn model(&self, name: &str) -> Result<Arc<LocalModel>, ModelError> {
+        match &self.source {
+            Source::Loaded(model) => Ok(model.clone()),
+            Source::Dir(dir) => {
+                let not_usable = |error: LocalError| {
+                    let kind = match error {
+                        LocalError::Missing { .. } | LocalError::Unsupported { .. } => ErrorKind::NotConfigured,
+                        _ => ErrorKind::Protocol,
+                    };
+                    ModelError::new(&self.id, kind, error.to_string())
+                };
+                let path = crate::model_path(dir, name).map_err(not_usable)?;
+                crate::shared(&path).await.map_err(not_usable)
+            }
+        }
     }
 }
 
@@ -332,17 +355,19 @@ impl ModelProvider for LocalProvider {
 
     async fn stream(&self, request: &ModelRequest) -> Result<EventStream, ModelError> {
         let local_error = |message: String| ModelError::new(&self.id, ErrorKind::Protocol, message);
-        let prompt = self.model.render(&conversation(request)).map_err(|error| local_error(error.to_string()))?;
+        let model = self.model(&request.model).await?;
+        let prompt = model.render(&conversation(request)).map_err(|error| local_error(error.to_string()))?;
         let params = GenerateParams {
             max_tokens: request.max_tokens.map_or(self.default_max_tokens, |n| n as usize),
             temperature: request.temperature.map_or(0.0, f64::from),
             ..GenerateParams::default()
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<StreamEvent, ModelError>>();
-        let model = self.model.clone();
         let provider = self.id.clone();
         let model_id = request.model.clone();
+        let turn = model.turn().await;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut on_text = |piece: &str| tx.send(Ok(StreamEvent::TextDelta(piece.to_owned()))).is_ok();
             let result = model.generate(&prompt, params, &mut on_text);
             let event = match result {
@@ -363,6 +388,9 @@ impl ModelProvider for LocalProvider {
                     error_message: None,
                     extra: None,
                 })),
+                Err(error @ LocalError::TooLong { .. }) => {
+                    Err(ModelError::new(&provider, ErrorKind::ContextOverflow, error.to_string()))
+                }
                 Err(error) => Err(ModelError::new(&provider, ErrorKind::Protocol, error.to_string())),
             };
             let _ = tx.send(event);

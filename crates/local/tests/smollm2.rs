@@ -60,9 +60,79 @@ fn greedy_answer_names_paris() {
     assert!(done.text.contains("Paris"), "{:?}", done.text);
     assert!(pieces.len() > 3, "streamed in pieces: {pieces:?}");
     assert_eq!(pieces.concat(), done.text);
-    // Greedy decoding is deterministic.
+    // Greedy decoding is deterministic, also when the prompt comes from the cache of the previous generation.
     let again = model.generate(&prompt, params, &mut |_| true).unwrap();
     assert_eq!(again.text, done.text);
+    assert_eq!(again.cached_tokens, done.prompt_tokens - 1, "the same prompt runs only its last token again");
+    // The next turn of the conversation shares the prefix (system + first exchange) and runs only what is new.
+    let next = model
+        .render(&[
+            ("user".to_owned(), "What is the capital of France?".to_owned()),
+            ("assistant".to_owned(), done.text.clone()),
+            ("user".to_owned(), "And of Germany?".to_owned()),
+        ])
+        .unwrap();
+    let follow_up = model.generate(&next, params, &mut |_| true).unwrap();
+    assert!(
+        follow_up.cached_tokens >= done.prompt_tokens && follow_up.cached_tokens < follow_up.prompt_tokens,
+        "cached {} of {} (first prompt {})",
+        follow_up.cached_tokens,
+        follow_up.prompt_tokens,
+        done.prompt_tokens
+    );
+    // A cached prefix gives the same answer as a cold start.
+    let cold = LocalModel::load(&path).unwrap().generate(&next, params, &mut |_| true).unwrap();
+    assert_eq!(cold.cached_tokens, 0);
+    assert_eq!(follow_up.text, cold.text);
+}
+
+/// Many callers, one model: the process loads the file once, and concurrent turns through the provider queue up and
+/// all get the full, correct answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_loaded_model() {
+    use futures::StreamExt;
+    use openclaw_models::{ModelProvider, ModelRequest, StreamEvent};
+    let Some(path) = model_path() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&path, dir.path().join("smollm2-135m.gguf")).unwrap();
+    let provider = std::sync::Arc::new(openclaw_local::LocalProvider::from_dir("local", dir.path()));
+    let before = openclaw_local::loaded_count();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let provider = provider.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = ModelRequest {
+                model: "smollm2-135m".to_owned(),
+                messages: vec![openclaw_protocol::AgentMessage::user_text("What is the capital of France?")],
+                max_tokens: Some(30),
+                ..ModelRequest::default()
+            };
+            let mut stream = provider.stream(&request).await.unwrap();
+            let (mut deltas, mut done) = (String::new(), None);
+            while let Some(event) = stream.next().await {
+                match event.unwrap() {
+                    StreamEvent::TextDelta(text) => deltas.push_str(&text),
+                    StreamEvent::Done(message) => done = Some(message),
+                    _ => {}
+                }
+            }
+            let done = done.expect("a final message");
+            assert_eq!(done.text(), deltas);
+            deltas
+        }));
+    }
+    let answers: Vec<String> = futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(openclaw_local::loaded_count(), before + 1, "one load for three concurrent first requests");
+    for answer in &answers {
+        assert!(answer.contains("Paris"), "{answer:?}");
+        assert_eq!(answer, &answers[0], "greedy answers are the same whatever the queue order");
+    }
+    // A model name that is not a file name, and one not pulled, are errors that say what to do.
+    for (name, expected) in [("../etc/passwd", "not a local model name"), ("tinyllama", "openclaw models pull")] {
+        let request = ModelRequest { model: name.to_owned(), ..ModelRequest::default() };
+        let error = provider.stream(&request).await.err().expect("an error");
+        assert!(error.to_string().contains(expected), "{name}: {error}");
+    }
 }
 
 #[test]

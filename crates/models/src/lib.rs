@@ -28,7 +28,7 @@ pub enum Api {
     OpenAiCompletions,
     AnthropicMessages,
     Ollama,
-    /// The embedded model (`openclaw-local`), run in-process; never built from settings.
+    /// The embedded model (`openclaw-local`), run in-process; the agent's setup builds it, not [`build_provider`].
     Local,
 }
 
@@ -39,6 +39,7 @@ impl Api {
             "openai-completions" => Some(Api::OpenAiCompletions),
             "anthropic-messages" => Some(Api::AnthropicMessages),
             "ollama" => Some(Api::Ollama),
+            "local" => Some(Api::Local),
             _ => None,
         }
     }
