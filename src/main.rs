@@ -35,6 +35,9 @@ enum Command {
     /// Inspect sessions and their transcripts.
     #[command(subcommand)]
     Sessions(commands::sessions::SessionsCommand),
+    /// Pull and list models: the embedded local ones and the configured remote ones.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
     /// Read, change and validate the configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
             Command::Gateway(command) => commands::gateway::run(&ctx, command).await,
             Command::Logs(args) => commands::logs::run(&ctx, args).await,
+            Command::Models(command) => commands::models::run(&ctx, command).await,
         }
     });
     match result {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
     /// Do not ask; take everything from the flags.
     #[arg(long)]
@@ -20,7 +20,8 @@ pub struct SetupArgs {
     /// Accepted for compatibility; the health check is `openclaw doctor`.
     #[arg(long, hide = true)]
     skip_health: bool,
-    /// Provider id: openai, anthropic, ollama, or any name for an OpenAI-compatible endpoint.
+    /// Provider id: local (the embedded offline model, the default when no provider key is set), openai,
+    /// anthropic, ollama, or any name for an OpenAI-compatible endpoint.
     #[arg(long)]
     provider: Option<String>,
     /// The provider's base URL (e.g. http://127.0.0.1:8080/v1).
@@ -42,7 +43,8 @@ fn api_name(api: &str) -> anyhow::Result<&'static str> {
         "openai" | "openai-completions" => "openai-completions",
         "anthropic" | "anthropic-messages" => "anthropic-messages",
         "ollama" => "ollama",
-        other => bail!("unknown API {other:?} (fix: use openai, anthropic or ollama)"),
+        "local" => "local",
+        other => bail!("unknown API {other:?} (fix: use openai, anthropic, ollama or local)"),
     })
 }
 
@@ -62,11 +64,26 @@ fn defaults_for(provider: &str) -> (&'static str, Option<&'static str>, Option<&
     }
 }
 
+/// The provider to suggest: the first built-in remote one whose key is in the environment, else the local model.
+fn suggested_provider() -> &'static str {
+    openclaw_agent::BUILTIN_PROVIDERS
+        .iter()
+        .find(|builtin| builtin.key_env.is_some_and(|var| super::env(var).is_some_and(|v| !v.is_empty())))
+        .map_or("local", |builtin| builtin.id)
+}
+
 fn from_flags(args: &SetupArgs) -> anyhow::Result<Choice> {
     let provider = args
         .provider
         .clone()
-        .unwrap_or_else(|| if args.base_url.is_some() { "custom".to_owned() } else { "openai".to_owned() });
+        .unwrap_or_else(|| if args.base_url.is_some() { "custom".to_owned() } else { suggested_provider().to_owned() });
+    if provider == "local" {
+        let model = args.model.clone().unwrap_or_else(|| openclaw_local::DEFAULT_MODEL.to_owned());
+        if !openclaw_local::valid_name(&model) {
+            bail!("--model {model:?} is not a local model name (see openclaw models list)");
+        }
+        return Ok(Choice { provider, base_url: None, api: "local", key_env: None, model });
+    }
     if openclaw_protocol::AgentId::new(&provider).is_err() {
         bail!("--provider {provider:?} is not a valid id (fix: use lower-case letters, digits, '-' and '_')");
     }
@@ -111,14 +128,13 @@ fn ask(prompt: &str, default: &str) -> anyhow::Result<String> {
 
 fn interactive(args: &SetupArgs) -> anyhow::Result<Choice> {
     println!(
-        "Let's connect a model. Choose a provider: openai, anthropic, ollama, or a name for any OpenAI-compatible endpoint."
+        "Let's connect a model. Choose a provider: local (the embedded model: offline, no account or key), openai, anthropic, ollama, or a name for any OpenAI-compatible endpoint."
     );
-    // Suggest the first built-in provider whose key is already in the environment.
-    let suggestion = openclaw_agent::BUILTIN_PROVIDERS
-        .iter()
-        .find(|builtin| builtin.key_env.is_some_and(|var| super::env(var).is_some_and(|v| !v.is_empty())))
-        .map_or("openai", |builtin| builtin.id);
-    let provider = ask("Provider", args.provider.as_deref().unwrap_or(suggestion))?;
+    let provider = ask("Provider", args.provider.as_deref().unwrap_or(suggested_provider()))?;
+    if provider == "local" {
+        let model = ask("Local model", args.model.as_deref().unwrap_or(openclaw_local::DEFAULT_MODEL))?;
+        return from_flags(&SetupArgs { provider: Some(provider), model: Some(model), ..args.clone() });
+    }
     let (default_api, default_url, default_key, default_model) = defaults_for(&provider);
     let base_url = ask("Base URL", args.base_url.as_deref().or(default_url).unwrap_or(""))?;
     let api = api_name(&ask("API (openai, anthropic, ollama)", args.api.as_deref().unwrap_or(default_api))?)?;
@@ -139,6 +155,26 @@ fn interactive(args: &SetupArgs) -> anyhow::Result<Choice> {
     })
 }
 
+/// Pulls a catalog model that is not in the state dir's `models/` yet; a model that is neither there nor in the
+/// catalog is an error saying how to add it.
+async fn ensure_local_model(paths: &openclaw_config::Paths, name: &str) -> anyhow::Result<()> {
+    let dir = openclaw_agent::models_dir(paths);
+    let path = openclaw_local::model_path(&dir, name)?;
+    if path.exists() {
+        println!("Local model: {}", path.display());
+        return Ok(());
+    }
+    let Some(entry) = openclaw_local::catalog(name) else {
+        bail!("no local model {name:?} at {} (fix: openclaw models pull --file PATH {name})", path.display());
+    };
+    println!("Fetching the local model {name} (once; it then runs offline) …");
+    tokio::task::spawn_blocking(move || {
+        openclaw_local::pull_catalog(entry, &dir, false, &super::env, &mut super::models::reporter())
+    })
+    .await??;
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let paths = ctx.paths()?;
     // A broken existing file is reported, not overwritten.
@@ -147,18 +183,23 @@ pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let choice = if args.non_interactive { from_flags(&args)? } else { interactive(&args)? };
 
     let mut raw = if loaded.exists { loaded.raw.clone() } else { json!({}) };
-    // The reference requires `name` on every model entry.
-    let mut provider = json!({ "api": choice.api, "models": [{ "id": choice.model, "name": choice.model }] });
-    if let Some(url) = &choice.base_url {
-        provider["baseUrl"] = json!(url);
-    }
-    if let Some(var) = &choice.key_env {
-        provider["apiKey"] = json!(format!("${{{var}}}"));
-    }
     let set = |raw: &mut Value, path: &str, value: Value| {
         openclaw_config::set_path(raw, path, value).map_err(anyhow::Error::msg)
     };
-    set(&mut raw, &format!("models.providers.{}", choice.provider), provider)?;
+    if choice.api == "local" {
+        // The built-in `local` provider needs no entry; the model file must be there.
+        ensure_local_model(&paths, &choice.model).await?;
+    } else {
+        // The reference requires `name` on every model entry.
+        let mut provider = json!({ "api": choice.api, "models": [{ "id": choice.model, "name": choice.model }] });
+        if let Some(url) = &choice.base_url {
+            provider["baseUrl"] = json!(url);
+        }
+        if let Some(var) = &choice.key_env {
+            provider["apiKey"] = json!(format!("${{{var}}}"));
+        }
+        set(&mut raw, &format!("models.providers.{}", choice.provider), provider)?;
+    }
     set(&mut raw, "agents.defaults.model", json!({ "primary": format!("{}/{}", choice.provider, choice.model) }))?;
     if openclaw_config::get_path(&raw, "gateway.mode").is_none() {
         set(&mut raw, "gateway.mode", json!("local"))?;

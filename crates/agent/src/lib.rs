@@ -22,5 +22,7 @@ pub use lanes::Lanes;
 pub use memory_index::StoreMemoryIndex;
 pub use prompt::{PromptInput, TRUNCATION_MARKER, build_system_prompt, truncate_middle};
 pub use runtime::{AgentError, AgentEvent, AgentProfile, AgentRuntime, TurnOutcome, TurnRequest};
-pub use setup::{BUILTIN_PROVIDERS, BuiltinProvider, build_router, builtin_provider, provider_settings, router_for};
+pub use setup::{
+    BUILTIN_PROVIDERS, BuiltinProvider, build_router, builtin_provider, models_dir, provider_settings, router_for,
+};
 pub use workspace::{INJECTED, TEMPLATES, WorkspaceFile, ensure_workspace, load_workspace_files};

@@ -13,9 +13,16 @@
 
 mod llama;
 mod model;
+mod pull;
 mod registry;
 
 pub use model::{GenerateParams, LocalError, LocalModel, LocalProvider};
+pub use pull::{Inspected, Progress, PullError, inspect, name_for_file, pull_catalog, pull_file};
 pub use registry::{
     CATALOG, CatalogEntry, DEFAULT_MODEL, Installed, catalog, installed, loaded_count, model_path, shared, valid_name,
 };
+
+/// A candle error's message without the backtrace candle appends when `RUST_BACKTRACE` is set (users see these).
+fn message(error: &candle_core::Error) -> String {
+    error.to_string().lines().next().unwrap_or_default().trim().to_owned()
+}

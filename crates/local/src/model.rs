@@ -120,7 +120,7 @@ impl LocalModel {
             }
             Err(error) => return Err(corrupt(error.to_string())),
         };
-        let content = gguf_file::Content::read(&mut file).map_err(|error| corrupt(error.to_string()))?;
+        let content = gguf_file::Content::read(&mut file).map_err(|error| corrupt(crate::message(&error)))?;
         let architecture = metadata_string(&content, "general.architecture").unwrap_or_default();
         if architecture != "llama" {
             return Err(unsupported(format!("architecture {architecture:?}; only llama models run locally")));
@@ -144,7 +144,7 @@ impl LocalModel {
         let context_length =
             metadata_u32(&content, "llama.context_length").map_or(2048, |n| n as usize).min(MAX_SEQUENCE);
         let weights = Llama::load(&content, &mut file, context_length)
-            .map_err(|error| corrupt(format!("cannot load the weights: {error}")))?;
+            .map_err(|error| corrupt(format!("cannot load the weights: {}", crate::message(&error))))?;
         let load_seconds = started.elapsed().as_secs_f64();
         tracing::info!(path = %path.display(), load_ms = (load_seconds * 1000.0) as u64, "Local model loaded.");
         Ok(LocalModel {
@@ -205,7 +205,7 @@ impl LocalModel {
         params: GenerateParams,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generated, LocalError> {
-        let fail = |error: candle_core::Error| LocalError::Generation(error.to_string());
+        let fail = |error: candle_core::Error| LocalError::Generation(crate::message(&error));
         let prompt_ids = self.encode(prompt)?;
         if prompt_ids.is_empty() {
             return Err(LocalError::Generation("the prompt is empty".to_owned()));

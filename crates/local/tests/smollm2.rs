@@ -7,20 +7,7 @@ use std::path::PathBuf;
 use openclaw_local::{GenerateParams, LocalError, LocalModel};
 
 fn model_path() -> Option<PathBuf> {
-    let path = std::env::var_os("OPENCLAW_TEST_GGUF").map(PathBuf::from).or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        Some(PathBuf::from(home).join(".cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    })?;
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "the SmolLM2 model is missing at {}; .ci/run must fetch it (scripts/fetch-model.sh)",
-        path.display()
-    );
-    eprintln!("\n*** SKIPPED: no SmolLM2 model at {} (run scripts/fetch-model.sh) ***\n", path.display());
-    None
+    openclaw_testkit::smollm2_gguf()
 }
 
 #[test]

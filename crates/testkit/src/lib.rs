@@ -274,3 +274,28 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
     }
     stream.shutdown().await
 }
+
+/// Reports a missing test counterpart (a server, a client package, a model file): loudly on stderr, and as a
+/// failure under `CI=true`, where `.ci/run` must have installed it. `fix` says how to get it.
+///
+/// # Panics
+/// Under `CI=true`, always.
+pub fn counterpart_missing(what: &str, fix: &str) {
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{what} is missing under CI=true; {fix}");
+    eprintln!("\n*** SKIPPED: {what} is missing ({fix}) ***\n");
+}
+
+/// The SmolLM2-135M GGUF that `.ci/run` fetches (`scripts/fetch-model.sh`): `OPENCLAW_TEST_GGUF`, else
+/// `~/.cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf`. `None` (reported by [`counterpart_missing`]) when
+/// absent.
+pub fn smollm2_gguf() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("OPENCLAW_TEST_GGUF").map(std::path::PathBuf::from).or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        Some(std::path::PathBuf::from(home).join(".cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    })?;
+    if path.is_file() {
+        return Some(path);
+    }
+    counterpart_missing(&format!("the SmolLM2 model ({})", path.display()), "run scripts/fetch-model.sh");
+    None
+}
