@@ -74,6 +74,9 @@ fn with_no_key_setup_picks_the_local_model_and_the_agent_answers_offline() {
     let out = env.run(&["agent", "--local", "-m", "What is the capital of France?"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Paris"), "{}", text(&out));
 
+    let out = env.run(&["doctor"]);
+    assert!(text(&out).contains("ok    local model local/smollm2-135m"), "{}", text(&out));
+
     let out = env.run(&["models", "list", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -99,6 +99,28 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         let provider = loaded.config.models.providers.get(&model_ref.provider).cloned().unwrap_or_default();
         match openclaw_agent::provider_settings(&model_ref.provider, &provider, &super::env) {
             Err(error) => report.fail(&format!("agent {}: {error}", agent.id)),
+            Ok(settings) if settings.api == openclaw_models::Api::Local => {
+                // In-process: the file must be there and readable; nothing to reach.
+                let dir = if settings.base_url.is_empty() {
+                    openclaw_agent::models_dir(&loaded.paths)
+                } else {
+                    settings.base_url.clone().into()
+                };
+                let checked =
+                    openclaw_local::model_path(&dir, &model_ref.model).map_err(|error| error.to_string()).and_then(
+                        |path| openclaw_local::inspect(&path).map(|info| (path, info)).map_err(|e| e.to_string()),
+                    );
+                match checked {
+                    Ok((path, info)) => report.ok(&format!(
+                        "local model {model} at {} ({:.0}M parameters, {})",
+                        path.display(),
+                        info.parameters as f64 / 1e6,
+                        info.quantization
+                    )),
+                    Err(error) => report
+                        .fail(&format!("agent {}: {error} (fix: openclaw models pull {})", agent.id, model_ref.model)),
+                }
+            }
             Ok(settings) => {
                 let url = settings.base_url.trim_end_matches('/').to_owned();
                 match probe.get(&url).send().await {

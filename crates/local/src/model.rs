@@ -166,6 +166,11 @@ impl LocalModel {
         self.queue.clone().acquire_owned().await.ok()
     }
 
+    /// Drops the cached prompt prefix, so the next generation starts cold (for benchmarks).
+    pub fn forget_prefix(&self) {
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// The file the model came from.
     pub fn path(&self) -> &Path {
         &self.path
