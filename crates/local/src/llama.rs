@@ -11,16 +11,14 @@
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 
-/// One transformer block's weights; matrices are `[out, in]` f16, norms f32.
+/// One transformer block's weights; matrices are `[out, in]` f16, norms f32. The query, key and value projections
+/// are one matrix (one product instead of three), and so are the gate and up projections.
 struct Block {
     attn_norm: Tensor,
-    wq: Tensor,
-    wk: Tensor,
-    wv: Tensor,
+    qkv: Tensor,
     wo: Tensor,
     ffn_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
+    gate_up: Tensor,
     down: Tensor,
 }
 
@@ -47,30 +45,52 @@ pub(crate) struct Llama {
     shape: Shape,
 }
 
-/// The attention keys and values of one generation so far, per block: `[1, kv_heads, positions, head_dim]`.
+/// The attention keys and values of one generation so far: per block, buffers `[1, kv_heads, capacity, head_dim]`
+/// of which positions `0..len` are filled. Appending writes in place (no copy of what is cached, unlike
+/// concatenating per token); the buffers double when full.
 #[derive(Default)]
 pub(crate) struct Cache {
     kv: Vec<(Tensor, Tensor)>,
+    len: usize,
 }
 
 impl Cache {
     /// How many positions are cached.
     pub(crate) fn len(&self) -> usize {
-        self.kv.first().and_then(|(k, _)| k.dim(2).ok()).unwrap_or(0)
+        self.len
     }
 
-    /// Keeps the first `positions` positions (a view; nothing is copied).
-    pub(crate) fn truncate(&mut self, positions: usize) -> Result<()> {
-        if positions == 0 {
-            self.kv.clear();
-            return Ok(());
+    /// Keeps the first `positions` positions (later writes overwrite the rest).
+    pub(crate) fn truncate(&mut self, positions: usize) {
+        self.len = self.len.min(positions);
+    }
+
+    /// Writes block `index`'s new keys and values (`[1, kv_heads, count, head_dim]`, contiguous) after the cached
+    /// positions and returns views of all of them. [`Cache::advance`] moves `len` once every block has appended.
+    fn append(&mut self, index: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (_, kv_heads, count, head_dim) = k.dims4()?;
+        let end = self.len + count;
+        let grow = |old: Option<&Tensor>| -> Result<Tensor> {
+            let capacity = end.next_power_of_two().max(256);
+            let buffer = Tensor::zeros((1, kv_heads, capacity, head_dim), k.dtype(), k.device())?;
+            if let Some(old) = old.filter(|_| self.len > 0) {
+                buffer.slice_set(&old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            Ok(buffer)
+        };
+        if index == self.kv.len() {
+            self.kv.push((grow(None)?, grow(None)?));
+        } else if self.kv[index].0.dim(2)? < end {
+            self.kv[index] = (grow(Some(&self.kv[index].0))?, grow(Some(&self.kv[index].1))?);
         }
-        for (k, v) in &mut self.kv {
-            let keep = positions.min(k.dim(2)?);
-            *k = k.narrow(2, 0, keep)?;
-            *v = v.narrow(2, 0, keep)?;
-        }
-        Ok(())
+        let (k_buffer, v_buffer) = &self.kv[index];
+        k_buffer.slice_set(k, 2, self.len)?;
+        v_buffer.slice_set(v, 2, self.len)?;
+        Ok((k_buffer.narrow(2, 0, end)?, v_buffer.narrow(2, 0, end)?))
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.len += count;
     }
 }
 
@@ -126,12 +146,12 @@ impl Llama {
         let mut blocks = Vec::with_capacity(block_count);
         for i in 0..block_count {
             let mut half = |name: &str| content.tensor(reader, &format!("blk.{i}.{name}"), &cpu)?.dequantize_f16(&cpu);
-            let (wq, wk, wv, wo) =
-                (half("attn_q.weight")?, half("attn_k.weight")?, half("attn_v.weight")?, half("attn_output.weight")?);
-            let (gate, up, down) = (half("ffn_gate.weight")?, half("ffn_up.weight")?, half("ffn_down.weight")?);
+            let qkv = Tensor::cat(&[half("attn_q.weight")?, half("attn_k.weight")?, half("attn_v.weight")?], 0)?;
+            let gate_up = Tensor::cat(&[half("ffn_gate.weight")?, half("ffn_up.weight")?], 0)?;
+            let (wo, down) = (half("attn_output.weight")?, half("ffn_down.weight")?);
             let mut full = |name: &str| content.tensor(reader, &format!("blk.{i}.{name}"), &cpu)?.dequantize(&cpu);
             let (attn_norm, ffn_norm) = (full("attn_norm.weight")?, full("ffn_norm.weight")?);
-            blocks.push(Block { attn_norm, wq, wk, wv, wo, ffn_norm, gate, up, down });
+            blocks.push(Block { attn_norm, qkv, wo, ffn_norm, gate_up, down });
         }
         let norm = content.tensor(reader, "output_norm.weight", &cpu)?.dequantize(&cpu)?;
         // Rotary position angles: position × base^(-2i/head_dim).
@@ -163,49 +183,50 @@ impl Llama {
         }
         let cos = self.cos.narrow(0, start, count)?;
         let sin = self.sin.narrow(0, start, count)?;
-        // Later positions may not look at earlier ones' futures: -inf above the diagonal (offset by the cache).
+        let group = heads / kv_heads;
+        // Later positions may not look at later ones: -inf above the diagonal (offset by the cache). Queries are
+        // grouped by the key/value head they share (row `r * count + i` is query head `r` of the group at position
+        // `i`), so the mask repeats per group member and the cached keys and values are never copied per head.
         let mask = if count > 1 {
             let total = start + count;
-            let values: Vec<f32> = (0..count)
+            let values: Vec<f32> = (0..group)
+                .flat_map(|_| 0..count)
                 .flat_map(|i| (0..total).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
                 .collect();
-            Some(Tensor::from_vec(values, (count, total), &cpu)?)
+            Some(Tensor::from_vec(values, (group * count, total), &cpu)?)
         } else {
             None
         };
         let ids = Tensor::new(ids, &cpu)?;
         let mut x = self.embedding.index_select(&ids, 0)?.to_dtype(DType::F32)?;
         let scale = 1.0 / (head_dim as f64).sqrt();
+        let (q_width, kv_width) = (heads * head_dim, kv_heads * head_dim);
         for (index, block) in self.blocks.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, eps)?;
-            let split = |t: Tensor, n: usize| t.reshape((1, count, n, head_dim))?.transpose(1, 2)?.contiguous();
-            let q = split(linear(&h, &block.wq)?, heads)?;
-            let k = split(linear(&h, &block.wk)?, kv_heads)?;
-            let v = split(linear(&h, &block.wv)?, kv_heads)?;
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-            let (k, v) = match cache.kv.get(index) {
-                Some((past_k, past_v)) => (Tensor::cat(&[past_k, &k], 2)?, Tensor::cat(&[past_v, &v], 2)?),
-                None => (k, v),
+            let qkv = linear(&h, &block.qkv)?;
+            let split = |offset: usize, width: usize, n: usize| {
+                qkv.narrow(1, offset, width)?.reshape((1, count, n, head_dim))?.transpose(1, 2)?.contiguous()
             };
-            if index < cache.kv.len() {
-                cache.kv[index] = (k.clone(), v.clone());
-            } else {
-                cache.kv.push((k.clone(), v.clone()));
-            }
-            let k = candle_transformers::utils::repeat_kv(k, heads / kv_heads)?;
-            let v = candle_transformers::utils::repeat_kv(v, heads / kv_heads)?.contiguous()?;
+            let q = candle_nn::rotary_emb::rope_i(&split(0, q_width, heads)?, &cos, &sin)?;
+            let k = candle_nn::rotary_emb::rope_i(&split(q_width, kv_width, kv_heads)?, &cos, &sin)?;
+            let v = split(q_width + kv_width, kv_width, kv_heads)?;
+            let (k, v) = cache.append(index, &k, &v)?;
+            let q = q.reshape((1, kv_heads, group * count, head_dim))?;
             let mut scores = (q.matmul(&k.t()?)? * scale)?;
             if let Some(mask) = &mask {
                 scores = scores.broadcast_add(mask)?;
             }
             let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-            let attended = weights.matmul(&v)?.transpose(1, 2)?.reshape((count, heads * head_dim))?;
+            let attended =
+                weights.matmul(&v)?.reshape((1, heads, count, head_dim))?.transpose(1, 2)?.reshape((count, q_width))?;
             x = (x + linear(&attended, &block.wo)?)?;
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, eps)?;
-            let gated = (candle_nn::Activation::Silu.forward(&linear(&h, &block.gate)?)? * linear(&h, &block.up)?)?;
-            x = (x + linear(&gated, &block.down)?)?;
+            let gate_up = linear(&h, &block.gate_up)?;
+            let width = gate_up.dim(1)? / 2;
+            let gate = candle_nn::Activation::Silu.forward(&gate_up.narrow(1, 0, width)?)?;
+            x = (x + linear(&(gate * gate_up.narrow(1, width, width)?)?, &block.down)?)?;
         }
+        cache.advance(count);
         let last = x.i((count - 1..count, ..))?;
         let last = candle_nn::ops::rms_norm(&last, &self.norm, eps)?;
         linear(&last, self.output.as_ref().unwrap_or(&self.embedding))?.squeeze(0)

@@ -232,7 +232,7 @@ impl LocalModel {
         let previous = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         let (mut fed, mut cache) = previous.unwrap_or_default();
         let shared = fed.iter().zip(&prompt_ids).take_while(|(a, b)| a == b).count().min(prompt_ids.len() - 1);
-        cache.truncate(shared).map_err(fail)?;
+        cache.truncate(shared);
         fed.truncate(shared);
         let started = Instant::now();
         let logits = self.weights.forward(&prompt_ids[shared..], &mut cache).map_err(fail)?;
