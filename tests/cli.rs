@@ -347,7 +347,8 @@ async fn interactive_setup_reads_answers_from_the_prompt() {
     .await
     .unwrap();
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Provider [openai]:"), "{}", text(&out.stdout));
+    // No provider key in the environment: the embedded local model is the suggestion.
+    assert!(text(&out.stdout).contains("Provider [local]:"), "{}", text(&out.stdout));
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
     assert_eq!(config["agents"]["defaults"]["model"]["primary"], "mock/m1");
