@@ -101,11 +101,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Err(error) => report.fail(&format!("agent {}: {error}", agent.id)),
             Ok(settings) if settings.api == openclaw_models::Api::Local => {
                 // In-process: the file must be there and readable; nothing to reach.
-                let dir = if settings.base_url.is_empty() {
-                    openclaw_agent::models_dir(&loaded.paths)
-                } else {
-                    settings.base_url.clone().into()
-                };
+                let dir = openclaw_agent::local_dir(&settings, &openclaw_agent::models_dir(&loaded.paths));
                 let checked =
                     openclaw_local::model_path(&dir, &model_ref.model).map_err(|error| error.to_string()).and_then(
                         |path| openclaw_local::inspect(&path).map(|info| (path, info)).map_err(|e| e.to_string()),

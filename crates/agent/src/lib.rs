@@ -23,6 +23,7 @@ pub use memory_index::StoreMemoryIndex;
 pub use prompt::{PromptInput, TRUNCATION_MARKER, build_system_prompt, truncate_middle};
 pub use runtime::{AgentError, AgentEvent, AgentProfile, AgentRuntime, TurnOutcome, TurnRequest};
 pub use setup::{
-    BUILTIN_PROVIDERS, BuiltinProvider, build_router, builtin_provider, models_dir, provider_settings, router_for,
+    BUILTIN_PROVIDERS, BuiltinProvider, build_router, builtin_provider, local_dir, models_dir, provider_settings,
+    router_for,
 };
 pub use workspace::{INJECTED, TEMPLATES, WorkspaceFile, ensure_workspace, load_workspace_files};

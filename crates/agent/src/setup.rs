@@ -138,6 +138,7 @@ pub fn provider_settings(
 
 /// A router with every configured provider, plus the built-in ones the agents' model refs name. `models_dir` is where
 /// the `local` provider finds its GGUF files unless its `baseUrl` names another directory.
+#[cfg_attr(not(feature = "local"), allow(unused_variables))]
 pub fn build_router(
     config: &Config,
     model_refs: &[String],
@@ -158,7 +159,12 @@ pub fn build_router(
     for id in ids {
         let provider_config = config.models.providers.get(&id).cloned().unwrap_or_default();
         match provider_settings(&id, &provider_config, env) {
-            Ok(settings) if settings.api == Api::Local => add_local(&mut router, settings, models_dir),
+            #[cfg(feature = "local")]
+            Ok(settings) if settings.api == Api::Local => {
+                let provider = openclaw_local::LocalProvider::from_dir(&settings.id, local_dir(&settings, models_dir));
+                router.add_provider_impl(std::sync::Arc::new(provider), settings.models);
+            }
+            // Without the `local` feature, `build_provider` answers every call with how to get it.
             Ok(settings) => router.add_provider(settings),
             Err(error) => router.add_unavailable(&id, error),
         }
@@ -166,22 +172,9 @@ pub fn build_router(
     router
 }
 
-/// The embedded model's provider: GGUF files of a directory, loaded on first use, shared process-wide.
-#[cfg(feature = "local")]
-fn add_local(router: &mut ModelRouter, settings: ProviderSettings, models_dir: &Path) {
-    let dir = if settings.base_url.is_empty() { models_dir.to_path_buf() } else { PathBuf::from(&settings.base_url) };
-    let provider = openclaw_local::LocalProvider::from_dir(settings.id, dir);
-    router.add_provider_impl(std::sync::Arc::new(provider), settings.models);
-}
-
-#[cfg(not(feature = "local"))]
-fn add_local(router: &mut ModelRouter, settings: ProviderSettings, _models_dir: &Path) {
-    let error = ModelError::new(
-        &settings.id,
-        ErrorKind::NotConfigured,
-        "this build has no embedded model (fix: build openclaw with the `local` feature, or choose a remote provider)",
-    );
-    router.add_unavailable(&settings.id, error);
+/// The directory a `local`-API provider serves `<name>.gguf` files from: its `baseUrl` when set, else `models_dir`.
+pub fn local_dir(settings: &ProviderSettings, models_dir: &Path) -> PathBuf {
+    if settings.base_url.is_empty() { models_dir.to_path_buf() } else { PathBuf::from(&settings.base_url) }
 }
 
 /// Where the local provider looks for models by default: `<state dir>/models`.

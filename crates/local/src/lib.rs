@@ -11,6 +11,7 @@
 //! **Invariants:** the weights are loaded once and shared; generations take turns on the one model (a queue), they
 //! never load it twice. A missing or corrupt file is a [`LocalError`] naming the path and the command that fixes it.
 
+mod gguf;
 mod llama;
 mod model;
 mod pull;

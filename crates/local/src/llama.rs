@@ -94,15 +94,8 @@ impl Cache {
     }
 }
 
-fn metadata_f32(content: &gguf_file::Content, key: &str) -> Option<f32> {
-    content.metadata.get(key).and_then(|value| value.to_f32().ok())
-}
-
-fn metadata_usize(content: &gguf_file::Content, key: &str) -> Result<usize> {
-    content
-        .metadata
-        .get(key)
-        .and_then(|value| value.to_u32().ok())
+fn required(content: &gguf_file::Content, key: &str) -> Result<usize> {
+    crate::gguf::u32(content, key)
         .map(|n| n as usize)
         .ok_or_else(|| candle_core::Error::Msg(format!("the file has no {key}")))
 }
@@ -129,16 +122,16 @@ impl Llama {
         max_positions: usize,
     ) -> Result<Self> {
         let cpu = Device::Cpu;
-        let heads = metadata_usize(content, "llama.attention.head_count")?;
-        let kv_heads = metadata_usize(content, "llama.attention.head_count_kv")?;
-        let dim = metadata_usize(content, "llama.embedding_length")?;
-        let block_count = metadata_usize(content, "llama.block_count")?;
+        let heads = required(content, "llama.attention.head_count")?;
+        let kv_heads = required(content, "llama.attention.head_count_kv")?;
+        let dim = required(content, "llama.embedding_length")?;
+        let block_count = required(content, "llama.block_count")?;
         if heads == 0 || kv_heads == 0 || dim % heads != 0 || heads % kv_heads != 0 {
             candle_core::bail!("inconsistent head counts ({heads} heads, {kv_heads} kv heads, width {dim})");
         }
         let head_dim = dim / heads;
-        let eps = metadata_f32(content, "llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5);
-        let base = metadata_f32(content, "llama.rope.freq_base").unwrap_or(10_000.0);
+        let eps = crate::gguf::f32(content, "llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5);
+        let base = crate::gguf::f32(content, "llama.rope.freq_base").unwrap_or(10_000.0);
         let mut half = |name: &str| content.tensor(reader, name, &cpu)?.dequantize_f16(&cpu);
         let embedding = half("token_embd.weight")?;
         let output =

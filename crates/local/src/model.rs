@@ -7,6 +7,7 @@ use std::time::Instant;
 use candle_core::quantized::gguf_file;
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
 
+use crate::gguf;
 use crate::llama::{Cache, Llama};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use futures::StreamExt;
@@ -95,14 +96,6 @@ impl std::fmt::Debug for LocalModel {
 /// and the KV cache.
 const MAX_SEQUENCE: usize = 4096;
 
-fn metadata_string(content: &gguf_file::Content, key: &str) -> Option<String> {
-    content.metadata.get(key).and_then(|value| value.to_string().ok()).cloned()
-}
-
-fn metadata_u32(content: &gguf_file::Content, key: &str) -> Option<u32> {
-    content.metadata.get(key).and_then(|value| value.to_u32().ok())
-}
-
 impl LocalModel {
     /// Loads a GGUF file.
     ///
@@ -121,28 +114,26 @@ impl LocalModel {
             Err(error) => return Err(corrupt(error.to_string())),
         };
         let content = gguf_file::Content::read(&mut file).map_err(|error| corrupt(crate::message(&error)))?;
-        let architecture = metadata_string(&content, "general.architecture").unwrap_or_default();
-        if architecture != "llama" {
-            return Err(unsupported(format!("architecture {architecture:?}; only llama models run locally")));
+        if let Some(reason) = gguf::unrunnable(&content) {
+            return Err(unsupported(reason));
         }
         let mut tokenizer = Tokenizer::from_gguf(&content).map_err(|error| unsupported(error.to_string()))?;
-        if metadata_string(&content, "tokenizer.ggml.pre").as_deref() == Some("smollm") {
+        if gguf::string(&content, "tokenizer.ggml.pre").as_deref() == Some("smollm") {
             // SmolLM2's tokenizer.json: digits one by one, then byte-level BPE without a prefix space. candle's
             // default for an unknown `pre` is GPT-2's (with a prefix space), which gives other ids.
             let pre = Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()]);
             tokenizer.with_pre_tokenizer(Some(pre));
         }
-        let template = metadata_string(&content, "tokenizer.chat_template")
-            .ok_or_else(|| unsupported("no tokenizer.chat_template in the file".to_owned()))?;
-        let eos = metadata_u32(&content, "tokenizer.ggml.eos_token_id");
+        let template = gguf::string(&content, "tokenizer.chat_template")
+            .ok_or_else(|| unsupported("its tokenizer.chat_template is not text".to_owned()))?;
+        let eos = gguf::u32(&content, "tokenizer.ggml.eos_token_id");
         let mut stop_ids: Vec<u32> = eos.into_iter().collect();
         for special in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>"] {
             if let Some(id) = tokenizer.token_to_id(special).filter(|id| !stop_ids.contains(id)) {
                 stop_ids.push(id);
             }
         }
-        let context_length =
-            metadata_u32(&content, "llama.context_length").map_or(2048, |n| n as usize).min(MAX_SEQUENCE);
+        let context_length = gguf::u32(&content, "llama.context_length").map_or(2048, |n| n as usize).min(MAX_SEQUENCE);
         let weights = Llama::load(&content, &mut file, context_length)
             .map_err(|error| corrupt(format!("cannot load the weights: {}", crate::message(&error))))?;
         let load_seconds = started.elapsed().as_secs_f64();
@@ -282,50 +273,33 @@ impl LocalModel {
     }
 }
 
-/// Where a [`LocalProvider`] gets its model.
-#[derive(Debug, Clone)]
-enum Source {
-    /// One model, already loaded (whatever the request's model id).
-    Loaded(Arc<LocalModel>),
-    /// `<dir>/<model id>.gguf`, loaded on first use and shared process-wide ([`crate::shared`]).
-    Dir(PathBuf),
-}
-
 /// The `local` provider: the agent runtime's view of a [`LocalModel`].
 #[derive(Debug, Clone)]
 pub struct LocalProvider {
     id: String,
-    source: Source,
+    /// Where `<model id>.gguf` files are.
+    dir: PathBuf,
     default_max_tokens: usize,
 }
 
 impl LocalProvider {
-    /// A provider named `id` over a loaded model.
-    pub fn new(id: impl Into<String>, model: Arc<LocalModel>) -> Self {
-        LocalProvider { id: id.into(), source: Source::Loaded(model), default_max_tokens: 512 }
-    }
-
     /// A provider named `id` serving the models of a directory: the request's model `name` is `<dir>/<name>.gguf`,
     /// loaded when first asked for (so a gateway starts at once and a model pulled later is found).
     pub fn from_dir(id: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
-        LocalProvider { id: id.into(), source: Source::Dir(dir.into()), default_max_tokens: 512 }
+        LocalProvider { id: id.into(), dir: dir.into(), default_max_tokens: 512 }
     }
 
+    /// The model `name`, loaded on first use and shared process-wide ([`crate::shared`]).
     async fn model(&self, name: &str) -> Result<Arc<LocalModel>, ModelError> {
-        match &self.source {
-            Source::Loaded(model) => Ok(model.clone()),
-            Source::Dir(dir) => {
-                let not_usable = |error: LocalError| {
-                    let kind = match error {
-                        LocalError::Missing { .. } | LocalError::Unsupported { .. } => ErrorKind::NotConfigured,
-                        _ => ErrorKind::Protocol,
-                    };
-                    ModelError::new(&self.id, kind, error.to_string())
-                };
-                let path = crate::model_path(dir, name).map_err(not_usable)?;
-                crate::shared(&path).await.map_err(not_usable)
-            }
-        }
+        let not_usable = |error: LocalError| {
+            let kind = match error {
+                LocalError::Missing { .. } | LocalError::Unsupported { .. } => ErrorKind::NotConfigured,
+                _ => ErrorKind::Protocol,
+            };
+            ModelError::new(&self.id, kind, error.to_string())
+        };
+        let path = crate::model_path(&self.dir, name).map_err(not_usable)?;
+        crate::shared(&path).await.map_err(not_usable)
     }
 }
 

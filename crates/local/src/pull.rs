@@ -53,15 +53,8 @@ pub fn inspect(path: &Path) -> Result<Inspected, PullError> {
     let mut file = std::fs::File::open(path).map_err(|error| not_a_model(error.to_string()))?;
     let content = gguf_file::Content::read(&mut file)
         .map_err(|error| not_a_model(format!("not a readable GGUF file: {}", crate::message(&error))))?;
-    let text = |key: &str| content.metadata.get(key).and_then(|value| value.to_string().ok()).cloned();
-    let architecture = text("general.architecture").unwrap_or_default();
-    if architecture != "llama" {
-        return Err(not_a_model(format!("architecture {architecture:?}; only llama-architecture models run locally")));
-    }
-    for key in ["tokenizer.ggml.tokens", "tokenizer.chat_template"] {
-        if !content.metadata.contains_key(key) {
-            return Err(not_a_model(format!("it has no {key}")));
-        }
+    if let Some(reason) = crate::gguf::unrunnable(&content) {
+        return Err(not_a_model(reason));
     }
     let mut types: std::collections::BTreeMap<String, u64> = Default::default();
     let mut parameters = 0u64;
@@ -72,10 +65,10 @@ pub fn inspect(path: &Path) -> Result<Inspected, PullError> {
     }
     let quantization = types.into_iter().max_by_key(|(_, count)| *count).map(|(name, _)| name).unwrap_or_default();
     Ok(Inspected {
-        architecture,
-        name: text("general.name"),
+        architecture: crate::gguf::string(&content, "general.architecture").unwrap_or_default(),
+        name: crate::gguf::string(&content, "general.name"),
         parameters,
-        context_length: content.metadata.get("llama.context_length").and_then(|value| value.to_u32().ok()),
+        context_length: crate::gguf::u32(&content, "llama.context_length"),
         quantization,
     })
 }

@@ -148,7 +148,8 @@ pub fn build_provider(settings: ProviderSettings) -> std::sync::Arc<dyn ModelPro
     }
 }
 
-/// Stands in for the embedded model when it was not loaded: every call says how to get it.
+/// Stands in for the embedded model where the agent's setup did not build it (a build without the `local`
+/// feature): every call says how to get it.
 struct LocalNotLoaded(String);
 
 #[async_trait::async_trait]
@@ -165,7 +166,7 @@ impl ModelProvider for LocalNotLoaded {
         Err(ModelError::new(
             &self.0,
             ErrorKind::NotConfigured,
-            "the local model is not loaded (fix: openclaw models pull smollm2-135m)",
+            "this build has no embedded model (fix: build openclaw with the `local` feature, or choose a remote provider)",
         ))
     }
 }
