@@ -1,7 +1,7 @@
 //! The `openclaw` binary end to end: setup, streamed turns against a real HTTP model server, persistence across
 //! restarts, tool calls in both wire formats, crash consistency, and clear errors for bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -9,34 +9,11 @@ use openclaw_store::{SqliteStore, Store};
 use openclaw_testkit::{ScriptedServer, anthropic, openai};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
+mod common;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-}
+use common::{BIN, Env};
 
 impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join("state");
-        Env { _dir: dir, state }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("OPENCLAW_STATE_DIR", &self.state)
-            .env("HOME", self.state.parent().unwrap_or(Path::new("/tmp")))
-            .env_remove("OPENCLAW_CONFIG_PATH")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env("MOCK_KEY", "sk-test-123")
-            .stdin(Stdio::null());
-        command
-    }
-
     async fn run(&self, args: &[&str]) -> Output {
         let mut command = self.command(args);
         tokio::task::spawn_blocking(move || command.output().expect("run openclaw")).await.expect("join")

