@@ -8,62 +8,29 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use openclaw_bench::{median, percentile, proc_status_mb};
 use openclaw_testkit::{ScriptedServer, openai};
 use serde_json::{Value, json};
 
+/// Runs the `openclaw` binary against an instant mock model on loopback.
+#[derive(clap::Parser)]
 struct Options {
+    /// The binary to measure.
+    #[arg(long, default_value = "target/release/openclaw")]
     bin: String,
+    /// Requests per measured load.
+    #[arg(long, default_value_t = 2000)]
     requests: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
     json: bool,
 }
 
-fn options() -> Options {
-    let mut opts = Options { bin: "target/release/openclaw".to_owned(), requests: 2000, concurrency: 8, json: false };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut idx = 0;
-    while idx < args.len() {
-        let value = args.get(idx + 1).cloned().unwrap_or_default();
-        match args[idx].as_str() {
-            "--bin" => opts.bin = value,
-            "--requests" => opts.requests = value.parse().unwrap_or(opts.requests),
-            "--concurrency" => opts.concurrency = value.parse().unwrap_or(opts.concurrency),
-            "--json" => {
-                opts.json = true;
-                idx += 1;
-                continue;
-            }
-            other => {
-                eprintln!("unknown argument {other}; see the module documentation");
-                std::process::exit(2);
-            }
-        }
-        idx += 2;
-    }
-    opts
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    percentile(values, 50.0)
-}
-
 fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    proc_status_mb(&pid.to_string(), "VmRSS")
 }
 
 struct Gateway {
@@ -149,7 +116,7 @@ async fn load(url: String, token: Option<String>, model: &str, total: usize, con
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let opts = options();
+    let opts = <Options as clap::Parser>::parse();
     let mock = ScriptedServer::start().await;
     mock.set_fallback(openai::text("pong"));
     let dir = tempfile::tempdir().expect("tempdir");

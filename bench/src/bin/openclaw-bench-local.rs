@@ -11,63 +11,36 @@
 use std::process::Command;
 use std::time::Instant;
 
+use openclaw_bench::{median, proc_status_mb};
 use serde_json::{Value, json};
 
 const QUESTIONS: [&str; 3] =
     ["What is the capital of France?", "Write a haiku about the sea.", "Reply with exactly one word: hello"];
 const MAX_NEW: usize = 60;
+/// Repeated 90 times before the first question: an ~850-token prompt.
+const LONG_FILLER: &str = "Here is some background text about many things. ";
 
+/// The embedded model side by side with the numpy reference and llama.cpp.
+#[derive(clap::Parser)]
 struct Options {
+    /// The GGUF file (`scripts/fetch-model.sh` prints where it is).
+    #[arg(long)]
     model: String,
+    /// Runs of each engine (medians are reported).
+    #[arg(long, default_value_t = 3)]
     runs: usize,
-    numpy: Option<String>,
+    /// The numpy reference script (`none` to skip it).
+    #[arg(long, default_value = "../shared/tools/test-servers/smollm2_numpy_reference.py")]
+    numpy: String,
+    /// llama.cpp's `llama-bench`, if built.
+    #[arg(long)]
     llama_bench: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
     json: bool,
-}
-
-fn options(args: &[String]) -> Options {
-    let mut opts = Options {
-        model: String::new(),
-        runs: 3,
-        numpy: Some("../shared/tools/test-servers/smollm2_numpy_reference.py".to_owned()),
-        llama_bench: None,
-        json: false,
-    };
-    let mut idx = 0;
-    while idx < args.len() {
-        let value = args.get(idx + 1).cloned().unwrap_or_default();
-        match args[idx].as_str() {
-            "--model" => opts.model = value,
-            "--runs" => opts.runs = value.parse().unwrap_or(opts.runs),
-            "--numpy" => opts.numpy = Some(value).filter(|v| !v.is_empty() && v != "none"),
-            "--llama-bench" => opts.llama_bench = Some(value),
-            "--json" => {
-                opts.json = true;
-                idx += 1;
-                continue;
-            }
-            other => {
-                eprintln!("unknown argument {other}; see the module documentation");
-                std::process::exit(2);
-            }
-        }
-        idx += 2;
-    }
-    if opts.model.is_empty() {
-        eprintln!("--model FILE.gguf is required (scripts/fetch-model.sh prints where it is)");
-        std::process::exit(2);
-    }
-    opts
-}
-
-/// The peak resident set of this process so far, in MB (`VmHWM`).
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    /// Internal: one measured run of ours in this process, printed as JSON.
+    #[arg(long, hide = true)]
+    child: bool,
 }
 
 /// One measured run in this process: load, then each question from a cold cache.
@@ -81,36 +54,38 @@ fn child(model_path: &str) -> Value {
         }
     };
     let load_s = started.elapsed().as_secs_f64();
+    let run = |question: &str, max_tokens: usize| {
+        model.forget_prefix();
+        let prompt = model.render(&[("user".to_owned(), question.to_owned())]).unwrap_or_default();
+        let params = openclaw_local::GenerateParams { max_tokens, ..Default::default() };
+        model.generate(&prompt, params, &mut |_| true).unwrap_or_else(|error| {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        })
+    };
     let (mut prompt_tokens, mut prompt_s, mut decode_tokens, mut decode_s) = (0usize, 0f64, 0usize, 0f64);
     let mut answers = Vec::new();
     for question in QUESTIONS {
-        model.forget_prefix();
-        let prompt = model.render(&[("user".to_owned(), question.to_owned())]).unwrap_or_default();
-        let params = openclaw_local::GenerateParams { max_tokens: MAX_NEW, ..Default::default() };
-        match model.generate(&prompt, params, &mut |_| true) {
-            Ok(done) => {
-                prompt_tokens += done.prompt_tokens;
-                prompt_s += done.prompt_seconds;
-                // The first sampled token comes from the prompt pass; decode steps are the rest.
-                decode_tokens += done.completion_tokens.saturating_sub(1);
-                decode_s += done.decode_seconds;
-                answers.push(done.text);
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                std::process::exit(1);
-            }
-        }
+        let done = run(question, MAX_NEW);
+        prompt_tokens += done.prompt_tokens;
+        prompt_s += done.prompt_seconds;
+        // The first sampled token comes from the prompt pass; decode steps are the rest.
+        decode_tokens += done.completion_tokens.saturating_sub(1);
+        decode_s += done.decode_seconds;
+        answers.push(done.text);
     }
+    let short_peak = proc_status_mb("self", "VmHWM");
+    // What an agent sends: a long prompt (the size of a workspace's bootstrap files), then a short answer.
+    let long = run(&format!("{}{}", LONG_FILLER.repeat(90), QUESTIONS[0]), 20);
     json!({
         "load_s": load_s, "prompt_tokens": prompt_tokens, "prompt_s": prompt_s,
-        "decode_tokens": decode_tokens, "decode_s": decode_s, "peak_rss_mb": peak_rss_mb(), "answers": answers,
+        "decode_tokens": decode_tokens, "decode_s": decode_s, "peak_rss_mb": short_peak,
+        "answers": answers,
+        "long_peak_rss_mb": proc_status_mb("self", "VmHWM"),
+        "long_prompt_tokens": long.prompt_tokens,
+        "long_prompt_tps": long.prompt_tokens as f64 / long.prompt_seconds,
+        "long_decode_tps": long.completion_tokens.saturating_sub(1) as f64 / long.decode_seconds,
     })
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Runs `command` under GNU time and returns (stdout+stderr, peak RSS in MB).
@@ -176,23 +151,27 @@ fn summarize(runs: &[Value]) -> Value {
     let decode =
         pick(&|run| run["decode_tokens"].as_f64().unwrap_or(0.0) / run["decode_s"].as_f64().unwrap_or(f64::NAN));
     let rss = pick(&|run| run["peak_rss_mb"].as_f64().unwrap_or(f64::NAN));
+    let long_prompt = pick(&|run| run["long_prompt_tps"].as_f64().unwrap_or(f64::NAN));
+    let long_decode = pick(&|run| run["long_decode_tps"].as_f64().unwrap_or(f64::NAN));
+    let long_peak = pick(&|run| run["long_peak_rss_mb"].as_f64().unwrap_or(f64::NAN));
     json!({
         "runs": runs.len(), "load_s": load, "prompt_tps": prompt, "decode_tps": decode, "peak_rss_mb": rss,
+        "long_prompt_tokens": runs.first().map(|run| run["long_prompt_tokens"].clone()).unwrap_or(Value::Null),
+        "long_prompt_tps": long_prompt, "long_decode_tps": long_decode, "long_peak_rss_mb": long_peak,
         "answers": runs.first().map(|run| run["answers"].clone()).unwrap_or(Value::Null),
     })
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child") {
-        println!("{}", child(args.get(1).map_or("", String::as_str)));
+    let opts = <Options as clap::Parser>::parse();
+    if opts.child {
+        println!("{}", child(&opts.model));
         return;
     }
-    let opts = options(&args);
     let me = std::env::current_exe().unwrap_or_else(|_| "openclaw-bench-local".into());
     let mut ours = Vec::new();
     for _ in 0..opts.runs {
-        let out = Command::new(&me).args(["--child", &opts.model]).output();
+        let out = Command::new(&me).args(["--child", "--model", &opts.model]).output();
         match out.ok().filter(|out| out.status.success()).and_then(|out| serde_json::from_slice(&out.stdout).ok()) {
             Some(run) => ours.push(run),
             None => {
@@ -201,9 +180,9 @@ fn main() {
             }
         }
     }
-    let numpy: Vec<Value> = match &opts.numpy {
-        Some(script) => (0..opts.runs).filter_map(|_| numpy_run(script, &opts.model)).collect(),
-        None => Vec::new(),
+    let numpy: Vec<Value> = match opts.numpy.as_str() {
+        "" | "none" => Vec::new(),
+        script => (0..opts.runs).filter_map(|_| numpy_run(script, &opts.model)).collect(),
     };
     let llama: Vec<Value> = match &opts.llama_bench {
         Some(bench) => (0..opts.runs).filter_map(|_| llama_run(bench, &opts.model)).collect(),
@@ -244,6 +223,14 @@ fn main() {
             cell("peak_rss_mb")
         );
     }
+    let ours = &result["ours"];
+    println!(
+        "openclaw, {}-token prompt: {:.0} prompt tok/s, then {:.1} decode tok/s; peak RSS {:.0} MB",
+        ours["long_prompt_tokens"],
+        ours["long_prompt_tps"].as_f64().unwrap_or(f64::NAN),
+        ours["long_decode_tps"].as_f64().unwrap_or(f64::NAN),
+        ours["long_peak_rss_mb"].as_f64().unwrap_or(f64::NAN)
+    );
     for (name, key) in [("openclaw", "ours"), ("numpy", "numpy_reference")] {
         if let Some(answers) = result[key]["answers"].as_array() {
             for (question, answer) in QUESTIONS.iter().zip(answers) {
