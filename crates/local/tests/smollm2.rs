@@ -114,6 +114,26 @@ async fn concurrent_requests_share_one_loaded_model() {
         assert!(answer.contains("Paris"), "{answer:?}");
         assert_eq!(answer, &answers[0], "greedy answers are the same whatever the queue order");
     }
+    // Turns are queued: while one caller holds the model, another request does not start.
+    let model = openclaw_local::shared(&dir.path().join("smollm2-135m.gguf")).await.unwrap();
+    let held = model.turn().await.expect("a turn");
+    let waiting = tokio::spawn({
+        let provider = provider.clone();
+        async move {
+            let request = ModelRequest {
+                model: "smollm2-135m".to_owned(),
+                messages: vec![openclaw_protocol::AgentMessage::user_text("What is the capital of France?")],
+                max_tokens: Some(5),
+                ..ModelRequest::default()
+            };
+            let mut stream = provider.stream(&request).await.unwrap();
+            stream.next().await.is_some_and(|event| event.is_ok())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!waiting.is_finished(), "a request ran while another caller held the model");
+    drop(held);
+    assert!(waiting.await.unwrap(), "the queued request runs once the model is free");
     // A model name that is not a file name, and one not pulled, are errors that say what to do.
     for (name, expected) in [("../etc/passwd", "not a local model name"), ("tinyllama", "openclaw models pull")] {
         let request = ModelRequest { model: name.to_owned(), ..ModelRequest::default() };
