@@ -67,12 +67,26 @@ pub async fn build_runtime(
         tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
     }
     let router = openclaw_agent::router_for(loaded, &env);
-    Ok(Arc::new(openclaw_agent::AgentRuntime::new(
-        store as Arc<dyn openclaw_store::Store>,
-        Arc::new(router),
-        openclaw_tools::ToolRegistry::builtin(),
-        Some(i64::from(std::process::id())),
-    )))
+    Ok(Arc::new(
+        openclaw_agent::AgentRuntime::new(
+            store as Arc<dyn openclaw_store::Store>,
+            Arc::new(router),
+            openclaw_tools::ToolRegistry::builtin(),
+            Some(i64::from(std::process::id())),
+        )
+        .with_skills_host(skills_host(&loaded.paths)),
+    ))
+}
+
+/// Where skills are found for this state dir, gated on this process's environment.
+pub fn skills_host(paths: &Paths) -> openclaw_agent::SkillsHost {
+    let default_state = paths.home.as_ref().is_some_and(|home| paths.state_dir == home.join(".openclaw"));
+    openclaw_agent::SkillsHost {
+        state_dir: Some(paths.state_dir.clone()),
+        home: paths.home.clone(),
+        default_state,
+        env: Arc::new(env),
+    }
 }
 
 /// Whether a process id belongs to a running process (for crash recovery of runs).

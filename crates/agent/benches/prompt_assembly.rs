@@ -47,6 +47,7 @@ fn bench_prompt(c: &mut Criterion) {
                 now: "2026-11-21T06:00:00.000Z",
                 personality: None,
                 tools: &tools,
+                skills: "",
                 files: &files,
                 max_file_chars: 20_000,
                 max_total_chars: 60_000,

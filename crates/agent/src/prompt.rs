@@ -19,6 +19,8 @@ pub struct PromptInput<'a> {
     pub now: &'a str,
     pub personality: Option<&'a Personality>,
     pub tools: &'a [ToolSpec],
+    /// The `## Skills` section (empty when the agent has none).
+    pub skills: &'a str,
     pub files: &'a [WorkspaceFile],
     pub max_file_chars: usize,
     pub max_total_chars: usize,
@@ -64,6 +66,7 @@ pub fn build_system_prompt(input: &PromptInput<'_>) -> String {
         }
         out.push_str("\n## Tool Call Style\nCall a tool when it gives a better answer than guessing. Do not narrate routine tool calls. Never repeat the same call with the same arguments.\n\n");
     }
+    out.push_str(input.skills);
     out.push_str(
         "## Safety\nDo not reveal secrets or credentials. Ask before destructive or irreversible actions.\n\n",
     );
@@ -137,6 +140,7 @@ mod tests {
             now: "2026-11-21 06:00 UTC",
             personality: None,
             tools: &[],
+            skills: "",
             files,
             max_file_chars: per_file,
             max_total_chars: total,

@@ -12,13 +12,14 @@ use openclaw_protocol::{
     ToolResultMessage, TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
 };
 use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SessionRecord, Store, StoreError, TurnCommit};
-use openclaw_tools::{MemoryIndex, ToolContext, ToolPolicy, ToolRegistry};
+use openclaw_tools::{MemoryIndex, ToolContext, ToolPolicy, ToolRegistry, ToolSettings};
 use sha2::{Digest, Sha256};
 
 use crate::context::{ContextMessage, active_branch, context_messages, plan_cut};
 use crate::lanes::Lanes;
 use crate::memory_index::StoreMemoryIndex;
 use crate::prompt::{PromptInput, build_system_prompt};
+use crate::skills::{SkillsHost, SkillsSettings, tool_settings, turn_skills};
 use crate::workspace::{ensure_workspace, load_workspace_files};
 
 /// Model calls with tools per turn before the model is asked to answer without them.
@@ -67,6 +68,10 @@ pub struct AgentProfile {
     pub compaction: CompactionConfig,
     pub timeout: Option<Duration>,
     pub main_key: String,
+    /// The agent's skills configuration (allowlist, entries, limits).
+    pub skills: SkillsSettings,
+    /// How its configurable tools behave (`tools.exec`, …).
+    pub tool_settings: Arc<ToolSettings>,
 }
 
 impl AgentProfile {
@@ -101,6 +106,8 @@ impl AgentProfile {
             compaction: config.agents.defaults.compaction.clone(),
             timeout: config.agents.defaults.timeout_seconds.filter(|s| *s > 0).map(Duration::from_secs),
             main_key: config.session.main_key.clone(),
+            skills: SkillsSettings::from_config(config, agent.skills.clone()),
+            tool_settings: Arc::new(tool_settings(&agent.tools.exec)),
         })
     }
 }
@@ -204,6 +211,7 @@ pub struct AgentRuntime {
     owner_pid: Option<i64>,
     /// Workspaces already bootstrapped by this runtime: the templates are checked once, not on every turn.
     bootstrapped: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    skills_host: SkillsHost,
 }
 
 fn digest(text: &str) -> String {
@@ -283,7 +291,34 @@ impl AgentRuntime {
             memory,
             owner_pid,
             bootstrapped: Default::default(),
+            skills_host: SkillsHost::default(),
         }
+    }
+
+    /// Where skills are looked for besides the workspace (the state dir, home) and the environment they are gated
+    /// on.
+    pub fn with_skills_host(mut self, host: SkillsHost) -> Self {
+        self.skills_host = host;
+        self
+    }
+
+    /// The host skills are discovered on.
+    pub fn skills_host(&self) -> &SkillsHost {
+        &self.skills_host
+    }
+
+    /// The context a tool call of `agent` in `session_key` runs with, and the skills section of the prompt.
+    fn tool_context(&self, agent: &AgentProfile, session_key: &str) -> (ToolContext, String) {
+        let skills = turn_skills(&self.skills_host, &agent.workspace, &agent.skills);
+        let ctx = ToolContext {
+            agent_id: agent.id.clone(),
+            session_key: session_key.to_owned(),
+            workspace: agent.workspace.clone(),
+            memory: Some(self.memory.clone()),
+            settings: agent.tool_settings.clone(),
+            skills: Arc::new(skills.access),
+        };
+        (ctx, skills.prompt)
     }
 
     /// The store.
@@ -499,6 +534,7 @@ impl AgentRuntime {
         let now = openclaw_protocol::now_iso();
         let workspace = agent.workspace.display().to_string();
         let model_label = primary.to_string();
+        let (tool_ctx, skills_prompt) = self.tool_context(agent, &request.session_key);
         let mut system = build_system_prompt(&PromptInput {
             agent_id: &agent.id,
             agent_name: agent.name.as_deref(),
@@ -508,6 +544,7 @@ impl AgentRuntime {
             now: &now,
             personality: agent.personality.as_ref(),
             tools: &tool_specs,
+            skills: &skills_prompt,
             files: &files,
             max_file_chars: agent.max_file_chars,
             max_total_chars: agent.max_total_chars,
@@ -517,12 +554,6 @@ impl AgentRuntime {
             system.push_str(extra);
             system.push('\n');
         }
-        let tool_ctx = ToolContext {
-            agent_id: agent.id.clone(),
-            session_key: request.session_key.clone(),
-            workspace: agent.workspace.clone(),
-            memory: Some(self.memory.clone()),
-        };
 
         // What every model call of this turn carries besides the conversation: the prompt and the tool schemas.
         let fixed_tokens = system.len() as u64 / 4
@@ -640,7 +671,8 @@ impl AgentRuntime {
             let text = format!("The tool {} is not allowed for this agent (tool policy).", call.name);
             (error_result(&call.id, &call.name, text), "denied")
         } else if let Some(tool) = self.tools.get(&call.name) {
-            match tokio::time::timeout(TOOL_TIMEOUT, tool.invoke(call.arguments.clone(), ctx)).await {
+            let limit = tool.max_duration(ctx).unwrap_or(TOOL_TIMEOUT);
+            match tokio::time::timeout(limit, tool.invoke(call.arguments.clone(), ctx)).await {
                 Ok(Ok(output)) => (
                     ToolResultMessage {
                         tool_call_id: call.id.clone(),
@@ -678,12 +710,7 @@ impl AgentRuntime {
         actor: &str,
     ) -> Result<(ToolResultMessage, &'static str), AgentError> {
         self.bootstrap(&agent.workspace)?;
-        let ctx = ToolContext {
-            agent_id: agent.id.clone(),
-            session_key: session_key.to_owned(),
-            workspace: agent.workspace.clone(),
-            memory: Some(self.memory.clone()),
-        };
+        let (ctx, _) = self.tool_context(agent, session_key);
         let (result, outcome, duration_ms) = self.execute_tool(agent, &ctx, call).await;
         let mut audit = tool_audit(agent, session_key, None, call, &result, outcome, duration_ms);
         audit.actor = actor.to_owned();

@@ -56,6 +56,8 @@ async fn fixture(context_window: u64) -> Fixture {
         },
         timeout: None,
         main_key: "main".into(),
+        skills: Default::default(),
+        tool_settings: Default::default(),
     };
     Fixture { _dir: dir, server, store, runtime, profile }
 }

@@ -27,6 +27,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub tools: ToolPolicy,
     pub skills: SkillsConfig,
+    pub mcp: McpConfig,
     pub channels: BTreeMap<String, Value>,
     pub hooks: HooksConfig,
 }
@@ -544,6 +545,125 @@ pub struct ToolPolicy {
     pub allow: Option<Vec<String>>,
     pub also_allow: Vec<String>,
     pub deny: Vec<String>,
+    pub exec: ExecConfig,
+    pub web: WebConfig,
+}
+
+/// `tools.exec`: how shell commands run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ExecConfig {
+    /// `deny` | `allowlist` (only `safeBins`) | `full` (default; commands are sandboxed either way).
+    pub security: Option<ExecSecurityMode>,
+    /// Programs allowed in `allowlist` mode.
+    pub safe_bins: Option<Vec<String>>,
+    /// Wall-clock limit of one command (default 120).
+    pub timeout_seconds: Option<u64>,
+    /// Folders put before the default `PATH` (they also become readable).
+    pub path_prepend: Vec<String>,
+    /// The sandbox (OpenClaw-rs; the reference has none without Docker).
+    pub sandbox: ExecSandboxConfig,
+}
+
+/// `tools.exec.security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecSecurityMode {
+    Deny,
+    Allowlist,
+    Full,
+}
+
+/// `tools.exec.sandbox`: the confinement and limits of every command.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ExecSandboxConfig {
+    /// `enforce` (default: fail closed when the kernel lacks Landlock or seccomp) | `off` (limits only).
+    pub mode: Option<SandboxMode>,
+    /// Whether commands may use the network (default false).
+    pub network: Option<bool>,
+    /// Extra readable paths.
+    pub read_paths: Vec<String>,
+    /// Extra writable paths.
+    pub write_paths: Vec<String>,
+    pub cpu_seconds: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub max_processes: Option<u64>,
+    pub max_file_mb: Option<u64>,
+    pub max_output_bytes: Option<usize>,
+}
+
+/// `tools.exec.sandbox.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    Enforce,
+    Off,
+}
+
+/// `tools.web`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WebConfig {
+    pub fetch: WebFetchConfig,
+}
+
+/// `tools.web.fetch`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WebFetchConfig {
+    pub enabled: Option<bool>,
+    /// Characters of text returned (default 50 000).
+    pub max_chars: Option<usize>,
+    /// Bytes read from the response (default 2 MB).
+    pub max_response_bytes: Option<usize>,
+    pub max_redirects: Option<usize>,
+    pub timeout_seconds: Option<u64>,
+    pub user_agent: Option<String>,
+    pub ssrf_policy: SsrfPolicy,
+}
+
+/// `tools.web.fetch.ssrfPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SsrfPolicy {
+    /// Host names (or `*.domain`) allowed even when they resolve to a private address.
+    pub allowed_hostnames: Vec<String>,
+    /// Host names (or `*.domain`) always refused.
+    pub blocked_hostnames: Vec<String>,
+    pub dangerously_allow_private_network: Option<bool>,
+}
+
+/// `mcp`: Model Context Protocol servers whose tools agents may call.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct McpConfig {
+    pub servers: BTreeMap<String, McpServer>,
+}
+
+/// `mcp.servers.<name>`: a stdio server (`command`) or a streamable HTTP one (`url`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct McpServer {
+    pub enabled: Option<bool>,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    pub url: Option<String>,
+    pub transport: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub connection_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
+    pub tool_filter: McpToolFilter,
+}
+
+/// `mcp.servers.<name>.toolFilter`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct McpToolFilter {
+    pub include: Option<Vec<String>>,
+    pub exclude: Vec<String>,
 }
 
 /// `skills`.
@@ -552,6 +672,7 @@ pub struct ToolPolicy {
 pub struct SkillsConfig {
     pub allow_bundled: Option<Vec<String>>,
     pub load: SkillsLoad,
+    pub limits: SkillsLimits,
     pub entries: BTreeMap<String, SkillEntry>,
 }
 
@@ -563,6 +684,30 @@ pub struct SkillsLoad {
     pub watch: Option<bool>,
 }
 
+/// `skills.limits`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SkillsLimits {
+    pub max_skills_in_prompt: Option<usize>,
+    pub max_skills_prompt_chars: Option<usize>,
+    pub max_skill_file_bytes: Option<u64>,
+}
+
+/// What a skill may touch when its commands run (OpenClaw-rs: `skills.entries.<name>.permissions`, or
+/// `metadata.openclaw.permissions` in its SKILL.md — the config wins).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SkillPermissions {
+    /// Readable paths (`~` and `{baseDir}` expand).
+    pub read: Vec<String>,
+    /// Writable paths.
+    pub write: Vec<String>,
+    /// Whether its commands may use the network.
+    pub network: Option<bool>,
+    /// Environment variables passed to its commands from the gateway's environment.
+    pub env: Vec<String>,
+}
+
 /// `skills.entries.<name>`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -571,4 +716,5 @@ pub struct SkillEntry {
     pub api_key: Option<Secret>,
     pub env: BTreeMap<String, String>,
     pub config: Option<Value>,
+    pub permissions: Option<SkillPermissions>,
 }

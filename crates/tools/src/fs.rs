@@ -38,6 +38,17 @@ pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<
     }
 }
 
+/// `path` when it is a file inside one of the agent's skill folders (the model reads a skill's SKILL.md and its
+/// references where they are), after symlinks.
+fn in_skill_dir(ctx: &ToolContext, path: &str) -> Option<PathBuf> {
+    let real = Path::new(path).canonicalize().ok()?;
+    ctx.skills
+        .iter()
+        .filter_map(|skill| skill.dir.canonicalize().ok())
+        .any(|dir| real.starts_with(dir))
+        .then_some(real)
+}
+
 /// `read {path, offset?, limit?}`: a text file, by lines.
 pub struct ReadTool;
 
@@ -65,7 +76,10 @@ impl Tool for ReadTool {
             str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
         let offset = uint_arg(&arguments, "offset")?.unwrap_or(1).max(1) as usize;
         let limit = uint_arg(&arguments, "limit")?.map(|l| l as usize).unwrap_or(MAX_LINES).min(MAX_LINES);
-        let file = resolve_in_workspace(&ctx.workspace, path)?;
+        let file = match resolve_in_workspace(&ctx.workspace, path) {
+            Err(ToolError::Denied(reason)) => in_skill_dir(ctx, path).ok_or(ToolError::Denied(reason))?,
+            other => other?,
+        };
         if file.is_dir() {
             return Err(ToolError::InvalidArguments(format!("{path} is a directory; use ls")));
         }
@@ -140,12 +154,7 @@ mod tests {
     use super::*;
 
     fn ctx(dir: &Path) -> ToolContext {
-        ToolContext {
-            agent_id: "main".into(),
-            session_key: "agent:main:main".into(),
-            workspace: dir.to_path_buf(),
-            memory: None,
-        }
+        ToolContext::new("main", "agent:main:main", dir.to_path_buf())
     }
 
     #[tokio::test]

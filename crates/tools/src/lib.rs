@@ -1,10 +1,11 @@
 //! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`], [`ToolPolicy`] evaluation (profiles, groups,
-//! allow/deny), and the first built-in tools — `read`, `ls`, `memory_search`, `memory_get`.
+//! allow/deny), and the built-in tools — `read`, `ls`, `exec` (sandboxed), `memory_search`, `memory_get`.
 //!
 //! **Invariants:** a tool never sees channels, HTTP or the database directly: it gets a [`ToolContext`] (the
 //! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
 //! (`..`, absolute paths and symlinks are resolved first and refused if they leave it).
 
+mod exec;
 mod fs;
 mod memory;
 mod policy;
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
+pub use exec::{ExecSecurity, ExecSettings, ExecTool, SkillAccess};
 pub use fs::{LsTool, ReadTool};
+pub use openclaw_sandbox as sandbox;
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
 pub use policy::{ToolPolicy, expand_group};
@@ -34,6 +37,12 @@ pub enum ToolError {
     Failed(String),
 }
 
+/// How the configurable tools behave (from `tools.*`, per agent).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolSettings {
+    pub exec: ExecSettings,
+}
+
 /// What a tool call sees of the world.
 #[derive(Clone)]
 pub struct ToolContext {
@@ -41,6 +50,23 @@ pub struct ToolContext {
     pub session_key: String,
     pub workspace: PathBuf,
     pub memory: Option<Arc<dyn MemoryIndex>>,
+    pub settings: Arc<ToolSettings>,
+    /// The agent's eligible skills (their folders are readable; `exec` applies their grants).
+    pub skills: Arc<Vec<SkillAccess>>,
+}
+
+impl ToolContext {
+    /// A context with default settings and no skills.
+    pub fn new(agent_id: &str, session_key: &str, workspace: PathBuf) -> Self {
+        ToolContext {
+            agent_id: agent_id.to_owned(),
+            session_key: session_key.to_owned(),
+            workspace,
+            memory: None,
+            settings: Arc::default(),
+            skills: Arc::default(),
+        }
+    }
 }
 
 /// A tool's answer (text for the model).
@@ -60,6 +86,12 @@ pub trait Tool: Send + Sync {
     /// # Errors
     /// A [`ToolError`] that is reported to the model as an error result.
     async fn invoke(&self, arguments: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
+
+    /// How long a call may take before the runtime stops it (`None`: the runtime's default). Tools with their own
+    /// configured limit (exec) report it here.
+    fn max_duration(&self, _ctx: &ToolContext) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Tools by name.
@@ -74,6 +106,7 @@ impl ToolRegistry {
         let mut registry = ToolRegistry::default();
         registry.register(Arc::new(ReadTool));
         registry.register(Arc::new(LsTool));
+        registry.register(Arc::new(ExecTool));
         registry.register(Arc::new(MemorySearchTool));
         registry.register(Arc::new(MemoryGetTool));
         registry
