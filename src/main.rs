@@ -48,6 +48,9 @@ enum Command {
     Gateway(commands::gateway::GatewayCommand),
     /// Print the gateway's log (through a running gateway).
     Logs(commands::logs::LogsArgs),
+    /// List, check, install and remove SKILL.md skills.
+    #[command(subcommand)]
+    Skills(commands::skills::SkillsCommand),
 }
 
 /// Readable logs on stderr; the gateway also writes JSON lines to `<state dir>/logs/openclaw.<date>.log` (daily),
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
             Command::Gateway(command) => commands::gateway::run(&ctx, command).await,
             Command::Logs(args) => commands::logs::run(&ctx, args).await,
+            Command::Skills(command) => commands::skills::run(&ctx, command).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
         }
     });

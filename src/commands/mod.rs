@@ -10,6 +10,7 @@ pub mod logs;
 pub mod models;
 pub mod sessions;
 pub mod setup;
+pub mod skills;
 
 use std::sync::Arc;
 

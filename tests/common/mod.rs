@@ -2,7 +2,10 @@
 //! with no provider keys or installer overrides leaking in from the developer's shell.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use openclaw_store::SqliteStore;
+use openclaw_testkit::ScriptedServer;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
 
@@ -33,4 +36,48 @@ impl Env {
             .stdin(Stdio::null());
         command
     }
+}
+
+/// What most end-to-end tests do with an `Env` (not every test file uses every helper).
+#[allow(dead_code)]
+impl Env {
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.command(args);
+        tokio::task::spawn_blocking(move || command.output().expect("run openclaw")).await.expect("join")
+    }
+
+    pub async fn setup(&self, server: &ScriptedServer, api: &str) {
+        let base = if api == "anthropic" { server.url() } else { format!("{}/v1", server.url()) };
+        let out = self
+            .run(&[
+                "setup",
+                "--non-interactive",
+                "--provider",
+                "mock",
+                "--base-url",
+                &base,
+                "--api-key-env",
+                "MOCK_KEY",
+                "--model",
+                "m1",
+                "--api",
+                api,
+            ])
+            .await;
+        assert!(out.status.success(), "setup failed: {}", text(&out.stderr));
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(&self.state).expect("mkdir");
+        std::fs::write(self.state.join("openclaw.json"), text).expect("write config");
+    }
+
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.state.join("state").join("openclaw-rs.sqlite")).await.expect("open store")
+    }
+}
+
+#[allow(dead_code)]
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -107,7 +107,7 @@ impl AgentProfile {
             timeout: config.agents.defaults.timeout_seconds.filter(|s| *s > 0).map(Duration::from_secs),
             main_key: config.session.main_key.clone(),
             skills: SkillsSettings::from_config(config, agent.skills.clone()),
-            tool_settings: Arc::new(tool_settings(&agent.tools.exec)),
+            tool_settings: Arc::new(tool_settings(&agent.tools)),
         })
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use openclaw_config::{Config, ExecConfig, ExecSecurityMode, SandboxMode, SkillEntry};
 use openclaw_skills::{Eligibility, GateEnv, Skill};
 use openclaw_tools::sandbox::{Grants, Limits, Mode};
-use openclaw_tools::{ExecSecurity, ExecSettings, SkillAccess, ToolSettings};
+use openclaw_tools::{ExecSecurity, ExecSettings, SkillAccess, ToolSettings, WebFetchSettings};
 use serde_json::Value;
 
 /// What skills see of the host: set once by the binary (the agent crate never reads the environment itself).
@@ -47,7 +47,8 @@ pub struct SkillsSettings {
 }
 
 impl SkillsSettings {
-    pub(crate) fn from_config(config: &Config, allowlist: Option<Vec<String>>) -> Self {
+    /// The settings of an agent with this allowlist.
+    pub fn from_config(config: &Config, allowlist: Option<Vec<String>>) -> Self {
         let limits = &config.skills.limits;
         SkillsSettings {
             allowlist,
@@ -138,8 +139,27 @@ pub(crate) fn turn_skills(host: &SkillsHost, workspace: &std::path::Path, settin
 const DEFAULT_SAFE_BINS: &[&str] =
     &["ls", "cat", "head", "tail", "wc", "grep", "sort", "uniq", "cut", "tr", "echo", "pwd", "date", "jq", "find"];
 
-/// `tools.exec` → how `exec` runs.
-pub(crate) fn tool_settings(exec: &ExecConfig) -> ToolSettings {
+/// `tools.exec` and `tools.web.fetch` → how `exec` and `web_fetch` behave.
+pub(crate) fn tool_settings(tools: &openclaw_config::ToolPolicy) -> ToolSettings {
+    ToolSettings { exec: exec_settings(&tools.exec), web_fetch: web_fetch_settings(&tools.web.fetch) }
+}
+
+fn web_fetch_settings(fetch: &openclaw_config::WebFetchConfig) -> WebFetchSettings {
+    let defaults = WebFetchSettings::default();
+    WebFetchSettings {
+        enabled: fetch.enabled.unwrap_or(defaults.enabled),
+        max_chars: fetch.max_chars.unwrap_or(defaults.max_chars),
+        max_response_bytes: fetch.max_response_bytes.unwrap_or(defaults.max_response_bytes),
+        max_redirects: fetch.max_redirects.unwrap_or(defaults.max_redirects),
+        timeout: fetch.timeout_seconds.map(Duration::from_secs).unwrap_or(defaults.timeout),
+        user_agent: fetch.user_agent.clone().unwrap_or(defaults.user_agent),
+        allowed_hostnames: fetch.ssrf_policy.allowed_hostnames.clone(),
+        blocked_hostnames: fetch.ssrf_policy.blocked_hostnames.clone(),
+        allow_private: fetch.ssrf_policy.dangerously_allow_private_network.unwrap_or(false),
+    }
+}
+
+fn exec_settings(exec: &ExecConfig) -> ExecSettings {
     let sandbox = &exec.sandbox;
     let defaults = Limits::default();
     let limits = Limits {
@@ -161,8 +181,7 @@ pub(crate) fn tool_settings(exec: &ExecConfig) -> ToolSettings {
     path.push(ExecSettings::default().path);
     let mut read: Vec<PathBuf> = sandbox.read_paths.iter().map(PathBuf::from).collect();
     read.extend(exec.path_prepend.iter().map(PathBuf::from));
-    ToolSettings {
-        exec: ExecSettings {
+    ExecSettings {
             security,
             mode: match sandbox.mode {
                 Some(SandboxMode::Off) => Mode::Off,
@@ -175,6 +194,5 @@ pub(crate) fn tool_settings(exec: &ExecConfig) -> ToolSettings {
                 network: sandbox.network.unwrap_or(false),
             },
             path: path.join(":"),
-        },
     }
 }

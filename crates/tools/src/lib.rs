@@ -1,5 +1,5 @@
 //! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`], [`ToolPolicy`] evaluation (profiles, groups,
-//! allow/deny), and the built-in tools — `read`, `ls`, `exec` (sandboxed), `memory_search`, `memory_get`.
+//! allow/deny), and the built-in tools — `read`, `ls`, `exec` (sandboxed), `web_fetch` (SSRF-guarded), `memory_search`, `memory_get`.
 //!
 //! **Invariants:** a tool never sees channels, HTTP or the database directly: it gets a [`ToolContext`] (the
 //! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
@@ -9,6 +9,7 @@ mod exec;
 mod fs;
 mod memory;
 mod policy;
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use openclaw_sandbox as sandbox;
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
 pub use policy::{ToolPolicy, expand_group};
+pub use web::{WebFetchSettings, WebFetchTool, is_private};
 
 /// Why a tool call failed. The message goes back to the model as an error result.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,7 @@ pub enum ToolError {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ToolSettings {
     pub exec: ExecSettings,
+    pub web_fetch: WebFetchSettings,
 }
 
 /// What a tool call sees of the world.
@@ -107,6 +110,7 @@ impl ToolRegistry {
         registry.register(Arc::new(ReadTool));
         registry.register(Arc::new(LsTool));
         registry.register(Arc::new(ExecTool));
+        registry.register(Arc::new(WebFetchTool));
         registry.register(Arc::new(MemorySearchTool));
         registry.register(Arc::new(MemoryGetTool));
         registry

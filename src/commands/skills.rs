@@ -1,0 +1,204 @@
+//! `openclaw skills list|info|check|install|remove`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use openclaw_agent::{SkillStatus, SkillsSettings, skill_statuses};
+use openclaw_config::{Loaded, ResolvedAgent};
+use serde_json::json;
+
+use super::{Ctx, skills_host};
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// List the skills an agent can see, with whether each is ready.
+    List {
+        /// The agent (default: the default agent).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only the skills that are ready to use.
+        #[arg(long)]
+        eligible: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one skill: where it is, what it needs, what it may touch.
+    Info {
+        name: String,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which skills are ready and what the others are missing.
+    Check {
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Install a skill folder or a git repository (`https://…/repo.git#ref`, `file://…`) into the agent's
+    /// workspace `skills/` (or, with --global, into `<state dir>/skills` for every agent).
+    Install {
+        source: String,
+        /// Install under this name instead of the SKILL.md's.
+        #[arg(long = "as")]
+        as_name: Option<String>,
+        #[arg(long)]
+        global: bool,
+        /// Replace an installed skill of the same name.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Remove an installed skill.
+    Remove {
+        name: String,
+        #[arg(long)]
+        global: bool,
+        #[arg(long)]
+        agent: Option<String>,
+    },
+}
+
+fn agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a ResolvedAgent> {
+    match id {
+        None => Ok(loaded.default_agent()),
+        Some(id) => loaded.agent(id).with_context(|| format!("no agent {id:?} (see `openclaw agents list`)")),
+    }
+}
+
+fn statuses(loaded: &Loaded, agent: &ResolvedAgent) -> (Vec<SkillStatus>, Vec<openclaw_skills::Problem>) {
+    let settings = SkillsSettings::from_config(&loaded.config, agent.skills.clone());
+    skill_statuses(&skills_host(&loaded.paths), &agent.workspace, &settings)
+}
+
+fn state(status: &SkillStatus) -> String {
+    if !status.allowed {
+        "not allowed for this agent (agents.*.skills)".to_owned()
+    } else if status.eligibility.eligible {
+        "ready".to_owned()
+    } else {
+        status.eligibility.reasons.join("; ")
+    }
+}
+
+fn to_json(status: &SkillStatus) -> serde_json::Value {
+    let skill = &status.skill;
+    let meta = &skill.front.openclaw;
+    json!({
+        "name": skill.name,
+        "description": skill.description,
+        "source": skill.source.label(),
+        "dir": skill.dir,
+        "file": skill.file,
+        "eligible": status.eligibility.eligible,
+        "allowed": status.allowed,
+        "missing": status.eligibility.reasons,
+        "emoji": meta.emoji,
+        "homepage": skill.front.homepage,
+        "userInvocable": skill.front.user_invocable,
+        "disableModelInvocation": skill.front.disable_model_invocation,
+        "requires": {"bins": meta.requires.bins, "anyBins": meta.requires.any_bins, "env": meta.requires.env, "config": meta.requires.config},
+        "os": meta.os,
+        "permissions": meta.permissions,
+        "install": meta.install,
+    })
+}
+
+pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> {
+    let loaded = ctx.load()?;
+    match command {
+        SkillsCommand::List { agent: id, eligible, json } => {
+            let agent = agent(&loaded, id.as_deref())?;
+            let (statuses, problems) = statuses(&loaded, agent);
+            let shown: Vec<&SkillStatus> =
+                statuses.iter().filter(|s| !eligible || (s.eligibility.eligible && s.allowed)).collect();
+            if json {
+                let list: Vec<_> = shown.iter().map(|s| to_json(s)).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if shown.is_empty() {
+                println!("No skills for agent {} (looked in {}/skills and the shared skill folders).", agent.id, agent.workspace.display());
+            } else {
+                for status in shown {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        status.skill.name,
+                        state(status),
+                        status.skill.source.label(),
+                        status.skill.description
+                    );
+                }
+            }
+            for problem in problems {
+                eprintln!("warning: skipped {}: {}", problem.path.display(), problem.message);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillsCommand::Info { name, agent: id, json } => {
+            let agent = agent(&loaded, id.as_deref())?;
+            let (statuses, _) = statuses(&loaded, agent);
+            let Some(status) = statuses.iter().find(|s| s.skill.name == name) else {
+                bail!("no skill named {name} for agent {} (see `openclaw skills list`)", agent.id);
+            };
+            let value = to_json(status);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                let skill = &status.skill;
+                println!("{}: {}", skill.name, skill.description);
+                println!("  status:   {}", state(status));
+                println!("  source:   {} ({})", skill.source.label(), skill.file.display());
+                let requires = &skill.front.openclaw.requires;
+                for (label, list) in [("bins", &requires.bins), ("anyBins", &requires.any_bins), ("env", &requires.env), ("config", &requires.config)] {
+                    if !list.is_empty() {
+                        println!("  requires {label}: {}", list.join(", "));
+                    }
+                }
+                match &skill.front.openclaw.permissions {
+                    Some(p) => println!(
+                        "  permissions: read {:?}, write {:?}, network {}, env {:?}",
+                        p.read, p.write, p.network.unwrap_or(false), p.env
+                    ),
+                    None => println!("  permissions: its folder (read) and the workspace only"),
+                }
+                for install in &skill.front.openclaw.install {
+                    if let Some(label) = install.get("label").and_then(|l| l.as_str()) {
+                        println!("  install: {label}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillsCommand::Check { agent: id } => {
+            let agent = agent(&loaded, id.as_deref())?;
+            let (statuses, problems) = statuses(&loaded, agent);
+            let ready = statuses.iter().filter(|s| s.eligibility.eligible && s.allowed).count();
+            println!("{ready} of {} skills ready for agent {}.", statuses.len(), agent.id);
+            for status in statuses.iter().filter(|s| !(s.eligibility.eligible && s.allowed)) {
+                println!("  {}: {}", status.skill.name, state(status));
+            }
+            for problem in &problems {
+                println!("  invalid {}: {}", problem.path.display(), problem.message);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillsCommand::Install { source, as_name, global, force, agent: id } => {
+            let root = if global { loaded.paths.state_dir.join("skills") } else { agent(&loaded, id.as_deref())?.workspace.join("skills") };
+            let (name, dir) = openclaw_skills::install(&source, &root, as_name.as_deref(), force)?;
+            println!("Installed {name} in {}.", dir.display());
+            let agent = agent(&loaded, id.as_deref())?;
+            let (statuses, _) = statuses(&loaded, agent);
+            if let Some(status) = statuses.iter().find(|s| s.skill.name == name) {
+                println!("Status for agent {}: {}", agent.id, state(status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SkillsCommand::Remove { name, global, agent: id } => {
+            let root = if global { loaded.paths.state_dir.join("skills") } else { agent(&loaded, id.as_deref())?.workspace.join("skills") };
+            let dir = openclaw_skills::remove(&name, &root)?;
+            println!("Removed {name} ({}).", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
