@@ -13,7 +13,6 @@ mod common;
 
 use common::{BIN, Env, text};
 
-
 #[tokio::test]
 async fn setup_then_streamed_turns_persist_across_restarts() {
     let env = Env::new();

@@ -99,3 +99,55 @@ async fn a_skill_becomes_eligible_and_its_script_runs_in_the_sandbox() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no skill named forecast"), "{}", text(&out.stderr));
 }
+
+/// An MCP server's tool called by an agent turn through the binary; the tool policy hides a denied MCP tool from
+/// the model and refuses (and audits) a forged call to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_tool_is_called_by_an_agent_turn_and_policy_applies_to_mcp_tools() {
+    if !openclaw_testkit::mcp_sdk_available() {
+        return;
+    }
+    let env = Env::new();
+    let server = ScriptedServer::start().await;
+    env.setup(&server, "openai").await;
+    let config_path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["mcp"] =
+        json!({"servers": {"weather": {"command": "python3", "args": [openclaw_testkit::MCP_WEATHER_SERVER]}}});
+    config["tools"] = json!({"deny": ["weather__fail"]});
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+
+    server.push(openai::tool_call("call_1", "weather__forecast", &json!({"city": "Oslo"}), 50));
+    server.push(openai::tool_call("call_2", "weather__fail", &json!({"reason": "forged"}), 50));
+    server.push(openai::text("Sunny in Oslo."));
+    let out = env.run(&["agent", "--local", "-m", "Weather in Oslo?", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["final"], "Sunny in Oslo.");
+
+    let requests = server.requests();
+    let offered: Vec<String> = requests[0].json()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["function"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(offered.contains(&"weather__forecast".to_owned()) && offered.contains(&"weather__add".to_owned()));
+    assert!(!offered.contains(&"weather__fail".to_owned()), "a denied tool is not offered: {offered:?}");
+    assert_eq!(last_tool_result(&requests[1].json()), "Sunny, 21 C in Oslo");
+    let refused = last_tool_result(&requests[2].json());
+    assert!(refused.contains("not allowed for this agent"), "{refused}");
+
+    let store = env.store().await;
+    let audit = store.audit_events(50).await.unwrap();
+    let calls: Vec<_> = audit.iter().filter(|r| r.event.action == "tool.call").collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (calls[0].event.detail["tool"].as_str(), calls[0].event.outcome.as_str()),
+        (Some("weather__forecast"), "ok")
+    );
+    assert_eq!(
+        (calls[1].event.detail["tool"].as_str(), calls[1].event.outcome.as_str()),
+        (Some("weather__fail"), "denied")
+    );
+}

@@ -68,11 +68,19 @@ pub async fn build_runtime(
         tracing::warn!(recovered, "Marked runs left unfinished by a stopped process as interrupted.");
     }
     let router = openclaw_agent::router_for(loaded, &env);
+    let mut tools = openclaw_tools::ToolRegistry::builtin();
+    let (mcp_tools, mcp_errors) = openclaw_mcp::connect_all(&loaded.config.mcp).await;
+    for error in mcp_errors {
+        tracing::warn!("{error}; its tools are not available");
+    }
+    for tool in mcp_tools {
+        tools.register(tool);
+    }
     Ok(Arc::new(
         openclaw_agent::AgentRuntime::new(
             store as Arc<dyn openclaw_store::Store>,
             Arc::new(router),
-            openclaw_tools::ToolRegistry::builtin(),
+            tools,
             Some(i64::from(std::process::id())),
         )
         .with_skills_host(skills_host(&loaded.paths)),

@@ -118,7 +118,11 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
                 let list: Vec<_> = shown.iter().map(|s| to_json(s)).collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if shown.is_empty() {
-                println!("No skills for agent {} (looked in {}/skills and the shared skill folders).", agent.id, agent.workspace.display());
+                println!(
+                    "No skills for agent {} (looked in {}/skills and the shared skill folders).",
+                    agent.id,
+                    agent.workspace.display()
+                );
             } else {
                 for status in shown {
                     println!(
@@ -150,7 +154,12 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
                 println!("  status:   {}", state(status));
                 println!("  source:   {} ({})", skill.source.label(), skill.file.display());
                 let requires = &skill.front.openclaw.requires;
-                for (label, list) in [("bins", &requires.bins), ("anyBins", &requires.any_bins), ("env", &requires.env), ("config", &requires.config)] {
+                for (label, list) in [
+                    ("bins", &requires.bins),
+                    ("anyBins", &requires.any_bins),
+                    ("env", &requires.env),
+                    ("config", &requires.config),
+                ] {
                     if !list.is_empty() {
                         println!("  requires {label}: {}", list.join(", "));
                     }
@@ -158,7 +167,10 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
                 match &skill.front.openclaw.permissions {
                     Some(p) => println!(
                         "  permissions: read {:?}, write {:?}, network {}, env {:?}",
-                        p.read, p.write, p.network.unwrap_or(false), p.env
+                        p.read,
+                        p.write,
+                        p.network.unwrap_or(false),
+                        p.env
                     ),
                     None => println!("  permissions: its folder (read) and the workspace only"),
                 }
@@ -184,7 +196,11 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         SkillsCommand::Install { source, as_name, global, force, agent: id } => {
-            let root = if global { loaded.paths.state_dir.join("skills") } else { agent(&loaded, id.as_deref())?.workspace.join("skills") };
+            let root = if global {
+                loaded.paths.state_dir.join("skills")
+            } else {
+                agent(&loaded, id.as_deref())?.workspace.join("skills")
+            };
             let (name, dir) = openclaw_skills::install(&source, &root, as_name.as_deref(), force)?;
             println!("Installed {name} in {}.", dir.display());
             let agent = agent(&loaded, id.as_deref())?;
@@ -195,7 +211,11 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         SkillsCommand::Remove { name, global, agent: id } => {
-            let root = if global { loaded.paths.state_dir.join("skills") } else { agent(&loaded, id.as_deref())?.workspace.join("skills") };
+            let root = if global {
+                loaded.paths.state_dir.join("skills")
+            } else {
+                agent(&loaded, id.as_deref())?.workspace.join("skills")
+            };
             let dir = openclaw_skills::remove(&name, &root)?;
             println!("Removed {name} ({}).", dir.display());
             Ok(ExitCode::SUCCESS)

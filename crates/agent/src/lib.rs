@@ -22,10 +22,10 @@ pub use context::{ContextMessage, active_branch, context_messages, plan_cut};
 pub use lanes::Lanes;
 pub use memory_index::StoreMemoryIndex;
 pub use prompt::{PromptInput, TRUNCATION_MARKER, build_system_prompt, truncate_middle};
-pub use skills::{SkillStatus, SkillsHost, SkillsSettings, skill_statuses};
 pub use runtime::{AgentError, AgentEvent, AgentProfile, AgentRuntime, TurnOutcome, TurnRequest};
 pub use setup::{
     BUILTIN_PROVIDERS, BuiltinProvider, build_router, builtin_provider, local_dir, models_dir, provider_settings,
     router_for,
 };
+pub use skills::{SkillStatus, SkillsHost, SkillsSettings, skill_statuses};
 pub use workspace::{INJECTED, TEMPLATES, WorkspaceFile, ensure_workspace, load_workspace_files};

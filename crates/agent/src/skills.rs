@@ -13,6 +13,9 @@ use openclaw_tools::sandbox::{Grants, Limits, Mode};
 use openclaw_tools::{ExecSecurity, ExecSettings, SkillAccess, ToolSettings, WebFetchSettings};
 use serde_json::Value;
 
+/// A lookup of the gateway's environment variables.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What skills see of the host: set once by the binary (the agent crate never reads the environment itself).
 #[derive(Clone)]
 pub struct SkillsHost {
@@ -23,7 +26,7 @@ pub struct SkillsHost {
     /// Whether the state dir is the default `~/.openclaw` (personal skills are read only then).
     pub default_state: bool,
     /// The gateway's environment (gating on `requires.env`, `PATH`, variables granted to skills).
-    pub env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
 }
 
 impl Default for SkillsHost {
@@ -182,17 +185,17 @@ fn exec_settings(exec: &ExecConfig) -> ExecSettings {
     let mut read: Vec<PathBuf> = sandbox.read_paths.iter().map(PathBuf::from).collect();
     read.extend(exec.path_prepend.iter().map(PathBuf::from));
     ExecSettings {
-            security,
-            mode: match sandbox.mode {
-                Some(SandboxMode::Off) => Mode::Off,
-                Some(SandboxMode::Enforce) | None => Mode::Enforce,
-            },
-            limits,
-            grants: Grants {
-                read,
-                write: sandbox.write_paths.iter().map(PathBuf::from).collect(),
-                network: sandbox.network.unwrap_or(false),
-            },
-            path: path.join(":"),
+        security,
+        mode: match sandbox.mode {
+            Some(SandboxMode::Off) => Mode::Off,
+            Some(SandboxMode::Enforce) | None => Mode::Enforce,
+        },
+        limits,
+        grants: Grants {
+            read,
+            write: sandbox.write_paths.iter().map(PathBuf::from).collect(),
+            network: sandbox.network.unwrap_or(false),
+        },
+        path: path.join(":"),
     }
 }

@@ -111,7 +111,11 @@ fn setup(error: impl std::fmt::Display) -> SandboxError {
 }
 
 /// Adds a rule for `path` when it exists (a missing system folder is not an error); files get the file rights only.
-fn allow(ruleset: RulesetCreated, path: &Path, access: landlock::BitFlags<AccessFs>) -> Result<RulesetCreated, SandboxError> {
+fn allow(
+    ruleset: RulesetCreated,
+    path: &Path,
+    access: landlock::BitFlags<AccessFs>,
+) -> Result<RulesetCreated, SandboxError> {
     let Ok(metadata) = std::fs::metadata(path) else { return Ok(ruleset) };
     let Ok(fd) = PathFd::new(path) else { return Ok(ruleset) };
     let access = if metadata.is_dir() { access } else { access & AccessFs::from_file(LANDLOCK_ABI) };
@@ -167,9 +171,8 @@ fn seccomp_programs(network: bool) -> Result<[BpfProgram; 2], SandboxError> {
         let not_unix = condition(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?;
         rules.insert(libc::SYS_socket, vec![SeccompRule::new(vec![not_unix]).map_err(setup)?]);
     }
-    let denied =
-        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
-            .map_err(setup)?;
+    let denied = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch()?)
+        .map_err(setup)?;
     let clone3 = SeccompFilter::new(
         [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
         SeccompAction::Allow,
@@ -232,11 +235,8 @@ impl PidsCgroup {
             }
         }
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!(
-            "openclaw-exec-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name =
+            format!("openclaw-exec-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         for base in bases {
             let dir = base.join(&name);
             if std::fs::create_dir(&dir).is_err() {
@@ -378,17 +378,14 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
                     return Err(std::io::Error::last_os_error());
                 }
                 for program in programs {
-                    seccompiler::apply_filter(program)
-                        .map_err(|_| std::io::Error::from_raw_os_error(libc::EPERM))?;
+                    seccompiler::apply_filter(program).map_err(|_| std::io::Error::from_raw_os_error(libc::EPERM))?;
                 }
             }
             Ok(())
         });
     }
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|source| SandboxError::Spawn { program: spec.program.clone(), source })?;
+    let mut child = command.spawn().map_err(|source| SandboxError::Spawn { program: spec.program.clone(), source })?;
     // The parent's copies of the pipe's write end went with `command`'s Stdio on spawn; drop the rest now.
     drop(command);
     let pgid = child.id().map(|id| id as libc::pid_t);

@@ -131,7 +131,8 @@ async fn cpu_time_is_limited() {
 #[tokio::test]
 async fn wall_clock_is_limited_and_the_whole_group_goes() {
     let d = dirs();
-    let outcome = sh(&d.workspace, "sleep 30 & echo started; sleep 30", |s| s.limits.wall = Duration::from_secs(1)).await;
+    let outcome =
+        sh(&d.workspace, "sleep 30 & echo started; sleep 30", |s| s.limits.wall = Duration::from_secs(1)).await;
     assert_eq!(outcome.status, Status::Killed(Limit::Wall), "{outcome:?}");
     assert!(outcome.duration < Duration::from_secs(5), "{outcome:?}");
     assert!(outcome.output.contains("started"));
@@ -167,10 +168,8 @@ async fn file_size_and_process_count_are_limited() {
 #[tokio::test]
 async fn output_is_truncated_at_the_cap() {
     let d = dirs();
-    let outcome = sh(&d.workspace, "yes 0123456789 | head -c 1000000; echo done >&2", |s| {
-        s.limits.output_bytes = 10_000
-    })
-    .await;
+    let outcome =
+        sh(&d.workspace, "yes 0123456789 | head -c 1000000; echo done >&2", |s| s.limits.output_bytes = 10_000).await;
     assert_eq!(outcome.status, Status::Exited(0), "{outcome:?}");
     assert!(outcome.truncated);
     assert_eq!(outcome.output_total, 1_000_005);

@@ -144,7 +144,8 @@ pub fn parse(text: &str) -> Result<Frontmatter, FrontmatterError> {
     let openclaw = if block.is_null() {
         OpenclawMeta::default()
     } else {
-        serde_json::from_value(block).map_err(|error| FrontmatterError::Metadata(format!("metadata.openclaw: {error}")))?
+        serde_json::from_value(block)
+            .map_err(|error| FrontmatterError::Metadata(format!("metadata.openclaw: {error}")))?
     };
     Ok(Frontmatter {
         name: text_of(&raw, "name"),

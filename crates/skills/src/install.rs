@@ -8,7 +8,9 @@ use crate::{frontmatter, valid_name};
 /// Why an install or removal failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    #[error("{0} is neither a folder nor a git URL; give a skill folder (with SKILL.md) or a git URL (https://…, git@…, file://…, ending in .git)")]
+    #[error(
+        "{0} is neither a folder nor a git URL; give a skill folder (with SKILL.md) or a git URL (https://…, git@…, file://…, ending in .git)"
+    )]
     BadSource(String),
     #[error("{0} has no SKILL.md at its top; a skill is a folder with SKILL.md in it")]
     NoSkillFile(PathBuf),
@@ -64,7 +66,12 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), InstallError> {
 ///
 /// # Errors
 /// [`InstallError`], with nothing left behind under the skill's name.
-pub fn install(source: &str, root: &Path, as_name: Option<&str>, force: bool) -> Result<(String, PathBuf), InstallError> {
+pub fn install(
+    source: &str,
+    root: &Path,
+    as_name: Option<&str>,
+    force: bool,
+) -> Result<(String, PathBuf), InstallError> {
     std::fs::create_dir_all(root).map_err(io("cannot create", root))?;
     let staging = tempfile::Builder::new()
         .prefix(".installing-")
@@ -90,10 +97,7 @@ pub fn install(source: &str, root: &Path, as_name: Option<&str>, force: bool) ->
             InstallError::Git { url: url.clone(), message: format!("cannot run git ({error}); install git") }
         })?;
         if !output.status.success() {
-            return Err(InstallError::Git {
-                url,
-                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            });
+            return Err(InstallError::Git { url, message: String::from_utf8_lossy(&output.stderr).trim().to_owned() });
         }
         // The installed copy carries no repository metadata (and no symlinks).
         copy_dir(&clone, &fetched)?;
@@ -109,7 +113,9 @@ pub fn install(source: &str, root: &Path, as_name: Option<&str>, force: bool) ->
         .canonicalize()
         .ok()
         .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
-        .or_else(|| source.trim_end_matches('/').rsplit('/').next().map(|name| name.trim_end_matches(".git").to_owned()));
+        .or_else(|| {
+            source.trim_end_matches('/').rsplit('/').next().map(|name| name.trim_end_matches(".git").to_owned())
+        });
     let name = as_name.map(str::to_owned).or(front.name.clone()).or(fallback).unwrap_or_default();
     if !valid_name(&name) {
         return Err(InstallError::BadName(name));

@@ -177,9 +177,7 @@ fn load(root: &Path, dir: &Path, source: Source, max_file_bytes: u64) -> Result<
     }
     let size = std::fs::metadata(&real_file).map_err(|error| error.to_string())?.len();
     if size > max_file_bytes {
-        return Err(format!(
-            "SKILL.md is {size} bytes, more than skills.limits.maxSkillFileBytes ({max_file_bytes})"
-        ));
+        return Err(format!("SKILL.md is {size} bytes, more than skills.limits.maxSkillFileBytes ({max_file_bytes})"));
     }
     let text = std::fs::read_to_string(&real_file).map_err(|error| format!("cannot read SKILL.md: {error}"))?;
     let (front, _) = frontmatter::split(&text).map_err(|error| error.to_string())?;
@@ -233,7 +231,8 @@ fn this_os() -> &'static str {
 /// Whether `bin` is an executable file on `path`.
 pub fn on_path(bin: &str, path: Option<&str>) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |file: &Path| file.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0);
+    let executable =
+        |file: &Path| file.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0);
     if bin.contains('/') {
         return executable(Path::new(bin));
     }
@@ -336,7 +335,9 @@ pub fn prompt_section(skills: &[&Skill], max_skills: usize, max_chars: usize) ->
     }
     out.push_str("</available_skills>\n");
     if omitted > 0 {
-        out.push_str(&format!("({omitted} more skills are installed but not listed: the skills prompt budget is used up.)\n"));
+        out.push_str(&format!(
+            "({omitted} more skills are installed but not listed: the skills prompt budget is used up.)\n"
+        ));
     }
     out.push('\n');
     out

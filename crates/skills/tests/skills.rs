@@ -11,7 +11,8 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/forec
 
 fn write_skill(dir: &Path, name: &str, description: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("SKILL.md"), format!("---\nname: {name}\ndescription: {description}\n---\nBody\n")).unwrap();
+    std::fs::write(dir.join("SKILL.md"), format!("---\nname: {name}\ndescription: {description}\n---\nBody\n"))
+        .unwrap();
 }
 
 fn no_env(_: &str) -> Option<String> {
@@ -52,7 +53,9 @@ fn a_missing_binary_makes_a_skill_ineligible_until_it_exists() {
     assert!(check(skill, &gate).eligible);
     let prompt = prompt_section(&[skill], 150, 30_000);
     assert!(prompt.contains("<name>forecast</name>"), "{prompt}");
-    assert!(prompt.contains("<description>Short weather forecasts for a city, from the forecast-cli tool.</description>"));
+    assert!(
+        prompt.contains("<description>Short weather forecasts for a city, from the forecast-cli tool.</description>")
+    );
     assert!(prompt.contains(&format!("<location>{}</location>", skill.file.display())));
 
     // Its declared permissions expand {baseDir}.

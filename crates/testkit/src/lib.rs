@@ -299,3 +299,19 @@ pub fn smollm2_gguf() -> Option<std::path::PathBuf> {
     counterpart_missing(&format!("the SmolLM2 model ({})", path.display()), "run scripts/fetch-model.sh");
     None
 }
+
+/// Whether python3 with the official MCP SDK (PyPI `mcp`, which `.ci/run` installs) is available; says so loudly
+/// when not (and fails under `CI=true`).
+pub fn mcp_sdk_available() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import mcp.server.fastmcp"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        counterpart_missing("the official MCP Python SDK", "python3 -m pip install 'mcp==1.*' (.ci/run does this)");
+    }
+    found
+}
+
+/// A stdio MCP server written with the official Python SDK: tools `forecast(city)`, `add(a, b)`, `fail(reason)`.
+pub const MCP_WEATHER_SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/weather_server.py");

@@ -92,9 +92,9 @@ fn programs(command: &str) -> Result<Vec<String>, String> {
 fn check_security(security: &ExecSecurity, command: &str) -> Result<(), ToolError> {
     match security {
         ExecSecurity::Full => Ok(()),
-        ExecSecurity::Deny => Err(ToolError::Denied(
-            "commands are disabled for this agent (tools.exec.security = \"deny\")".to_owned(),
-        )),
+        ExecSecurity::Deny => {
+            Err(ToolError::Denied("commands are disabled for this agent (tools.exec.security = \"deny\")".to_owned()))
+        }
         ExecSecurity::Allowlist(allowed) => {
             let programs = programs(command).map_err(ToolError::Denied)?;
             match programs.iter().find(|program| !allowed.contains(program)) {

@@ -42,11 +42,7 @@ pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<
 /// references where they are), after symlinks.
 fn in_skill_dir(ctx: &ToolContext, path: &str) -> Option<PathBuf> {
     let real = Path::new(path).canonicalize().ok()?;
-    ctx.skills
-        .iter()
-        .filter_map(|skill| skill.dir.canonicalize().ok())
-        .any(|dir| real.starts_with(dir))
-        .then_some(real)
+    ctx.skills.iter().filter_map(|skill| skill.dir.canonicalize().ok()).any(|dir| real.starts_with(dir)).then_some(real)
 }
 
 /// `read {path, offset?, limit?}`: a text file, by lines.

@@ -20,9 +20,9 @@ use serde_json::Value;
 
 pub use exec::{ExecSecurity, ExecSettings, ExecTool, SkillAccess};
 pub use fs::{LsTool, ReadTool};
-pub use openclaw_sandbox as sandbox;
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
+pub use openclaw_sandbox as sandbox;
 pub use policy::{ToolPolicy, expand_group};
 pub use web::{WebFetchSettings, WebFetchTool, is_private};
 

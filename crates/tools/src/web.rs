@@ -175,7 +175,8 @@ impl Tool for WebFetchTool {
         let mut url = reqwest::Url::parse(raw.trim())
             .map_err(|error| ToolError::InvalidArguments(format!("{raw:?} is not a URL: {error}")))?;
         let plain = str_arg(&arguments, "extractMode")? == Some("text");
-        let max_chars = uint_arg(&arguments, "maxChars")?.map(|n| n as usize).unwrap_or(settings.max_chars).min(settings.max_chars);
+        let max_chars =
+            uint_arg(&arguments, "maxChars")?.map(|n| n as usize).unwrap_or(settings.max_chars).min(settings.max_chars);
         let deadline = tokio::time::Instant::now() + settings.timeout;
         // reqwest is built with rustls and no default crypto provider: make sure ring is installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -261,7 +262,10 @@ impl Tool for WebFetchTool {
         let mut out = format!("URL: {url}\nStatus: {}\n\n", status.as_u16());
         out.extend(text.chars().take(max_chars));
         if total > max_chars || cut {
-            out.push_str(&format!("\n[truncated: the page is longer than the {max_chars}-character / {}-byte limit]", settings.max_response_bytes));
+            out.push_str(&format!(
+                "\n[truncated: the page is longer than the {max_chars}-character / {}-byte limit]",
+                settings.max_response_bytes
+            ));
         }
         Ok(ToolOutput { text: out })
     }
@@ -274,9 +278,24 @@ mod tests {
     #[test]
     fn private_ranges() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-            "198.18.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "::127.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }

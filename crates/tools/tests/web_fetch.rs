@@ -68,7 +68,8 @@ async fn internal_addresses_are_refused() {
     denied(fetch(&strict, &format!("http://localhost:{port}/page")).await, "resolves to 127.0.0.1");
     assert!(matches!(fetch(&strict, "file:///etc/passwd").await, Err(ToolError::InvalidArguments(_))));
     assert!(matches!(fetch(&strict, "not a url").await, Err(ToolError::InvalidArguments(_))));
-    let blocked = ctx(WebFetchSettings { blocked_hostnames: vec!["*.example.org".into()], ..WebFetchSettings::default() });
+    let blocked =
+        ctx(WebFetchSettings { blocked_hostnames: vec!["*.example.org".into()], ..WebFetchSettings::default() });
     denied(fetch(&blocked, "https://docs.example.org/").await, "blocked");
 }
 
