@@ -12,7 +12,7 @@ use openclaw_protocol::{
     ToolResultMessage, TranscriptEntry, Usage, UserContent, UserMessage, UserPart, new_id, now_ms,
 };
 use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SessionRecord, Store, StoreError, TurnCommit};
-use openclaw_tools::{MemoryIndex, ToolContext, ToolPolicy, ToolRegistry, ToolSettings};
+use openclaw_tools::{Approver, MemoryIndex, ToolContext, ToolPolicy, ToolRegistry, ToolSettings};
 use sha2::{Digest, Sha256};
 
 use crate::context::{ContextMessage, active_branch, context_messages, plan_cut};
@@ -212,6 +212,8 @@ pub struct AgentRuntime {
     /// Workspaces already bootstrapped by this runtime: the templates are checked once, not on every turn.
     bootstrapped: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
     skills_host: SkillsHost,
+    /// Who approves commands (the gateway sets it; none in a CLI turn).
+    approver: std::sync::RwLock<Option<Arc<dyn Approver>>>,
 }
 
 fn digest(text: &str) -> String {
@@ -292,7 +294,13 @@ impl AgentRuntime {
             owner_pid,
             bootstrapped: Default::default(),
             skills_host: SkillsHost::default(),
+            approver: std::sync::RwLock::new(None),
         }
+    }
+
+    /// Sets who approves commands that need it (`tools.exec.ask`).
+    pub fn set_approver(&self, approver: Arc<dyn Approver>) {
+        *self.approver.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(approver);
     }
 
     /// Where skills are looked for besides the workspace (the state dir, home) and the environment they are gated
@@ -317,6 +325,7 @@ impl AgentRuntime {
             memory: Some(self.memory.clone()),
             settings: agent.tool_settings.clone(),
             skills: Arc::new(skills.access),
+            approver: self.approver.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
         };
         (ctx, skills.prompt)
     }

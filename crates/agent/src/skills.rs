@@ -10,7 +10,7 @@ use std::time::Duration;
 use openclaw_config::{Config, ExecConfig, ExecSecurityMode, SandboxMode, SkillEntry};
 use openclaw_skills::{Eligibility, GateEnv, Skill};
 use openclaw_tools::sandbox::{Grants, Limits, Mode};
-use openclaw_tools::{ExecSecurity, ExecSettings, SkillAccess, ToolSettings, WebFetchSettings};
+use openclaw_tools::{Ask, ExecSecurity, ExecSettings, SkillAccess, ToolSettings, WebFetchSettings};
 use serde_json::Value;
 
 /// A lookup of the gateway's environment variables.
@@ -186,6 +186,11 @@ fn exec_settings(exec: &ExecConfig) -> ExecSettings {
     read.extend(exec.path_prepend.iter().map(PathBuf::from));
     ExecSettings {
         security,
+        ask: match exec.ask {
+            Some(openclaw_config::ExecAsk::OnMiss) => Ask::OnMiss,
+            Some(openclaw_config::ExecAsk::Always) => Ask::Always,
+            Some(openclaw_config::ExecAsk::Off) | None => Ask::Off,
+        },
         mode: match sandbox.mode {
             Some(SandboxMode::Off) => Mode::Off,
             Some(SandboxMode::Enforce) | None => Mode::Enforce,

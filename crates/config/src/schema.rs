@@ -555,6 +555,8 @@ pub struct ToolPolicy {
 pub struct ExecConfig {
     /// `deny` | `allowlist` (only `safeBins`) | `full` (default; commands are sandboxed either way).
     pub security: Option<ExecSecurityMode>,
+    /// `off` (default) | `on-miss` (ask instead of refusing what the allowlist lacks) | `always`.
+    pub ask: Option<ExecAsk>,
     /// Programs allowed in `allowlist` mode.
     pub safe_bins: Option<Vec<String>>,
     /// Wall-clock limit of one command (default 120).
@@ -572,6 +574,15 @@ pub enum ExecSecurityMode {
     Deny,
     Allowlist,
     Full,
+}
+
+/// `tools.exec.ask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecAsk {
+    Off,
+    OnMiss,
+    Always,
 }
 
 /// `tools.exec.sandbox`: the confinement and limits of every command.

@@ -12,6 +12,7 @@
 //!   from start to end.
 //! - Every turn, whatever its entry point (WS, HTTP, hooks), goes through [`Gateway::run_turn`].
 
+mod approvals;
 pub mod client;
 mod device;
 mod hooks;
@@ -158,6 +159,8 @@ pub struct Gateway {
     pub(crate) hook_failures: limit::AuthFailures,
     /// System events (from `/hooks/wake`) waiting for the next turn of their session.
     system_events: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    /// Commands waiting for an operator's decision (`exec.approval.*`).
+    pub(crate) approvals: approvals::Approvals,
 }
 
 impl Gateway {
@@ -172,7 +175,7 @@ impl Gateway {
             });
         let applied_hash = reload::file_hash(&loaded.paths.config_path).unwrap_or_default();
         let limits = loaded.config.gateway.auth.rate_limit.clone();
-        Arc::new(Gateway {
+        let gateway = Arc::new(Gateway {
             live: RwLock::new(Arc::new(loaded)),
             auth: RwLock::new(auth),
             auth_flags,
@@ -201,7 +204,10 @@ impl Gateway {
             ),
             hook_failures: limit::AuthFailures::new(20, Duration::from_secs(60), Duration::from_secs(60), false),
             system_events: Mutex::default(),
-        })
+            approvals: approvals::Approvals::default(),
+        });
+        gateway.runtime.set_approver(Arc::new(approvals::GatewayApprover { gateway: Arc::downgrade(&gateway) }));
+        gateway
     }
 
     /// The configuration in force.

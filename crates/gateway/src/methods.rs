@@ -14,6 +14,7 @@ use crate::ws::Conn;
 /// The methods this gateway answers (advertised in `hello-ok.features.methods`).
 pub(crate) const METHODS: &[&str] = &[
     "health",
+    "exec.approval.resolve",
     "status",
     "system-presence",
     "config.get",
@@ -103,6 +104,7 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         "logs.tail" => logs_tail(gateway, &request.params),
         "agent.wait" => agent_wait(gateway, &request.params).await,
         "chat.abort" => chat_abort(gateway, &request.params),
+        "exec.approval.resolve" => crate::approvals::resolve(gateway, &request.params),
         "sessions.reset" => sessions_reset(gateway, &request.params).await,
         "sessions.delete" => sessions_delete(gateway, &request.params).await,
         "agents.list" => Ok(agents_list(gateway)),

@@ -24,11 +24,17 @@ struct Fixture {
 }
 
 async fn start() -> Fixture {
+    start_with(json!({})).await
+}
+
+/// A gateway whose configuration also has `tools`.
+async fn start_with(tools: Value) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let model = ScriptedServer::start().await;
     let config = json!({
         "agents": {"defaults": {"model": "mock/m1"}},
         "models": {"providers": {"mock": {"baseUrl": format!("{}/v1", model.url())}}},
+        "tools": tools,
     });
     let paths = Paths::for_state_dir(dir.path().to_path_buf());
     let loaded = openclaw_config::load_str(&config.to_string(), &paths, &|_| None).unwrap();
@@ -422,4 +428,62 @@ async fn abort_wait_reset_delete_and_graceful_shutdown() {
             other => panic!("expected a close, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn exec_approvals_are_asked_over_the_gateway() {
+    let fx = start_with(json!({"exec": {"ask": "always"}})).await;
+    fx.model.push(openai::tool_call("c1", "exec", &json!({"command": "echo approved-run"}), 50));
+    fx.model.push(openai::tool_call("c2", "exec", &json!({"command": "echo refused-run"}), 50));
+    fx.model.push(openai::text("Done."));
+    let mut socket = authed(&fx, json!(["operator.write", "operator.approvals"])).await;
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "9", "method": "agent",
+        "params": {"message": "run things", "agentId": "main", "idempotencyKey": "run-ask"}}),
+    )
+    .await;
+    let mut requested = Vec::new();
+    let mut resolved = Vec::new();
+    let final_frame = loop {
+        let frame = next_json(&mut socket).await;
+        if frame["event"] == "exec.approval.requested" {
+            let payload = &frame["payload"];
+            let command = payload["request"]["command"].as_str().unwrap().to_owned();
+            assert_eq!(payload["request"]["agentId"], "main");
+            assert!(payload["expiresAtMs"].as_i64().unwrap() > payload["createdAtMs"].as_i64().unwrap());
+            let decision = if command == "echo approved-run" { "allow-once" } else { "deny" };
+            requested.push(command);
+            send(
+                &mut socket,
+                json!({"type": "req", "id": format!("r{}", requested.len()), "method": "exec.approval.resolve",
+                "params": {"id": payload["id"], "decision": decision}}),
+            )
+            .await;
+        } else if frame["event"] == "exec.approval.resolved" {
+            resolved.push(frame["payload"]["decision"].as_str().unwrap().to_owned());
+        } else if frame["type"] == "res" && frame["id"] == "9" && frame["payload"]["status"] != "accepted" {
+            break frame;
+        } else if frame["type"] == "res" && frame["id"].as_str().is_some_and(|id| id.starts_with('r')) {
+            assert_eq!(frame["ok"], true, "{frame}");
+        }
+    };
+    assert_eq!(final_frame["payload"]["status"], "ok", "{final_frame}");
+    assert_eq!(requested, ["echo approved-run", "echo refused-run"]);
+    assert_eq!(resolved, ["allow-once", "deny"]);
+    let requests = fx.model.requests();
+    let result = |index: usize| {
+        requests[index].json()["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(result(1), "approved-run\n[exit code 0]");
+    assert!(result(2).contains("not approved"), "{}", result(2));
+
+    send(
+        &mut socket,
+        json!({"type": "req", "id": "x", "method": "exec.approval.resolve", "params": {"id": "nope", "decision": "deny"}}),
+    )
+    .await;
+    let error = next_json(&mut socket).await;
+    assert_eq!(error["ok"], false);
+    assert!(error["error"]["message"].as_str().unwrap().contains("no pending approval"), "{error}");
 }

@@ -26,10 +26,48 @@ pub enum ExecSecurity {
     Full,
 }
 
+/// `tools.exec.ask`: when a person must approve a command first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ask {
+    #[default]
+    Off,
+    /// Commands the allowlist does not cover are asked about instead of refused.
+    OnMiss,
+    /// Every command is asked about.
+    Always,
+}
+
+/// A command waiting for a person's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRequest {
+    pub agent_id: String,
+    pub session_key: String,
+    pub command: String,
+    pub cwd: String,
+}
+
+/// A person's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    AllowOnce,
+    /// Allowed now and, for this agent, from now on (the approver remembers).
+    AllowAlways,
+    Deny,
+}
+
+/// Who decides about commands that need approval (the gateway: operator clients with `operator.approvals`).
+#[async_trait::async_trait]
+pub trait Approver: Send + Sync {
+    /// Waits for a decision; an approver that cannot get one (no one answers in time) returns
+    /// [`Decision::Deny`].
+    async fn decide(&self, request: ApprovalRequest) -> Decision;
+}
+
 /// How `exec` runs commands (from `tools.exec`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecSettings {
     pub security: ExecSecurity,
+    pub ask: Ask,
     pub mode: Mode,
     pub limits: Limits,
     /// Grants every command of this agent gets.
@@ -42,6 +80,7 @@ impl Default for ExecSettings {
     fn default() -> Self {
         ExecSettings {
             security: ExecSecurity::Full,
+            ask: Ask::Off,
             mode: Mode::Enforce,
             limits: Limits::default(),
             grants: Grants::default(),
@@ -89,8 +128,9 @@ fn programs(command: &str) -> Result<Vec<String>, String> {
     Ok(programs)
 }
 
-fn check_security(security: &ExecSecurity, command: &str) -> Result<(), ToolError> {
-    match security {
+/// Whether a command may run: `Ok(true)` when it needs a person's approval first.
+fn check_security(security: &ExecSecurity, ask: Ask, command: &str) -> Result<bool, ToolError> {
+    let verdict = match security {
         ExecSecurity::Full => Ok(()),
         ExecSecurity::Deny => {
             Err(ToolError::Denied("commands are disabled for this agent (tools.exec.security = \"deny\")".to_owned()))
@@ -104,6 +144,32 @@ fn check_security(security: &ExecSecurity, command: &str) -> Result<(), ToolErro
                 ))),
                 None => Ok(()),
             }
+        }
+    };
+    match (verdict, ask) {
+        (Ok(()), Ask::Always) => Ok(true),
+        (Ok(()), _) => Ok(false),
+        (Err(_), Ask::OnMiss | Ask::Always) if *security != ExecSecurity::Deny => Ok(true),
+        (Err(error), _) => Err(error),
+    }
+}
+
+async fn approve(ctx: &ToolContext, command: &str, cwd: &std::path::Path) -> Result<(), ToolError> {
+    let Some(approver) = &ctx.approver else {
+        return Err(ToolError::Denied(
+            "this command needs a person's approval (tools.exec.ask) and no one can approve it here: run it through the gateway with an operator client connected, or change tools.exec.ask".to_owned(),
+        ));
+    };
+    let request = ApprovalRequest {
+        agent_id: ctx.agent_id.clone(),
+        session_key: ctx.session_key.clone(),
+        command: command.to_owned(),
+        cwd: cwd.display().to_string(),
+    };
+    match approver.decide(request).await {
+        Decision::AllowOnce | Decision::AllowAlways => Ok(()),
+        Decision::Deny => {
+            Err(ToolError::Denied("the command was not approved (denied or no answer in time)".to_owned()))
         }
     }
 }
@@ -139,7 +205,7 @@ impl Tool for ExecTool {
             return Err(ToolError::InvalidArguments("command is empty".into()));
         }
         let settings = &ctx.settings.exec;
-        check_security(&settings.security, command)?;
+        let needs_approval = check_security(&settings.security, settings.ask, command)?;
         let workspace = ctx.workspace.canonicalize().map_err(|error| {
             ToolError::Failed(format!("the workspace {} is not accessible: {error}", ctx.workspace.display()))
         })?;
@@ -147,6 +213,9 @@ impl Tool for ExecTool {
             Some(dir) => resolve_in_workspace(&workspace, dir)?,
             None => workspace.clone(),
         };
+        if needs_approval {
+            approve(ctx, command, &cwd).await?;
+        }
         let mut limits = settings.limits.clone();
         if let Some(seconds) = uint_arg(&arguments, "timeout")? {
             limits.wall = limits.wall.min(Duration::from_secs(seconds.max(1)));
@@ -213,11 +282,14 @@ mod tests {
     #[test]
     fn allowlist_mode_checks_every_program() {
         let allowed = ExecSecurity::Allowlist(vec!["ls".into(), "wc".into(), "grep".into()]);
-        assert!(check_security(&allowed, "ls -la | wc -l").is_ok());
-        assert!(check_security(&allowed, "LC_ALL=C /usr/bin/ls && grep x f").is_ok());
+        assert!(!check_security(&allowed, Ask::Off, "ls -la | wc -l").unwrap());
+        assert!(!check_security(&allowed, Ask::Off, "LC_ALL=C /usr/bin/ls && grep x f").unwrap());
         for bad in ["ls; rm -rf .", "ls $(rm x)", "ls `rm x`", "ls > f", "curl x", "sleep 9 &"] {
-            assert!(matches!(check_security(&allowed, bad), Err(ToolError::Denied(_))), "{bad}");
+            assert!(matches!(check_security(&allowed, Ask::Off, bad), Err(ToolError::Denied(_))), "{bad}");
+            assert!(check_security(&allowed, Ask::OnMiss, bad).unwrap(), "asked instead: {bad}");
         }
-        assert!(matches!(check_security(&ExecSecurity::Deny, "ls"), Err(ToolError::Denied(_))));
+        assert!(matches!(check_security(&ExecSecurity::Deny, Ask::Always, "ls"), Err(ToolError::Denied(_))));
+        assert!(check_security(&ExecSecurity::Full, Ask::Always, "ls").unwrap());
+        assert!(!check_security(&ExecSecurity::Full, Ask::OnMiss, "rm -rf x").unwrap());
     }
 }

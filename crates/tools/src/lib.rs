@@ -18,7 +18,7 @@ use std::sync::Arc;
 use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
-pub use exec::{ExecSecurity, ExecSettings, ExecTool, SkillAccess};
+pub use exec::{ApprovalRequest, Approver, Ask, Decision, ExecSecurity, ExecSettings, ExecTool, SkillAccess};
 pub use fs::{LsTool, ReadTool};
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
@@ -56,6 +56,8 @@ pub struct ToolContext {
     pub settings: Arc<ToolSettings>,
     /// The agent's eligible skills (their folders are readable; `exec` applies their grants).
     pub skills: Arc<Vec<SkillAccess>>,
+    /// Who approves commands that need it (`tools.exec.ask`); `None`: such commands are refused.
+    pub approver: Option<Arc<dyn Approver>>,
 }
 
 impl ToolContext {
@@ -68,6 +70,7 @@ impl ToolContext {
             memory: None,
             settings: Arc::default(),
             skills: Arc::default(),
+            approver: None,
         }
     }
 }
