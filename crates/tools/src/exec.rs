@@ -135,16 +135,16 @@ fn check_security(security: &ExecSecurity, ask: Ask, command: &str) -> Result<bo
         ExecSecurity::Deny => {
             Err(ToolError::Denied("commands are disabled for this agent (tools.exec.security = \"deny\")".to_owned()))
         }
-        ExecSecurity::Allowlist(allowed) => {
-            let programs = programs(command).map_err(ToolError::Denied)?;
-            match programs.iter().find(|program| !allowed.contains(program)) {
+        ExecSecurity::Allowlist(allowed) => match programs(command) {
+            Err(reason) => Err(ToolError::Denied(reason)),
+            Ok(programs) => match programs.iter().find(|program| !allowed.contains(program)) {
                 Some(program) => Err(ToolError::Denied(format!(
                     "{program} is not in tools.exec.safeBins (allowlist mode); allowed: {}",
                     allowed.join(", ")
                 ))),
                 None => Ok(()),
-            }
-        }
+            },
+        },
     };
     match (verdict, ask) {
         (Ok(()), Ask::Always) => Ok(true),

@@ -10,8 +10,8 @@ use crate::{Tool, ToolContext, ToolError, ToolOutput, str_arg, uint_arg};
 const MAX_LINES: usize = 2000;
 const MAX_BYTES: usize = 50 * 1024;
 
-/// Resolves `requested` inside `workspace`, refusing anything that ends up outside it (after symlinks).
-pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
+/// The canonical workspace root and `requested` joined to it with `..` resolved lexically, refused when it leaves.
+fn lexical_in_workspace(workspace: &Path, requested: &str) -> Result<(PathBuf, PathBuf), ToolError> {
     let root = workspace.canonicalize().map_err(|error| {
         ToolError::Failed(format!("the workspace {} is not accessible: {error}", workspace.display()))
     })?;
@@ -31,6 +31,42 @@ pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<
     if !normal.starts_with(&root) {
         return Err(ToolError::Denied(format!("{requested} is outside the workspace; use a path relative to it")));
     }
+    Ok((root, normal))
+}
+
+/// Where `requested` may be written: inside the workspace after symlinks, for the file or (when it does not exist
+/// yet) for its deepest existing folder.
+pub(crate) fn resolve_for_write(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
+    let (root, normal) = lexical_in_workspace(workspace, requested)?;
+    let mut existing = normal.as_path();
+    while !existing.exists() {
+        existing = existing.parent().unwrap_or(&root);
+    }
+    let real =
+        existing.canonicalize().map_err(|error| ToolError::Failed(format!("cannot resolve {requested}: {error}")))?;
+    if !real.starts_with(&root) {
+        return Err(ToolError::Denied(format!("{requested} links outside the workspace")));
+    }
+    if normal.is_dir() {
+        return Err(ToolError::InvalidArguments(format!("{requested} is a directory")));
+    }
+    Ok(if existing == normal { real } else { real.join(normal.strip_prefix(existing).unwrap_or(&normal)) })
+}
+
+/// Writes a file whole: a temporary file in the same folder, then a rename (a reader never sees half a file).
+async fn write_atomically(path: &Path, content: &[u8]) -> Result<(), ToolError> {
+    let failed = |error: std::io::Error| ToolError::Failed(format!("cannot write {}: {error}", path.display()));
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(failed)?;
+    }
+    let temp = path.with_extension(format!("openclaw-tmp-{}", std::process::id()));
+    tokio::fs::write(&temp, content).await.map_err(failed)?;
+    tokio::fs::rename(&temp, path).await.map_err(failed)
+}
+
+/// Resolves `requested` inside `workspace`, refusing anything that ends up outside it (after symlinks).
+pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
+    let (root, normal) = lexical_in_workspace(workspace, requested)?;
     match normal.canonicalize() {
         Ok(real) if real.starts_with(&root) => Ok(real),
         Ok(_) => Err(ToolError::Denied(format!("{requested} links outside the workspace"))),
@@ -109,6 +145,127 @@ pub(crate) fn slice_lines(text: &str, offset: usize, limit: usize) -> String {
     out
 }
 
+/// `write {path, content}`: creates or replaces a workspace file (folders are created).
+pub struct WriteTool;
+
+#[async_trait::async_trait]
+impl Tool for WriteTool {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "write".to_owned(),
+            description: "Create or overwrite a file in the workspace with the given content.".to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "Path relative to the workspace"},
+                    "content": {"type": "string", "description": "The whole new content"}
+                },
+                "required": ["path", "content"]
+            }),
+        }
+    }
+
+    async fn invoke(&self, arguments: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let path =
+            str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
+        let content =
+            str_arg(&arguments, "content")?.ok_or_else(|| ToolError::InvalidArguments("content is required".into()))?;
+        let file = resolve_for_write(&ctx.workspace, path)?;
+        write_atomically(&file, content.as_bytes()).await?;
+        Ok(ToolOutput { text: format!("Wrote {} bytes to {path}.", content.len()) })
+    }
+}
+
+/// `edit {path, edits: [{oldText, newText}]}` (also a single top-level `oldText`/`newText`, or `old_string`/
+/// `new_string`): exact replacements, each `oldText` found exactly once in the original file.
+pub struct EditTool;
+
+fn edits(arguments: &Value) -> Result<Vec<(String, String)>, ToolError> {
+    let pair = |value: &Value| -> Result<(String, String), ToolError> {
+        let get = |names: [&str; 2]| names.iter().find_map(|name| value.get(*name).and_then(Value::as_str));
+        let old = get(["oldText", "old_string"])
+            .ok_or_else(|| ToolError::InvalidArguments("each edit needs oldText (a string)".into()))?;
+        let new = get(["newText", "new_string"])
+            .ok_or_else(|| ToolError::InvalidArguments("each edit needs newText (a string)".into()))?;
+        if old.is_empty() {
+            return Err(ToolError::InvalidArguments("oldText must not be empty".into()));
+        }
+        Ok((old.to_owned(), new.to_owned()))
+    };
+    match arguments.get("edits") {
+        Some(Value::Array(list)) if !list.is_empty() => list.iter().map(pair).collect(),
+        Some(_) => Err(ToolError::InvalidArguments("edits must be a non-empty array of {oldText, newText}".into())),
+        None => Ok(vec![pair(arguments)?]),
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for EditTool {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "edit".to_owned(),
+            description:
+                "Edit a workspace file with exact replacements: each oldText must appear exactly once in the file."
+                    .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "Path relative to the workspace"},
+                    "edits": {"type": "array", "description": "Replacements against the original file; no overlaps", "items": {
+                        "type": "object",
+                        "properties": {
+                            "oldText": {"type": "string", "description": "Exact original text, unique in the file"},
+                            "newText": {"type": "string", "description": "Replacement text"}
+                        },
+                        "required": ["oldText", "newText"]
+                    }}
+                },
+                "required": ["path", "edits"]
+            }),
+        }
+    }
+
+    async fn invoke(&self, arguments: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let path =
+            str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
+        let edits = edits(&arguments)?;
+        let file = resolve_in_workspace(&ctx.workspace, path)?;
+        let original = tokio::fs::read_to_string(&file)
+            .await
+            .map_err(|error| ToolError::Failed(format!("cannot read {path} as text: {error}")))?;
+        // Every match is located in the original first, so edits cannot see each other's output.
+        let mut spans = Vec::new();
+        for (old, new) in &edits {
+            let mut found = original.match_indices(old.as_str());
+            let Some((start, _)) = found.next() else {
+                return Err(ToolError::Failed(format!(
+                    "oldText not found in {path}: {old:?} (read the file first; the match is exact, whitespace included)"
+                )));
+            };
+            if found.next().is_some() {
+                return Err(ToolError::Failed(format!(
+                    "oldText appears more than once in {path}: {old:?}; include more context to make it unique"
+                )));
+            }
+            spans.push((start, start + old.len(), new.as_str()));
+        }
+        spans.sort_by_key(|span| span.0);
+        if spans.windows(2).any(|pair| pair[0].1 > pair[1].0) {
+            return Err(ToolError::InvalidArguments("edits overlap; merge them into one".into()));
+        }
+        let mut updated = String::with_capacity(original.len());
+        let mut at = 0;
+        for (start, end, new) in &spans {
+            updated.push_str(&original[at..*start]);
+            updated.push_str(new);
+            at = *end;
+        }
+        updated.push_str(&original[at..]);
+        write_atomically(&file, updated.as_bytes()).await?;
+        Ok(ToolOutput { text: format!("Applied {} edit(s) to {path}.", spans.len()) })
+    }
+}
+
 /// `ls {path?}`: the entries of a workspace directory.
 pub struct LsTool;
 
@@ -179,5 +336,38 @@ mod tests {
         assert!(matches!(read(json!({})).await, Err(ToolError::InvalidArguments(_))));
         let listing = LsTool.invoke(json!({}), &ctx).await.unwrap().text;
         assert!(listing.contains("notes.md"));
+    }
+
+    #[tokio::test]
+    async fn write_and_edit_stay_inside_and_are_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(&workspace).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path(), workspace.join("escape")).unwrap();
+        let ctx = ctx(&workspace);
+        WriteTool.invoke(json!({"path": "notes/a.md", "content": "one two\nthree\n"}), &ctx).await.unwrap();
+        assert_eq!(std::fs::read_to_string(workspace.join("notes/a.md")).unwrap(), "one two\nthree\n");
+        for path in ["../out.md", "/tmp/out.md", "escape/out.md"] {
+            let refused = WriteTool.invoke(json!({"path": path, "content": "x"}), &ctx).await;
+            assert!(matches!(refused, Err(ToolError::Denied(_))), "{path}: {refused:?}");
+        }
+        assert!(!dir.path().join("out.md").exists());
+
+        let edit = |args: Value| {
+            let ctx = ctx.clone();
+            async move { EditTool.invoke(args, &ctx).await }
+        };
+        edit(json!({"path": "notes/a.md", "edits": [{"oldText": "two", "newText": "2"}, {"oldText": "three", "newText": "3"}]}))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(workspace.join("notes/a.md")).unwrap(), "one 2\n3\n");
+        edit(json!({"path": "notes/a.md", "old_string": "one", "new_string": "1"})).await.unwrap();
+        let missing = edit(json!({"path": "notes/a.md", "oldText": "zzz", "newText": "y"})).await.unwrap_err();
+        assert!(missing.to_string().contains("not found"), "{missing}");
+        WriteTool.invoke(json!({"path": "b.md", "content": "x x"}), &ctx).await.unwrap();
+        let twice = edit(json!({"path": "b.md", "oldText": "x", "newText": "y"})).await.unwrap_err();
+        assert!(twice.to_string().contains("more than once"), "{twice}");
+        assert_eq!(std::fs::read_to_string(workspace.join("b.md")).unwrap(), "x x", "a failed edit changes nothing");
     }
 }

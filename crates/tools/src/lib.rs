@@ -1,5 +1,5 @@
 //! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`], [`ToolPolicy`] evaluation (profiles, groups,
-//! allow/deny), and the built-in tools — `read`, `ls`, `exec` (sandboxed), `web_fetch` (SSRF-guarded), `memory_search`, `memory_get`.
+//! allow/deny), and the built-in tools — `read`, `write`, `edit`, `ls`, `exec` (sandboxed), `web_fetch` (SSRF-guarded), `memory_search`, `memory_get`.
 //!
 //! **Invariants:** a tool never sees channels, HTTP or the database directly: it gets a [`ToolContext`] (the
 //! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
@@ -19,7 +19,7 @@ use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
 pub use exec::{ApprovalRequest, Approver, Ask, Decision, ExecSecurity, ExecSettings, ExecTool, SkillAccess};
-pub use fs::{LsTool, ReadTool};
+pub use fs::{EditTool, LsTool, ReadTool, WriteTool};
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
 pub use openclaw_sandbox as sandbox;
@@ -112,6 +112,8 @@ impl ToolRegistry {
         let mut registry = ToolRegistry::default();
         registry.register(Arc::new(ReadTool));
         registry.register(Arc::new(LsTool));
+        registry.register(Arc::new(WriteTool));
+        registry.register(Arc::new(EditTool));
         registry.register(Arc::new(ExecTool));
         registry.register(Arc::new(WebFetchTool));
         registry.register(Arc::new(MemorySearchTool));
