@@ -144,7 +144,7 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
         })?,
         None => loaded.default_agent(),
     };
-    let mut profile = AgentProfile::from_resolved(agent, &loaded.config)?;
+    let mut profile = AgentProfile::from_resolved(agent, &loaded)?;
     if let Some(seconds) = args.timeout {
         profile.timeout = (seconds > 0).then(|| Duration::from_secs(seconds));
     }

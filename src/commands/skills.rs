@@ -69,7 +69,7 @@ fn agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a Resolve
 }
 
 fn statuses(loaded: &Loaded, agent: &ResolvedAgent) -> (Vec<SkillStatus>, Vec<openclaw_skills::Problem>) {
-    let settings = SkillsSettings::from_config(&loaded.config, agent.skills.clone());
+    let settings = SkillsSettings::from_loaded(loaded, agent.skills.clone());
     skill_statuses(&skills_host(&loaded.paths), &agent.workspace, &settings)
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_config::{CompactionConfig, Config, Personality, ResolvedAgent};
+use openclaw_config::{CompactionConfig, Loaded, Personality, ResolvedAgent};
 use openclaw_models::{ModelError, ModelRef, ModelRequest, ModelRouter, StreamEvent};
 use openclaw_protocol::{
     AgentMessage, AssistantMessage, CompactionEntry, EntryHeader, ModelChangeEntry, SessionKey, StopReason, ToolCall,
@@ -79,7 +79,8 @@ impl AgentProfile {
     ///
     /// # Errors
     /// [`AgentError::NoModel`] / [`AgentError::BadModelRef`].
-    pub fn from_resolved(agent: &ResolvedAgent, config: &Config) -> Result<Self, AgentError> {
+    pub fn from_resolved(agent: &ResolvedAgent, loaded: &Loaded) -> Result<Self, AgentError> {
+        let config = &loaded.config;
         let primary = agent.model.clone().ok_or_else(|| AgentError::NoModel { agent: agent.id.clone() })?;
         let mut models = Vec::new();
         for model in std::iter::once(&primary).chain(agent.fallbacks.iter()) {
@@ -106,7 +107,7 @@ impl AgentProfile {
             compaction: config.agents.defaults.compaction.clone(),
             timeout: config.agents.defaults.timeout_seconds.filter(|s| *s > 0).map(Duration::from_secs),
             main_key: config.session.main_key.clone(),
-            skills: SkillsSettings::from_config(config, agent.skills.clone()),
+            skills: SkillsSettings::from_loaded(loaded, agent.skills.clone()),
             tool_settings: Arc::new(tool_settings(&agent.tools)),
         })
     }
@@ -308,11 +309,6 @@ impl AgentRuntime {
     pub fn with_skills_host(mut self, host: SkillsHost) -> Self {
         self.skills_host = host;
         self
-    }
-
-    /// The host skills are discovered on.
-    pub fn skills_host(&self) -> &SkillsHost {
-        &self.skills_host
     }
 
     /// The context a tool call of `agent` in `session_key` runs with, and the skills section of the prompt.

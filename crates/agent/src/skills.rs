@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_config::{Config, ExecConfig, ExecSecurityMode, SandboxMode, SkillEntry};
+use openclaw_config::{ExecConfig, ExecSecurityMode, Loaded, SandboxMode, SkillEntry};
 use openclaw_skills::{Eligibility, GateEnv, Skill};
 use openclaw_tools::sandbox::{Grants, Limits, Mode};
 use openclaw_tools::{Ask, ExecSecurity, ExecSettings, SkillAccess, ToolSettings, WebFetchSettings};
@@ -51,7 +51,8 @@ pub struct SkillsSettings {
 
 impl SkillsSettings {
     /// The settings of an agent with this allowlist.
-    pub fn from_config(config: &Config, allowlist: Option<Vec<String>>) -> Self {
+    pub fn from_loaded(loaded: &Loaded, allowlist: Option<Vec<String>>) -> Self {
+        let config = &loaded.config;
         let limits = &config.skills.limits;
         SkillsSettings {
             allowlist,
@@ -60,7 +61,7 @@ impl SkillsSettings {
             max_in_prompt: limits.max_skills_in_prompt.unwrap_or(openclaw_skills::DEFAULT_MAX_IN_PROMPT),
             max_prompt_chars: limits.max_skills_prompt_chars.unwrap_or(openclaw_skills::DEFAULT_MAX_PROMPT_CHARS),
             max_file_bytes: limits.max_skill_file_bytes.unwrap_or(openclaw_skills::DEFAULT_MAX_FILE_BYTES),
-            config: Arc::new(serde_json::to_value(config).unwrap_or(Value::Null)),
+            config: loaded.config_json().clone(),
         }
     }
 }
@@ -82,15 +83,14 @@ pub fn skill_statuses(
 ) -> (Vec<SkillStatus>, Vec<openclaw_skills::Problem>) {
     let roots = openclaw_skills::roots(
         workspace,
-        host.state_dir.as_deref().unwrap_or(&workspace.join(".openclaw-no-state")),
+        host.state_dir.as_deref(),
         host.home.as_deref(),
         host.default_state,
         &settings.extra_dirs,
     );
     let catalog = openclaw_skills::discover(&roots, settings.max_file_bytes);
     let path = (host.env)("PATH");
-    let env = |name: &str| (host.env)(name);
-    let gate = GateEnv { path: path.as_deref(), env: &env, config: &settings.config, entries: &settings.entries };
+    let gate = GateEnv { path: path.as_deref(), env: &*host.env, config: &settings.config, entries: &settings.entries };
     let statuses = catalog
         .skills
         .into_iter()
@@ -120,13 +120,13 @@ pub(crate) fn turn_skills(host: &SkillsHost, workspace: &std::path::Path, settin
         .map(|status| &status.skill)
         .collect();
     let prompt = openclaw_skills::prompt_section(&usable, settings.max_in_prompt, settings.max_prompt_chars);
-    let env = |name: &str| (host.env)(name);
+    let env: &dyn Fn(&str) -> Option<String> = &*host.env;
     let access = usable
         .iter()
         .map(|skill| {
             let entry = settings.entries.get(&skill.name);
-            let api_key = entry.and_then(|entry| entry.api_key.as_ref()).and_then(|key| key.resolve(&env).ok());
-            let granted = openclaw_skills::access(skill, entry, api_key, &env, host.home.as_deref());
+            let api_key = entry.and_then(|entry| entry.api_key.as_ref()).and_then(|key| key.resolve(env).ok());
+            let granted = openclaw_skills::access(skill, entry, api_key, env, host.home.as_deref());
             SkillAccess {
                 name: skill.name.clone(),
                 dir: skill.dir.clone(),

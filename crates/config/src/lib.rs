@@ -22,6 +22,7 @@ mod substitute;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -138,6 +139,8 @@ pub struct Loaded {
     pub warnings: Vec<Issue>,
     /// Every agent resolved once at load, the default first; never empty (the implicit `main` at least).
     agents: Vec<ResolvedAgent>,
+    /// `config` as JSON, made once at load (skills gate on `requires.config` paths of it).
+    config_json: Arc<Value>,
 }
 
 impl Loaded {
@@ -155,6 +158,11 @@ impl Loaded {
     pub fn default_agent(&self) -> &ResolvedAgent {
         // `resolve` always yields at least the implicit `main` agent, so the list is never empty.
         &self.agents[0]
+    }
+
+    /// The configuration (after substitution and defaults) as JSON.
+    pub fn config_json(&self) -> &Arc<Value> {
+        &self.config_json
     }
 
     fn resolve_agents(&mut self) {
@@ -228,7 +236,9 @@ pub fn load_str(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>)
     warnings.extend(more_warnings);
     match config {
         Some(config) if errors.is_empty() => {
+            let config_json = Arc::new(serde_json::to_value(&config).unwrap_or(Value::Null));
             let mut loaded = Loaded {
+                config_json,
                 config,
                 raw,
                 paths: paths.clone(),

@@ -584,7 +584,7 @@ fn prepare_run(
         .filter(|key| !key.is_empty())
         .ok_or_else(|| invalid("params.idempotencyKey is required (a unique id per request)"))?
         .to_owned();
-    let profile = AgentProfile::from_resolved(agent, &loaded.config).map_err(|error| unavailable(error.to_string()))?;
+    let profile = AgentProfile::from_resolved(agent, &loaded).map_err(|error| unavailable(error.to_string()))?;
     let handle = match gateway.runs.start(&run_id, &session_key) {
         Ok(handle) => handle,
         Err(seen) => return Ok(Prepared::Seen { run_id, seen }),

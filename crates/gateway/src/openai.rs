@@ -298,7 +298,7 @@ async fn chat_completions(
     if let Some(required) = required {
         extra_system = Some(extra_system.map_or(required.clone(), |system| format!("{system}\n\n{required}")));
     }
-    let profile = AgentProfile::from_resolved(agent, &loaded.config)
+    let profile = AgentProfile::from_resolved(agent, &loaded)
         .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", error.to_string()))?;
     // A stable session per OpenAI `user`; otherwise a fresh one that carries the request's own history.
     let (session_key, prior) = match request.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()) {

@@ -119,7 +119,7 @@ async fn invoke(
         Some(key) => key.to_owned(),
         None => SessionKey::main(&agent.id, "main").as_str().to_owned(),
     };
-    let profile = match AgentProfile::from_resolved(agent, &loaded.config) {
+    let profile = match AgentProfile::from_resolved(agent, &loaded) {
         Ok(profile) => profile,
         Err(error) => return failure(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string()),
     };

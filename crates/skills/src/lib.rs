@@ -60,10 +60,11 @@ impl Source {
 }
 
 /// The roots to search, in precedence order. `home` is only used when the state dir is the default one (as the
-/// reference does, so a profile's gateway does not pick up one user's personal skills).
+/// reference does, so a profile's gateway does not pick up one user's personal skills); without a state dir there
+/// is no managed root.
 pub fn roots(
     workspace: &Path,
-    state_dir: &Path,
+    state_dir: Option<&Path>,
     home: Option<&Path>,
     default_state: bool,
     extra_dirs: &[PathBuf],
@@ -75,7 +76,9 @@ pub fn roots(
     if let (Some(home), true) = (home, default_state) {
         roots.push((Source::Personal, home.join(".agents").join("skills")));
     }
-    roots.push((Source::Managed, state_dir.join("skills")));
+    if let Some(state_dir) = state_dir {
+        roots.push((Source::Managed, state_dir.join("skills")));
+    }
     roots.extend(extra_dirs.iter().map(|dir| (Source::Extra, dir.clone())));
     roots
 }

@@ -32,7 +32,7 @@ fn a_missing_binary_makes_a_skill_ineligible_until_it_exists() {
     let entries = BTreeMap::new();
     let gate = GateEnv { path: Some(&path), env: &no_env, config: &config, entries: &entries };
 
-    let catalog = discover(&roots(&workspace, &state, None, false, &[]), 256 * 1024);
+    let catalog = discover(&roots(&workspace, Some(&state), None, false, &[]), 256 * 1024);
     assert!(catalog.problems.is_empty(), "{:?}", catalog.problems);
     let skill = catalog.get("forecast").unwrap();
     assert_eq!(skill.source, Source::Workspace);
@@ -48,7 +48,7 @@ fn a_missing_binary_makes_a_skill_ineligible_until_it_exists() {
     std::fs::write(&cli, "#!/bin/sh\necho sunny\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let catalog = discover(&roots(&workspace, &state, None, false, &[]), 256 * 1024);
+    let catalog = discover(&roots(&workspace, Some(&state), None, false, &[]), 256 * 1024);
     let skill = catalog.get("forecast").unwrap();
     assert!(check(skill, &gate).eligible);
     let prompt = prompt_section(&[skill], 150, 30_000);
@@ -81,7 +81,7 @@ fn precedence_gating_rules_and_budget() {
         "---\nname: gated\ndescription: <needs> & more\nmetadata: {\"openclaw\": {\"requires\": {\"env\": [\"GATED_KEY\"], \"config\": [\"browser.enabled\"], \"anyBins\": [\"nope-a\", \"nope-b\"]}, \"primaryEnv\": \"GATED_KEY\"}}\n---\n",
     )
     .unwrap();
-    let catalog = discover(&roots(&workspace, &state, None, false, &[extra]), 256 * 1024);
+    let catalog = discover(&roots(&workspace, Some(&state), None, false, &[extra]), 256 * 1024);
     let names: Vec<_> = catalog.skills.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["deploy", "gated", "notes"]);
     assert_eq!(catalog.get("notes").unwrap().description, "Workspace notes", "the workspace wins");
@@ -128,7 +128,7 @@ fn a_folder_escaping_its_root_is_refused() {
     write_skill(&root.path().join("elsewhere/sneaky"), "sneaky", "Outside");
     std::fs::create_dir_all(workspace.join("skills")).unwrap();
     std::os::unix::fs::symlink(root.path().join("elsewhere/sneaky"), workspace.join("skills/sneaky")).unwrap();
-    let catalog = discover(&roots(&workspace, &root.path().join("state"), None, false, &[]), 256 * 1024);
+    let catalog = discover(&roots(&workspace, Some(&root.path().join("state")), None, false, &[]), 256 * 1024);
     assert!(catalog.skills.is_empty());
     assert!(catalog.problems[0].message.contains("outside"), "{:?}", catalog.problems);
 }
