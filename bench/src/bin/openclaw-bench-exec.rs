@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use openclaw_bench::{median, percentile};
-use openclaw_sandbox::{Grants, Limits, Mode, Spec, run};
+use openclaw_sandbox::{Limits, Mode, Spec, run};
 
 #[derive(Parser)]
 #[command(about = "Per-command overhead of the exec sandbox")]
@@ -19,14 +19,9 @@ async fn measure(workspace: &std::path::Path, script: &str, mode: Mode, runs: us
     let mut millis = Vec::with_capacity(runs);
     for _ in 0..runs {
         let spec = Spec {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script.into()],
-            workspace: workspace.to_path_buf(),
-            cwd: workspace.to_path_buf(),
-            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-            grants: Grants::default(),
             limits: Limits { wall: Duration::from_secs(10), ..Limits::default() },
             mode,
+            ..Spec::shell(workspace, script)
         };
         let started = Instant::now();
         let outcome = run(spec).await.expect("run");

@@ -95,6 +95,26 @@ pub struct Spec {
     pub mode: Mode,
 }
 
+impl Spec {
+    /// `/bin/sh -c script` in `workspace` (also its working folder), confined, with the default limits, no grants
+    /// and only `PATH` in its environment; adjust the fields from there.
+    pub fn shell(workspace: &std::path::Path, script: &str) -> Spec {
+        Spec {
+            program: "/bin/sh".to_owned(),
+            args: vec!["-c".to_owned(), script.to_owned()],
+            workspace: workspace.to_path_buf(),
+            cwd: workspace.to_path_buf(),
+            env: vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())],
+            grants: Grants::default(),
+            limits: Limits::default(),
+            mode: Mode::Enforce,
+        }
+    }
+}
+
+/// `PATH` of commands unless configured otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 /// Which limit ended a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

@@ -268,6 +268,20 @@ impl Drop for PidsCgroup {
     }
 }
 
+/// Kills the command's process group when dropped: once the command ends or its wall clock runs out, and also
+/// when the caller stops waiting (a turn aborted, the runtime's tool timeout) — `kill_on_drop` alone reaches only
+/// the shell, not what it started.
+struct GroupKill(Option<libc::pid_t>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            // SAFETY: kill on the process group the child created with setsid.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
 #[repr(C)]
 struct CapHeader {
     version: u32,
@@ -330,9 +344,13 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
         }
     };
     let limits = spec.limits.clone();
-    let processes = tasks_of_this_user() + limits.processes;
     let cgroup = PidsCgroup::create(limits.processes);
     let cgroup_procs = cgroup.as_ref().map(|group| group.procs.as_raw_fd());
+    // Without a pids cgroup, RLIMIT_NPROC is the fallback: it counts every task of the real user (hence the
+    // baseline read from /proc) and does not bind root at all, so it is only set for other users.
+    // SAFETY: getuid has no failure mode.
+    let processes =
+        (cgroup.is_none() && unsafe { libc::getuid() } != 0).then(|| tasks_of_this_user() + limits.processes);
 
     let (reader, writer) = std::io::pipe().map_err(|error| setup(format!("pipe: {error}")))?;
     let writer_err = writer.try_clone().map_err(|error| setup(format!("pipe: {error}")))?;
@@ -367,7 +385,9 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
             set_limit(libc::RLIMIT_CPU, cpu, cpu + 1)?;
             set_limit(libc::RLIMIT_AS, memory, memory)?;
             set_limit(libc::RLIMIT_FSIZE, file, file)?;
-            set_limit(libc::RLIMIT_NPROC, processes, processes)?;
+            if let Some(processes) = processes {
+                set_limit(libc::RLIMIT_NPROC, processes, processes)?;
+            }
             set_limit(libc::RLIMIT_CORE, 0, 0)?;
             if let Some((ruleset, programs)) = &confinement {
                 drop_capabilities()?;
@@ -388,7 +408,7 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
     let mut child = command.spawn().map_err(|source| SandboxError::Spawn { program: spec.program.clone(), source })?;
     // The parent's copies of the pipe's write end went with `command`'s Stdio on spawn; drop the rest now.
     drop(command);
-    let pgid = child.id().map(|id| id as libc::pid_t);
+    let group = GroupKill(child.id().map(|id| id as libc::pid_t));
 
     let cap = limits.output_bytes;
     let reading = tokio::task::spawn_blocking(move || {
@@ -413,10 +433,7 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
 
     let waited = tokio::time::timeout(limits.wall, child.wait()).await;
     // Whatever the command left running in its process group goes with it.
-    if let Some(pgid) = pgid {
-        // SAFETY: kill on the process group the child created with setsid.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    }
+    drop(group);
     let status = match waited {
         Err(_) => {
             let _ = child.wait().await;

@@ -5,19 +5,10 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use openclaw_sandbox::{Grants, Limit, Limits, Mode, Outcome, Spec, Status, run, support};
+use openclaw_sandbox::{Limit, Limits, Mode, Outcome, Spec, Status, run, support};
 
 fn spec(workspace: &Path, script: &str) -> Spec {
-    Spec {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script.into()],
-        workspace: workspace.to_path_buf(),
-        cwd: workspace.to_path_buf(),
-        env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
-        grants: Grants::default(),
-        limits: Limits { wall: Duration::from_secs(20), ..Limits::default() },
-        mode: Mode::Enforce,
-    }
+    Spec { limits: Limits { wall: Duration::from_secs(20), ..Limits::default() }, ..Spec::shell(workspace, script) }
 }
 
 async fn sh(workspace: &Path, script: &str, adjust: impl FnOnce(&mut Spec)) -> Outcome {
@@ -198,4 +189,35 @@ async fn a_working_folder_outside_the_workspace_is_refused() {
     spec.cwd = d.outside.clone();
     let error = run(spec).await.unwrap_err();
     assert!(error.to_string().contains("not inside the workspace"), "{error}");
+}
+
+#[tokio::test]
+async fn a_caller_that_stops_waiting_takes_the_whole_group_down() {
+    let d = dirs();
+    let script = "sleep 30 & echo $! > bg.pid; wait";
+    let abandoned = tokio::time::timeout(Duration::from_secs(1), sh(&d.workspace, script, |_| {})).await;
+    assert!(abandoned.is_err(), "the command was still running");
+    let pid = std::fs::read_to_string(d.workspace.join("bg.pid")).unwrap();
+    let status = format!("/proc/{}/status", pid.trim());
+    let mut alive = true;
+    for _ in 0..50 {
+        let state = std::fs::read_to_string(&status).unwrap_or_default();
+        alive = state.lines().any(|line| line.starts_with("State:") && !line.contains("zombie"));
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive, "the background process {} outlived the abandoned command", pid.trim());
+}
+
+#[tokio::test]
+async fn namespaces_cannot_be_created() {
+    let d = dirs();
+    // unshare(2) is refused by the seccomp filter (namespaces would widen what the command can do).
+    let script = "unshare --user --net true && echo made";
+    let confined = sh(&d.workspace, script, |_| {}).await;
+    assert!(!confined.output.contains("made"), "{confined:?}");
+    let open = sh(&d.workspace, script, |s| s.mode = Mode::Off).await;
+    assert!(open.output.contains("made"), "{open:?}");
 }

@@ -84,7 +84,7 @@ impl Default for ExecSettings {
             mode: Mode::Enforce,
             limits: Limits::default(),
             grants: Grants::default(),
-            path: "/usr/local/bin:/usr/bin:/bin".to_owned(),
+            path: openclaw_sandbox::DEFAULT_PATH.to_owned(),
         }
     }
 }
@@ -252,16 +252,7 @@ impl Tool for ExecTool {
         if !used.is_empty() {
             tracing::debug!(skills = ?used, "exec runs with skill grants");
         }
-        let spec = Spec {
-            program: "/bin/sh".to_owned(),
-            args: vec!["-c".to_owned(), command.to_owned()],
-            workspace,
-            cwd,
-            env,
-            grants,
-            limits,
-            mode: settings.mode,
-        };
+        let spec = Spec { cwd, env, grants, limits, mode: settings.mode, ..Spec::shell(&workspace, command) };
         let outcome = openclaw_sandbox::run(spec).await.map_err(|error| ToolError::Failed(error.to_string()))?;
         let mut text = outcome.output;
         if !text.is_empty() && !text.ends_with('\n') {
