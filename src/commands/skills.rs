@@ -68,6 +68,11 @@ fn agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a Resolve
     }
 }
 
+/// Where `install`/`remove` work: the agent's workspace `skills/`, or with `--global` the state dir's.
+fn root(loaded: &Loaded, agent: &ResolvedAgent, global: bool) -> std::path::PathBuf {
+    if global { loaded.paths.state_dir.join("skills") } else { agent.workspace.join("skills") }
+}
+
 fn statuses(loaded: &Loaded, agent: &ResolvedAgent) -> (Vec<SkillStatus>, Vec<openclaw_skills::Problem>) {
     let settings = SkillsSettings::from_loaded(loaded, agent.skills.clone());
     skill_statuses(&skills_host(&loaded.paths), &agent.workspace, &settings)
@@ -196,14 +201,10 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         SkillsCommand::Install { source, as_name, global, force, agent: id } => {
-            let root = if global {
-                loaded.paths.state_dir.join("skills")
-            } else {
-                agent(&loaded, id.as_deref())?.workspace.join("skills")
-            };
-            let (name, dir) = openclaw_skills::install(&source, &root, as_name.as_deref(), force)?;
-            println!("Installed {name} in {}.", dir.display());
             let agent = agent(&loaded, id.as_deref())?;
+            let (name, dir) =
+                openclaw_skills::install(&source, &root(&loaded, agent, global), as_name.as_deref(), force)?;
+            println!("Installed {name} in {}.", dir.display());
             let (statuses, _) = statuses(&loaded, agent);
             if let Some(status) = statuses.iter().find(|s| s.skill.name == name) {
                 println!("Status for agent {}: {}", agent.id, state(status));
@@ -211,12 +212,7 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         SkillsCommand::Remove { name, global, agent: id } => {
-            let root = if global {
-                loaded.paths.state_dir.join("skills")
-            } else {
-                agent(&loaded, id.as_deref())?.workspace.join("skills")
-            };
-            let dir = openclaw_skills::remove(&name, &root)?;
+            let dir = openclaw_skills::remove(&name, &root(&loaded, agent(&loaded, id.as_deref())?, global))?;
             println!("Removed {name} ({}).", dir.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -662,7 +662,6 @@ pub struct McpServer {
     pub env: BTreeMap<String, String>,
     pub cwd: Option<String>,
     pub url: Option<String>,
-    pub transport: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub connection_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,

@@ -221,7 +221,7 @@ impl Hook<'_> {
         let raw = if persistent { logical } else { format!("{logical}:run:{}", uuid::Uuid::new_v4().simple()) };
         let session_key =
             SessionKey::scoped(&agent.id, Some(&raw), &self.loaded.config.session.main_key).as_str().to_owned();
-        let mut profile = match AgentProfile::from_resolved(agent, &self.loaded) {
+        let mut profile = match AgentProfile::from_resolved(agent, self.loaded) {
             Ok(profile) => profile,
             Err(failure) => return error(StatusCode::BAD_GATEWAY, failure.to_string()),
         };
@@ -310,7 +310,7 @@ impl Hook<'_> {
         };
         let outcome = self.gateway.queue_system_event(&session_key, &text);
         if mode == "now" {
-            let profile = match AgentProfile::from_resolved(agent, &self.loaded) {
+            let profile = match AgentProfile::from_resolved(agent, self.loaded) {
                 Ok(profile) => profile,
                 Err(failure) => return error(StatusCode::BAD_GATEWAY, failure.to_string()),
             };

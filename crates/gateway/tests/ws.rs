@@ -435,6 +435,9 @@ async fn exec_approvals_are_asked_over_the_gateway() {
     let fx = start_with(json!({"exec": {"ask": "always"}})).await;
     fx.model.push(openai::tool_call("c1", "exec", &json!({"command": "echo approved-run"}), 50));
     fx.model.push(openai::tool_call("c2", "exec", &json!({"command": "echo refused-run"}), 50));
+    fx.model.push(openai::tool_call("c3", "exec", &json!({"command": "echo always-run"}), 50));
+    // Allowed for good a moment ago: runs without asking again.
+    fx.model.push(openai::tool_call("c4", "exec", &json!({"command": "echo always-run"}), 50));
     fx.model.push(openai::text("Done."));
     let mut socket = authed(&fx, json!(["operator.write", "operator.approvals"])).await;
     send(
@@ -452,7 +455,11 @@ async fn exec_approvals_are_asked_over_the_gateway() {
             let command = payload["request"]["command"].as_str().unwrap().to_owned();
             assert_eq!(payload["request"]["agentId"], "main");
             assert!(payload["expiresAtMs"].as_i64().unwrap() > payload["createdAtMs"].as_i64().unwrap());
-            let decision = if command == "echo approved-run" { "allow-once" } else { "deny" };
+            let decision = match command.as_str() {
+                "echo approved-run" => "allow-once",
+                "echo always-run" => "allow-always",
+                _ => "deny",
+            };
             requested.push(command);
             send(
                 &mut socket,
@@ -469,14 +476,16 @@ async fn exec_approvals_are_asked_over_the_gateway() {
         }
     };
     assert_eq!(final_frame["payload"]["status"], "ok", "{final_frame}");
-    assert_eq!(requested, ["echo approved-run", "echo refused-run"]);
-    assert_eq!(resolved, ["allow-once", "deny"]);
+    assert_eq!(requested, ["echo approved-run", "echo refused-run", "echo always-run"]);
+    assert_eq!(resolved, ["allow-once", "deny", "allow-always"]);
     let requests = fx.model.requests();
     let result = |index: usize| {
         requests[index].json()["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned()
     };
     assert_eq!(result(1), "approved-run\n[exit code 0]");
     assert!(result(2).contains("not approved"), "{}", result(2));
+    assert_eq!(result(3), "always-run\n[exit code 0]");
+    assert_eq!(result(4), "always-run\n[exit code 0]");
 
     send(
         &mut socket,

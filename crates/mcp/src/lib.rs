@@ -43,7 +43,7 @@ pub struct Connection {
     request_timeout: Duration,
 }
 
-/// The tools of one MCP server's tool.
+/// One tool of an MCP server.
 pub struct McpTool {
     connection: Arc<Connection>,
     /// The tool's own name on the server.
@@ -104,7 +104,10 @@ pub async fn connect(name: &str, server: &McpServer) -> Result<Vec<Arc<dyn Tool>
                 }
             }
             config.custom_headers = headers;
-            let transport = StreamableHttpClientTransport::with_client(reqwest_client()?, config);
+            let client = reqwest::Client::builder()
+                .build()
+                .map_err(|error| protocol(&format!("cannot build the HTTP client: {error}")))?;
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             ().serve(transport).await.map_err(|error| protocol(&error))
         } else {
             Err(McpError::NoTransport(name.to_owned()))
@@ -138,13 +141,6 @@ pub async fn connect(name: &str, server: &McpServer) -> Result<Vec<Arc<dyn Tool>
             Arc::new(McpTool { connection: connection.clone(), remote: tool.name.to_string(), spec }) as Arc<dyn Tool>
         })
         .collect())
-}
-
-fn reqwest_client() -> Result<reqwest::Client, McpError> {
-    reqwest::Client::builder().build().map_err(|error| McpError::Protocol {
-        server: "(http)".to_owned(),
-        message: format!("cannot build the HTTP client: {error}"),
-    })
 }
 
 /// Connects every enabled server; the ones that fail are returned with their error (and logged by the caller).
