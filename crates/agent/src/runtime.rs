@@ -128,6 +128,9 @@ pub struct TurnRequest {
     /// client tool wins a name clash); a call to one ends the turn with [`TurnOutcome::client_tool_calls`], and the
     /// caller continues with the results in `prior` and an empty `message`.
     pub client_tools: Vec<openclaw_protocol::ToolSpec>,
+    /// The inbound channel message this turn answers (an opaque ticket for the agent): committed with the turn, so
+    /// the message is finished and its reply queued exactly when the turn is stored.
+    pub delivery: Option<openclaw_store::Delivery>,
 }
 
 impl TurnRequest {
@@ -140,6 +143,7 @@ impl TurnRequest {
             extra_system: None,
             abort: None,
             client_tools: Vec::new(),
+            delivery: None,
         }
     }
 }
@@ -464,6 +468,16 @@ impl AgentRuntime {
             Ok(done) => (done.provider.clone(), done.model.clone()),
             Err(_) => (None, None),
         };
+        // What the person who sent the message sees: the answer, or a short reason it failed.
+        let reply_text = match (&outcome, status) {
+            (Ok(done), _) if done.silent => String::new(),
+            (Ok(done), _) => done.text.clone(),
+            (Err(_), RunStatus::Aborted) => String::new(),
+            (Err(AgentError::Timeout(seconds)), _) => {
+                format!("Sorry, that took too long: the turn timed out after {seconds}s. Please try again.")
+            }
+            (Err(error), _) => format!("Sorry, I could not answer that: {error}"),
+        };
         let committed: Vec<(String, AgentMessage)> = turn
             .entries
             .iter()
@@ -483,6 +497,8 @@ impl AgentRuntime {
                 status,
                 error,
                 audit: std::mem::take(&mut turn.audit),
+                delivery: request.delivery.clone(),
+                reply_text,
             })
             .await?;
         on_event(&AgentEvent::Committed {

@@ -31,6 +31,13 @@ pub use agents::{DEFAULT_AGENT_ID, ResolvedAgent};
 pub use schema::*;
 pub use substitute::unresolved_var;
 
+/// Whether the reference OpenClaw's schema knows a dotted key path (`channels.telegram.streaming`; map keys and
+/// array indices match its `*`).
+pub fn is_reference_key(dotted: &str) -> bool {
+    let segments: Vec<String> = dotted.split('.').map(str::to_owned).collect();
+    reference::is_reference_key(&segments)
+}
+
 /// Where the state directory and the config file are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {

@@ -314,7 +314,7 @@ async fn chat_completions(
         }
         None => (format!("agent:{}:openai:{}", agent.id, uuid::Uuid::new_v4()), prior),
     };
-    let turn = TurnRequest { session_key, message, prior, extra_system, abort: None, client_tools };
+    let turn = TurnRequest { prior, extra_system, client_tools, ..TurnRequest::new(session_key, message) };
     let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
     let created = openclaw_protocol::now_ms() / 1000;
     let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);

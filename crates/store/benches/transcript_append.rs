@@ -50,6 +50,8 @@ fn bench_append(c: &mut Criterion) {
                         status: RunStatus::Done,
                         error: None,
                         audit: Vec::new(),
+                        delivery: None,
+                        reply_text: String::new(),
                     })
                     .await
                     .expect("commit");

@@ -3,7 +3,9 @@
 
 use openclaw_protocol::{AgentMessage, TranscriptEntry, Usage};
 
-use crate::{AuditEvent, DeviceRecord, DeviceToken, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit};
+use crate::{
+    Accepted, AuditEvent, Delivery, NewInbound, NewOutbound, PairingRequest, DeviceRecord, DeviceToken, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit,
+};
 
 fn new_session(key: &str) -> NewSession {
     NewSession {
@@ -35,6 +37,8 @@ fn turn(session_id: &str, run_id: &str, entries: Vec<TranscriptEntry>) -> TurnCo
             outcome: "ok".to_owned(),
             detail: serde_json::json!({}),
         }],
+        delivery: None,
+        reply_text: String::new(),
     }
 }
 
@@ -61,6 +65,8 @@ pub async fn store_conformance(store: &dyn Store) {
     recovery(store).await;
     memory(store).await;
     devices(store).await;
+    inbox_and_outbox(store).await;
+    pairing(store).await;
     let problems = store.check_integrity().await.expect("check_integrity");
     assert!(problems.is_empty(), "integrity problems: {problems:?}");
 }
@@ -198,4 +204,108 @@ async fn devices(store: &dyn Store) {
     store.add_device_token("hash-1", token.clone()).await.expect("add_device_token");
     assert_eq!(store.device_token("hash-1").await.expect("device_token"), Some(token));
     assert!(store.device_token("hash-2").await.expect("device_token").is_none());
+}
+
+fn inbound(platform_id: &str, conversation: &str) -> NewInbound {
+    NewInbound {
+        channel: "telegram".to_owned(),
+        account: "default".to_owned(),
+        platform_id: platform_id.to_owned(),
+        conversation: conversation.to_owned(),
+        sender: "42".to_owned(),
+        payload: serde_json::json!({"text": platform_id}),
+        received_at: 1,
+    }
+}
+
+fn reply(conversation: &str, text: &str) -> NewOutbound {
+    NewOutbound {
+        channel: "telegram".to_owned(),
+        account: "default".to_owned(),
+        conversation: conversation.to_owned(),
+        route: serde_json::json!({"chatId": conversation}),
+        text: text.to_owned(),
+    }
+}
+
+async fn inbox_and_outbox(store: &dyn Store) {
+    let cursor = Some(("telegram:default:offset".to_owned(), "101".to_owned()));
+    let Accepted::New(first) = store.accept_inbound(inbound("100", "c1"), cursor).await.expect("accept") else {
+        panic!("a new message must be recorded as new");
+    };
+    assert_eq!(store.channel_cursor("telegram:default:offset").await.expect("cursor").as_deref(), Some("101"));
+    assert_eq!(store.accept_inbound(inbound("100", "c1"), None).await.expect("again"), Accepted::Duplicate(first));
+    let Accepted::New(second) = store.accept_inbound(inbound("101", "c1"), None).await.expect("accept") else {
+        panic!("new");
+    };
+    let Accepted::New(other) = store.accept_inbound(inbound("102", "c2"), None).await.expect("accept") else {
+        panic!("new");
+    };
+    let pending: Vec<i64> = store.pending_inbound(10).await.expect("pending").iter().map(|m| m.id).collect();
+    assert_eq!(pending, vec![first, second, other]);
+    assert_eq!(store.claim_inbound(first).await.expect("claim"), 1);
+    assert_eq!(store.claim_inbound(first).await.expect("claim"), 2);
+
+    // A turn finishes its inbound message and queues the reply in its own transaction.
+    let key = "agent:main:telegram:direct:42";
+    let session = store.open_session(new_session(key)).await.expect("open");
+    begin(store, &session.session_id, key, "run-ch1", None).await;
+    let mut commit = turn(&session.session_id, "run-ch1", vec![]);
+    commit.delivery = Some(Delivery { inbox_id: first, reply: reply("c1", "") });
+    commit.reply_text = "first answer".to_owned();
+    store.commit_turn(commit).await.expect("commit with delivery");
+    assert_eq!(store.inbound(first).await.expect("inbound").expect("row").status, "done");
+    // Finishing again (a duplicate run) queues nothing more.
+    store.finish_inbound(first, "done", None, Some(reply("c1", "duplicate"))).await.expect("finish again");
+    store.finish_inbound(second, "done", None, Some(reply("c1", "second answer"))).await.expect("finish");
+    store.finish_inbound(other, "ignored", Some("no mention"), None).await.expect("ignore");
+    assert!(store.pending_inbound(10).await.expect("pending").is_empty());
+
+    // Only the head of each conversation is due; a retry later in time holds back only its own conversation.
+    let c3 = store.queue_outbound(reply("c3", "elsewhere")).await.expect("queue");
+    let due = store.due_outbound(i64::MAX, 10).await.expect("due");
+    let texts: Vec<&str> = due.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(texts, vec!["first answer", "elsewhere"]);
+    let head = due[0].id;
+    let now = openclaw_protocol::now_ms();
+    store.retry_outbound(head, now + 60_000, "429: retry after 60").await.expect("retry");
+    let due = store.due_outbound(now + 1_000, 10).await.expect("due");
+    assert_eq!(due.iter().map(|o| o.id).collect::<Vec<_>>(), vec![c3], "c1 waits, c3 does not");
+    let next = store.next_outbound_at().await.expect("next").expect("something pending");
+    assert!(next <= now + 1_000, "the earliest head is c3's, due now");
+    store.outbound_progress(head, 1).await.expect("progress");
+    let record = store.outbound(head).await.expect("outbound").expect("row");
+    assert_eq!((record.attempts, record.chunks_sent), (1, 1));
+    store.finish_outbound(head, "sent", None).await.expect("sent");
+    let due = store.due_outbound(i64::MAX, 10).await.expect("due");
+    assert_eq!(due.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(), vec!["second answer", "elsewhere"]);
+    store.finish_outbound(c3, "dead", Some("403: bot was blocked")).await.expect("dead");
+    let dead = store.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("403: bot was blocked"));
+    assert!(store.requeue_outbound(c3, 7).await.expect("requeue"));
+    assert!(!store.requeue_outbound(c3, 7).await.expect("requeue twice"));
+    assert!(store.dead_letters(10).await.expect("dead letters").is_empty());
+}
+
+async fn pairing(store: &dyn Store) {
+    let request = |sender: &str, code: &str, expires_at: i64| PairingRequest {
+        channel: "telegram".to_owned(),
+        account: "default".to_owned(),
+        sender_id: sender.to_owned(),
+        code: code.to_owned(),
+        display: Some("Ann".to_owned()),
+        created_at: 1_000,
+        expires_at,
+    };
+    store.add_pairing_request(request("7", "ABCDEFGH", 5_000)).await.expect("add");
+    store.add_pairing_request(request("8", "JKLMNPQR", 1_500)).await.expect("add");
+    let open = store.pairing_requests(Some("telegram"), 2_000).await.expect("list");
+    assert_eq!(open.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), vec!["ABCDEFGH"], "expired ones are hidden");
+    assert!(store.approve_pairing("telegram", "JKLMNPQR", 2_000).await.expect("approve expired").is_none());
+    assert!(!store.is_paired("telegram", "default", "7").await.expect("paired"));
+    let approved = store.approve_pairing("telegram", "ABCDEFGH", 2_000).await.expect("approve").expect("found");
+    assert_eq!(approved.sender_id, "7");
+    assert!(store.is_paired("telegram", "default", "7").await.expect("paired"));
+    assert!(store.pairing_requests(None, 2_000).await.expect("list").is_empty());
 }

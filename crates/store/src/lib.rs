@@ -10,14 +10,17 @@
 //! - This crate never parses the client wire protocol; transcript entries are stored as the JSON the reference
 //!   writes.
 
+mod channels;
 pub mod conformance;
 mod sqlite;
+mod sqlite_channels;
 
 use async_trait::async_trait;
 pub use openclaw_protocol::MemoryHit;
 use openclaw_protocol::{TranscriptEntry, Usage};
 use serde_json::Value;
 
+pub use channels::{Accepted, Delivery, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest};
 pub use sqlite::SqliteStore;
 
 /// A store failure.
@@ -147,6 +150,11 @@ pub struct TurnCommit {
     pub status: RunStatus,
     pub error: Option<String>,
     pub audit: Vec<AuditEvent>,
+    /// The inbound message this turn answers: finished, and its reply queued (unless `reply_text` is empty), in the
+    /// same transaction.
+    pub delivery: Option<Delivery>,
+    /// The reply's text for `delivery`.
+    pub reply_text: String,
 }
 
 /// One audit log event.
@@ -282,4 +290,69 @@ pub trait Store: Send + Sync {
 
     /// A consistency check of the underlying database (`PRAGMA integrity_check` for SQLite).
     async fn check_integrity(&self) -> Result<Vec<String>>;
+
+    // ---- channels: inbox, outbox, cursors, pairing ----
+
+    /// Records an inbound message unless its `(channel, account, platform_id)` is known; `cursor` (a key and a
+    /// value) is saved in the same transaction (Telegram's next update offset).
+    async fn accept_inbound(&self, message: NewInbound, cursor: Option<(String, String)>) -> Result<Accepted>;
+
+    /// Pending inbound messages, oldest first.
+    async fn pending_inbound(&self, limit: i64) -> Result<Vec<InboundRecord>>;
+
+    /// One inbound message by id.
+    async fn inbound(&self, id: i64) -> Result<Option<InboundRecord>>;
+
+    /// Counts a processing attempt of a pending message; returns the new count.
+    async fn claim_inbound(&self, id: i64) -> Result<i64>;
+
+    /// Finishes an inbound message (`done`, `ignored`, `failed`) without a turn, queueing `reply` in the same
+    /// transaction (a pairing code, a command's answer). A message already finished is left alone.
+    async fn finish_inbound(&self, id: i64, status: &str, note: Option<&str>, reply: Option<NewOutbound>) -> Result<()>;
+
+    /// A channel cursor.
+    async fn channel_cursor(&self, key: &str) -> Result<Option<String>>;
+
+    /// Saves a channel cursor.
+    async fn set_channel_cursor(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Queues a reply that answers no inbound message (an approval notice, an operator's send).
+    async fn queue_outbound(&self, reply: NewOutbound) -> Result<i64>;
+
+    /// The replies due at `now`: for each conversation its oldest pending reply, if its time has come.
+    async fn due_outbound(&self, now: i64, limit: i64) -> Result<Vec<OutboundRecord>>;
+
+    /// When the next pending reply falls due (`None`: nothing pending).
+    async fn next_outbound_at(&self) -> Result<Option<i64>>;
+
+    /// Records that the first `chunks_sent` chunks of a reply were delivered.
+    async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()>;
+
+    /// Finishes a reply: `sent`, or `dead` with the reason (a dead letter).
+    async fn finish_outbound(&self, id: i64, status: &str, error: Option<&str>) -> Result<()>;
+
+    /// Schedules another attempt of a reply at `next_attempt_at`, counting the failed one.
+    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str) -> Result<()>;
+
+    /// One reply by id.
+    async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>>;
+
+    /// Dead letters, newest first.
+    async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboundRecord>>;
+
+    /// Puts a dead letter back in the queue; returns whether it was dead.
+    async fn requeue_outbound(&self, id: i64, now: i64) -> Result<bool>;
+
+    /// Pairing requests not expired at `now` (`channel` filters).
+    async fn pairing_requests(&self, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>>;
+
+    /// Records a pairing request, replacing an expired one of the same sender.
+    async fn add_pairing_request(&self, request: PairingRequest) -> Result<()>;
+
+    /// Approves the request with this code: the sender is allowed and the request removed. `None`: no such code
+    /// (or expired).
+    async fn approve_pairing(&self, channel: &str, code: &str, now: i64) -> Result<Option<PairingRequest>>;
+
+    /// Whether a sender was approved on a channel account.
+    async fn is_paired(&self, channel: &str, account: &str, sender_id: &str) -> Result<bool>;
 }

@@ -10,7 +10,9 @@ use openclaw_protocol::{SessionHeader, TRANSCRIPT_VERSION, TranscriptEntry, new_
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::sqlite_channels as channels;
 use crate::{
+    Accepted, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest,
     AuditEvent, AuditRecord, DeviceRecord, DeviceToken, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord,
     SessionRecord, Store, StoreError, StoredEntry, TurnCommit,
 };
@@ -69,7 +71,7 @@ impl SqliteStore {
     }
 }
 
-fn map_disk_full(error: sqlx::Error) -> StoreError {
+pub(crate) fn map_disk_full(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
         let message = db.message();
         if message.contains("database or disk is full") || message.contains("disk I/O error") {
@@ -375,6 +377,11 @@ impl Store for SqliteStore {
         for event in &turn.audit {
             insert_audit(&mut tx, event).await?;
         }
+        if let Some(delivery) = &turn.delivery {
+            let reply = (!turn.reply_text.trim().is_empty())
+                .then(|| NewOutbound { text: turn.reply_text.clone(), ..delivery.reply.clone() });
+            channels::finish_in(&mut tx, delivery.inbox_id, "done", Some(&turn.run_id), reply.as_ref()).await?;
+        }
         tx.commit().await.map_err(map_disk_full)?;
         Ok(())
     }
@@ -614,6 +621,86 @@ impl Store for SqliteStore {
     async fn check_integrity(&self) -> Result<Vec<String>> {
         let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.pool).await?;
         Ok(rows.into_iter().filter(|row| row != "ok").collect())
+    }
+
+    async fn accept_inbound(&self, message: NewInbound, cursor: Option<(String, String)>) -> Result<Accepted> {
+        channels::accept_inbound(&self.pool, message, cursor).await
+    }
+
+    async fn pending_inbound(&self, limit: i64) -> Result<Vec<InboundRecord>> {
+        channels::pending_inbound(&self.pool, limit).await
+    }
+
+    async fn inbound(&self, id: i64) -> Result<Option<InboundRecord>> {
+        channels::inbound(&self.pool, id).await
+    }
+
+    async fn claim_inbound(&self, id: i64) -> Result<i64> {
+        channels::claim_inbound(&self.pool, id).await
+    }
+
+    async fn finish_inbound(&self, id: i64, status: &str, note: Option<&str>, reply: Option<NewOutbound>) -> Result<()> {
+        channels::finish_inbound(&self.pool, id, status, note, reply).await
+    }
+
+    async fn channel_cursor(&self, key: &str) -> Result<Option<String>> {
+        channels::channel_cursor(&self.pool, key).await
+    }
+
+    async fn set_channel_cursor(&self, key: &str, value: &str) -> Result<()> {
+        channels::set_channel_cursor(&self.pool, key, value).await
+    }
+
+    async fn queue_outbound(&self, reply: NewOutbound) -> Result<i64> {
+        channels::queue_outbound(&self.pool, reply).await
+    }
+
+    async fn due_outbound(&self, now: i64, limit: i64) -> Result<Vec<OutboundRecord>> {
+        channels::due_outbound(&self.pool, now, limit).await
+    }
+
+    async fn next_outbound_at(&self) -> Result<Option<i64>> {
+        channels::next_outbound_at(&self.pool).await
+    }
+
+    async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()> {
+        channels::outbound_progress(&self.pool, id, chunks_sent).await
+    }
+
+    async fn finish_outbound(&self, id: i64, status: &str, error: Option<&str>) -> Result<()> {
+        channels::finish_outbound(&self.pool, id, status, error).await
+    }
+
+    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
+        channels::retry_outbound(&self.pool, id, next_attempt_at, error).await
+    }
+
+    async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>> {
+        channels::outbound(&self.pool, id).await
+    }
+
+    async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboundRecord>> {
+        channels::dead_letters(&self.pool, limit).await
+    }
+
+    async fn requeue_outbound(&self, id: i64, now: i64) -> Result<bool> {
+        channels::requeue_outbound(&self.pool, id, now).await
+    }
+
+    async fn pairing_requests(&self, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>> {
+        channels::pairing_requests(&self.pool, channel, now).await
+    }
+
+    async fn add_pairing_request(&self, request: PairingRequest) -> Result<()> {
+        channels::add_pairing_request(&self.pool, request).await
+    }
+
+    async fn approve_pairing(&self, channel: &str, code: &str, now: i64) -> Result<Option<PairingRequest>> {
+        channels::approve_pairing(&self.pool, channel, code, now).await
+    }
+
+    async fn is_paired(&self, channel: &str, account: &str, sender_id: &str) -> Result<bool> {
+        channels::is_paired(&self.pool, channel, account, sender_id).await
     }
 }
 

@@ -1,0 +1,272 @@
+//! The registry of channel kinds, and [`Host`]: the configured channel accounts, running, with their dispatcher.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openclaw_agent::{AgentError, TurnOutcome, TurnRequest};
+use openclaw_config::Loaded;
+use openclaw_store::Store;
+use serde_json::{Value, json};
+
+use crate::{Channel, ChannelError, Inbox, KINDS, dispatch};
+
+/// What a channel kind's builder gets.
+pub struct ChannelEnv<'a> {
+    pub loaded: &'a Loaded,
+    /// `channels.<name>` as written (after `${VAR}` substitution).
+    pub section: &'a Value,
+    /// The process environment (secrets given as variables).
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The shared HTTP client.
+    pub http: reqwest::Client,
+    /// `commands.ownerAllowFrom`.
+    pub owners: Vec<String>,
+}
+
+/// One kind of channel: its name and how its accounts are built from `channels.<name>`.
+pub struct ChannelKind {
+    pub name: &'static str,
+    /// One line for `channels list`.
+    pub summary: &'static str,
+    /// What `openclaw channels login` needs for it.
+    pub login: &'static str,
+    /// The key `channels add --token` sets (a bot token), if the channel has one.
+    pub token_key: Option<&'static str>,
+    /// Builds the enabled accounts (an empty list when the channel is disabled).
+    pub build: fn(&ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError>,
+}
+
+/// A kind by name.
+pub fn kind(name: &str) -> Option<&'static ChannelKind> {
+    KINDS.iter().find(|kind| kind.name == name)
+}
+
+/// How the dispatcher runs turns and touches sessions (the gateway implements it, so channel turns go through the
+/// same path as every other entry point).
+#[async_trait]
+pub trait Turns: Send + Sync {
+    /// The configuration in force.
+    fn loaded(&self) -> Arc<Loaded>;
+    /// Runs one turn for an agent.
+    async fn run_turn(&self, agent_id: &str, request: TurnRequest) -> Result<TurnOutcome, AgentError>;
+}
+
+/// Problems with `channels.*` a user should see (`config validate`, start-up): unknown channels, and each
+/// implemented channel's own configuration errors.
+pub fn channel_issues(loaded: &Loaded, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Vec<String> {
+    let (_, errors) = build_all(loaded, env);
+    errors
+}
+
+fn owners(loaded: &Loaded) -> Vec<String> {
+    openclaw_config::get_path(&loaded.config_json(), "commands.ownerAllowFrom")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|value| match value {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(number) => Some(number.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The shared HTTP client for channels (rustls on `ring`).
+pub(crate) fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("openclaw-rs/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Builds every configured channel account; errors name the key and the fix.
+pub fn build_all(
+    loaded: &Loaded,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> (Vec<Arc<dyn Channel>>, Vec<String>) {
+    let http = http_client();
+    let owners = owners(loaded);
+    let mut channels = Vec::new();
+    let mut errors = Vec::new();
+    for (name, section) in &loaded.config.channels {
+        if name == "defaults" || name == "modelByChannel" {
+            continue;
+        }
+        let Some(kind) = kind(name) else {
+            errors.push(format!(
+                "channels.{name}: this channel is not implemented by OpenClaw-rs yet and is ignored (implemented: {})",
+                KINDS.iter().map(|kind| kind.name).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        let channel_env =
+            ChannelEnv { loaded, section, env, http: http.clone(), owners: owners.clone() };
+        match (kind.build)(&channel_env) {
+            Ok(built) => channels.extend(built),
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    (channels, errors)
+}
+
+/// The running channels of a gateway.
+pub struct Host {
+    channels: Vec<Arc<dyn Channel>>,
+    errors: Vec<String>,
+    store: Arc<dyn Store>,
+    router: axum::Router,
+    dispatcher: Arc<dispatch::Dispatcher>,
+}
+
+impl Host {
+    /// Builds the configured channels and starts them: each account's receive loop, the inbox dispatcher and the
+    /// outbox deliverer. Pending messages and replies left by a previous process are picked up at once. A channel
+    /// that cannot be built is reported (`errors`, `channels status`) and the others run.
+    pub fn start(
+        store: Arc<dyn Store>,
+        turns: Arc<dyn Turns>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Arc<Host> {
+        let loaded = turns.loaded();
+        let (channels, errors) = build_all(&loaded, env);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let inbox = Inbox::new(store.clone(), wake.clone(), shutdown.clone());
+        let mut router = axum::Router::new();
+        let mut errors = errors;
+        let mut paths = std::collections::HashSet::new();
+        for channel in &channels {
+            if let Some((path, handler)) = channel.clone().route(inbox.clone()) {
+                if let Some(reason) = path_conflict(&path) {
+                    errors.push(format!("channels.{}: webhook path {path} {reason}", channel.name()));
+                } else if !paths.insert(path.clone()) {
+                    errors.push(format!(
+                        "channels.{}: webhook path {path} is used by another channel account (fix: give each account its own path)",
+                        channel.name()
+                    ));
+                } else {
+                    router = router.route(&path, handler);
+                }
+            }
+            let running = channel.clone();
+            let inbox = inbox.clone();
+            tokio::spawn(async move {
+                let name = running.name();
+                let account = running.account().to_owned();
+                if let Err(error) = running.receive(inbox).await {
+                    tracing::error!(channel = name, account = %account, %error, "Channel stopped receiving.");
+                }
+            });
+            tracing::info!(channel = channel.name(), account = channel.account(), mode = %channel.mode(), "Channel started.");
+        }
+        for error in &errors {
+            tracing::warn!(%error, "Channel not started.");
+        }
+        let dispatcher = dispatch::Dispatcher::new(store.clone(), turns, channels.clone(), wake, shutdown);
+        dispatcher.clone().spawn();
+        Arc::new(Host { channels, errors, store, router, dispatcher })
+    }
+
+    /// The HTTP routes the channels serve (webhooks), to merge into the gateway's router.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// The running accounts.
+    pub fn channels(&self) -> &[Arc<dyn Channel>] {
+        &self.channels
+    }
+
+    /// Wakes the outbox deliverer (a reply was queued from outside, e.g. a pairing approval notice).
+    pub fn wake_outbox(&self) {
+        self.dispatcher.wake_outbox();
+    }
+
+    /// `channels.status`: every account with its mode and capabilities (and a live check with `probe`), the
+    /// channels that could not start, and the queues.
+    pub async fn status(&self, probe: bool) -> Value {
+        let mut accounts = Vec::new();
+        for channel in &self.channels {
+            let mut entry = json!({
+                "channel": channel.name(),
+                "accountId": channel.account(),
+                "mode": channel.mode(),
+                "running": true,
+                "capabilities": channel.capabilities(),
+            });
+            if probe {
+                entry["probe"] = json!(channel.probe().await);
+            }
+            accounts.push(entry);
+        }
+        let dead = self.store.dead_letters(1000).await.map(|dead| dead.len()).unwrap_or(0);
+        let pending = self.store.pending_inbound(1000).await.map(|p| p.len()).unwrap_or(0);
+        json!({"accounts": accounts, "errors": self.errors, "queues": {"inboxPending": pending, "deadLetters": dead}})
+    }
+}
+
+/// Why a webhook path cannot be served beside the gateway's own endpoints.
+fn path_conflict(path: &str) -> Option<&'static str> {
+    const RESERVED: &[&str] = &["/v1/", "/tools/", "/health", "/ready", "/startupz", "/livez"];
+    if !path.starts_with('/') || path.len() < 2 || path.contains(['{', '}', '*']) {
+        return Some("is not a plain absolute path (fix: something like /telegram-webhook)");
+    }
+    RESERVED
+        .iter()
+        .any(|reserved| path.starts_with(reserved))
+        .then_some("conflicts with a gateway endpoint (fix: choose another path)")
+}
+
+/// Reads a secret-bearing key: `Secret` syntax (literal, `${VAR}`, SecretRef) or a file path key beside it.
+pub(crate) fn secret(
+    section: &Value,
+    key: &str,
+    file_key: Option<&str>,
+    path: &str,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Option<String>, ChannelError> {
+    if let Some(value) = section.get(key).filter(|value| !value.is_null()) {
+        let secret: openclaw_config::Secret = serde_json::from_value(value.clone()).map_err(|e| ChannelError::Config {
+            path: format!("{path}.{key}"),
+            message: format!("not a secret value: {e} (fix: a string, \"${{VAR}}\", or {{source, id}})"),
+        })?;
+        return secret
+            .resolve(env)
+            .map(Some)
+            .map_err(|e| ChannelError::Config { path: format!("{path}.{key}"), message: e.to_string() });
+    }
+    if let Some(file_key) = file_key
+        && let Some(file) = section.get(file_key).and_then(Value::as_str)
+    {
+        return std::fs::read_to_string(file).map(|text| Some(text.trim().to_owned())).map_err(|e| {
+            ChannelError::Config { path: format!("{path}.{file_key}"), message: format!("cannot read {file}: {e}") }
+        });
+    }
+    Ok(None)
+}
+
+/// A typed view of a config block. A key the reference OpenClaw knows but this channel does not implement is
+/// logged and ignored; any other unknown key is an error naming its path.
+pub(crate) fn parse_block<T: serde::de::DeserializeOwned>(value: &Value, path: &str) -> Result<T, ChannelError> {
+    let mut unknown = Vec::new();
+    let parsed: T = serde_ignored::deserialize(value.clone(), |ignored| unknown.push(ignored.to_string()))
+        .map_err(|e| ChannelError::Config { path: path.to_owned(), message: e.to_string() })?;
+    for key in unknown {
+        let full = format!("{path}.{key}");
+        if openclaw_config::is_reference_key(&full) {
+            tracing::warn!(key = %full, "This OpenClaw key is not implemented by OpenClaw-rs yet and is ignored.");
+        } else {
+            return Err(ChannelError::Config {
+                path: full,
+                message: "unknown key (fix: remove it or check its spelling)".to_owned(),
+            });
+        }
+    }
+    Ok(parsed)
+}

@@ -1,0 +1,293 @@
+//! Channels: where people's messages come from and where the answers go.
+//!
+//! One [`Channel`] trait (inbound into the [`Inbox`], outbound `send`/`typing`, [`Capabilities`], `probe`), one
+//! folder per channel (`telegram/`, `webhook/`) with its config, API client and format, and around them what every
+//! channel shares: the durable inbox and outbox ([`dispatch`]), routing to an agent and a session key
+//! ([`routing`]), the access policy and DM pairing ([`access`]), in-chat commands ([`commands`]) and output shaping
+//! ([`format`]). [`Host`] builds the configured channels and runs them.
+//!
+//! **Adding a channel:** a folder `src/<name>/` whose `mod.rs` exposes `pub const KIND: ChannelKind` (its config
+//! parser and builder) and implements [`Channel`]; then one line in [`KINDS`]. Nothing else changes.
+//!
+//! **Invariants:**
+//! - An inbound message is in the store before the platform is told it was received (Telegram's offset moves,
+//!   a webhook gets its 200); a redelivered message is recognised by `(channel, account, platform id)`.
+//! - A message is finished in the same transaction that stores its answer's turn and queues the reply; a crash
+//!   before that leaves it pending, and it is processed again after a restart.
+//! - Replies of one conversation are delivered in order; a rate-limited or failing conversation waits alone.
+//! - The agent never learns which channel a message came from: it gets a session key, a text and an opaque
+//!   delivery ticket.
+
+pub mod access;
+pub mod commands;
+pub mod dispatch;
+pub mod format;
+mod host;
+pub mod routing;
+pub mod telegram;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use openclaw_store::{Accepted, NewInbound, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use host::{ChannelEnv, ChannelKind, Host, Turns, channel_issues};
+
+/// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
+pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];
+
+/// What kind of conversation a message is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerKind {
+    /// A one-to-one conversation.
+    Direct,
+    /// A group chat.
+    Group,
+    /// A broadcast channel.
+    Channel,
+}
+
+impl PeerKind {
+    /// The name used in session keys and bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerKind::Direct => "direct",
+            PeerKind::Group => "group",
+            PeerKind::Channel => "channel",
+        }
+    }
+}
+
+/// The conversation a message belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub kind: PeerKind,
+    /// The chat / room / conversation id on the platform.
+    pub id: String,
+    /// A thread or forum topic inside it (`topic:<id>` for Telegram forums, `thread:<id>` elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub is_bot: bool,
+}
+
+/// An attachment, by reference (downloaded only when used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    /// `photo`, `document`, `audio`, `video`, `voice`, `sticker`.
+    pub kind: String,
+    /// The platform's reference (a Telegram `file_id`, a URL).
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One inbound message, the same shape for every channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub channel: String,
+    pub account: String,
+    pub peer: Peer,
+    pub sender: Sender,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<Media>,
+    /// The platform's id of the message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The deduplication key: the platform's id of this delivery (Telegram `update_id`, a webhook's `id`).
+    pub platform_id: String,
+    /// The platform's id of the message itself (what a reply quotes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The channel saw an explicit mention of the bot (an @mention entity, a reply to the bot).
+    #[serde(default)]
+    pub mentioned: bool,
+    /// Where a reply goes, in the channel's own terms.
+    pub route: Value,
+}
+
+impl Inbound {
+    /// The conversation key: replies are ordered per conversation.
+    pub fn conversation(&self) -> String {
+        let mut key = format!("{}:{}:{}:{}", self.channel, self.account, self.peer.kind.as_str(), self.peer.id);
+        if let Some(thread) = &self.peer.thread {
+            key.push(':');
+            key.push_str(thread);
+        }
+        key
+    }
+}
+
+/// How a channel renders Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dialect {
+    /// Markdown passed through as written.
+    Markdown,
+    /// Telegram's HTML subset (`<b>`, `<i>`, `<s>`, `<code>`, `<pre>`, `<a>`, `<blockquote>`).
+    TelegramHtml,
+    /// No markup: formatting is dropped, text kept.
+    Plain,
+}
+
+/// What a channel can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// The longest message the platform takes, in characters (`None`: no limit).
+    pub max_text: Option<usize>,
+    /// Where replies are cut (`textChunkLimit`), at most `max_text`.
+    pub chunk_limit: usize,
+    pub dialect: Dialect,
+    pub media: bool,
+    pub threads: bool,
+    pub reactions: bool,
+    pub edits: bool,
+    pub typing: bool,
+}
+
+/// Why a send failed, as far as retrying goes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    /// The platform asked us to slow down: retry this conversation after the delay.
+    #[error("rate limited by the platform: retry after {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    /// Worth retrying later (network error, 5xx, timeout).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Retrying will not help (bad request, blocked by the user, unknown chat): a dead letter.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// A channel account's health.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A channel failure outside sending (configuration, start-up).
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("{path}: {message}")]
+    Config { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Where channels put what they receive: the durable inbox. The dispatcher is woken on each new message.
+#[derive(Clone)]
+pub struct Inbox {
+    store: Arc<dyn Store>,
+    wake: Arc<tokio::sync::Notify>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Inbox {
+    /// An inbox over a store (`wake` is notified on every new message).
+    pub fn new(
+        store: Arc<dyn Store>,
+        wake: Arc<tokio::sync::Notify>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Inbox { store, wake, shutdown }
+    }
+
+    /// Records a message (once: a redelivery is recognised) and saves `cursor` in the same transaction. Only
+    /// after this returns may the channel acknowledge the message to its platform.
+    ///
+    /// # Errors
+    /// The store's error: the message is not acknowledged, so the platform delivers it again.
+    pub async fn accept(&self, message: &Inbound, cursor: Option<(String, String)>) -> Result<Accepted, StoreError> {
+        let payload = serde_json::to_value(message).unwrap_or(Value::Null);
+        let accepted = self
+            .store
+            .accept_inbound(
+                NewInbound {
+                    channel: message.channel.clone(),
+                    account: message.account.clone(),
+                    platform_id: message.platform_id.clone(),
+                    conversation: message.conversation(),
+                    sender: message.sender.id.clone(),
+                    payload,
+                    received_at: message.timestamp_ms,
+                },
+                cursor,
+            )
+            .await?;
+        if matches!(accepted, Accepted::New(_)) {
+            self.wake.notify_one();
+        }
+        Ok(accepted)
+    }
+
+    /// The store (cursors).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Resolves when the gateway shuts down.
+    pub async fn closed(&self) {
+        let mut shutdown = self.shutdown.clone();
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    }
+
+    /// Whether the gateway is shutting down.
+    pub fn is_closed(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// One account of one channel.
+#[async_trait]
+pub trait Channel: Send + Sync + 'static {
+    /// The channel's name (`telegram`).
+    fn name(&self) -> &'static str;
+    /// The account id (`default` unless `accounts.<id>`).
+    fn account(&self) -> &str;
+    fn capabilities(&self) -> Capabilities;
+    /// Who may talk to the agent through this account.
+    fn policy(&self) -> &access::Policy;
+    /// Receives until the inbox closes (a polling loop); channels fed by HTTP return at once.
+    async fn receive(self: Arc<Self>, inbox: Inbox) -> Result<(), ChannelError>;
+    /// The HTTP route this account serves on the gateway's port (a webhook): its path and handler.
+    fn route(self: Arc<Self>, _inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
+        None
+    }
+    /// Sends one chunk, already in the channel's dialect, to a reply route. `index` is the chunk's position in
+    /// its reply (a reply-to quote goes on the first only).
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError>;
+    /// Shows "typing…" in a conversation for a few seconds.
+    async fn typing(&self, _route: &Value) -> Result<(), SendError> {
+        Ok(())
+    }
+    /// Checks the account against its platform (`channels status --probe`).
+    async fn probe(&self) -> Health;
+    /// What the mode is (`polling`, `webhook`, …), for status lines.
+    fn mode(&self) -> String;
+}

@@ -1,0 +1,532 @@
+//! Telegram (Bot API): long polling by default (`getUpdates` with the offset kept in the store, advanced in the
+//! same transaction that records the message), or a webhook (`webhookUrl` + `webhookSecret`, checked against
+//! `X-Telegram-Bot-Api-Secret-Token`). Text in and out (HTML parse mode, 4000-character chunks), groups and forum
+//! topics, mentions, replies, typing; photos and documents in (as references). The reference's keys:
+//! `channels.telegram.{enabled, botToken, tokenFile, apiRoot, dmPolicy, allowFrom, groupPolicy, groupAllowFrom,
+//! groups, mentionPatterns, textChunkLimit, replyToMode, webhookUrl, webhookSecret, webhookPath, accounts,
+//! defaultAccount}`.
+
+mod api;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use api::{Api, ApiError};
+
+use crate::access::{DmPolicy, Policy, PolicyConfig};
+use crate::host::{ChannelEnv, ChannelKind, parse_block, secret};
+use crate::{
+    Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Media, Peer, PeerKind, SendError, Sender,
+};
+
+/// The registration of the Telegram channel.
+pub const KIND: ChannelKind = ChannelKind {
+    name: "telegram",
+    summary: "Telegram bots (Bot API: long polling or webhook)",
+    login: "a bot token from @BotFather (openclaw channels login telegram, or channels add --channel telegram --token …)",
+    token_key: Some("botToken"),
+    build,
+};
+
+const DEFAULT_API_ROOT: &str = "https://api.telegram.org";
+const DEFAULT_CHUNK: usize = 4000;
+const MAX_TEXT: usize = 4096;
+const POLL_TIMEOUT_SECONDS: u64 = 25;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TelegramConfig {
+    enabled: Option<bool>,
+    name: Option<String>,
+    bot_token: Option<Value>,
+    token_file: Option<String>,
+    api_root: Option<String>,
+    dm_policy: Option<String>,
+    allow_from: Option<Vec<Value>>,
+    group_policy: Option<String>,
+    group_allow_from: Option<Vec<Value>>,
+    groups: Option<BTreeMap<String, crate::access::GroupConfig>>,
+    mention_patterns: Option<Vec<String>>,
+    text_chunk_limit: Option<usize>,
+    /// `off` (default) | `first` | `all`: quote the message being answered.
+    reply_to_mode: Option<String>,
+    webhook_url: Option<String>,
+    #[allow(dead_code, reason = "declared so the key is known; read through host::secret")]
+    webhook_secret: Option<Value>,
+    webhook_path: Option<String>,
+    accounts: Option<BTreeMap<String, Value>>,
+    default_account: Option<String>,
+}
+
+fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
+    let base: TelegramConfig = parse_block(env.section, "channels.telegram")?;
+    if base.enabled == Some(false) {
+        return Ok(Vec::new());
+    }
+    let mut blocks: Vec<(String, Value, String)> = Vec::new();
+    let accounts = base.accounts.clone().unwrap_or_default();
+    let has_own_token = base.bot_token.is_some() || base.token_file.is_some();
+    if accounts.is_empty() || (has_own_token && !accounts.contains_key("default")) {
+        let mut block = env.section.clone();
+        if let Some(map) = block.as_object_mut() {
+            map.remove("accounts");
+        }
+        blocks.push(("default".to_owned(), block, "channels.telegram".to_owned()));
+    }
+    for (id, overrides) in &accounts {
+        // An account inherits the channel's keys and overrides them.
+        let mut merged = env.section.clone();
+        if let (Some(map), Some(own)) = (merged.as_object_mut(), overrides.as_object()) {
+            map.remove("accounts");
+            map.remove("defaultAccount");
+            for (key, value) in own {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        blocks.push((id.clone(), merged, format!("channels.telegram.accounts.{id}")));
+    }
+    let mut built: Vec<Arc<dyn Channel>> = Vec::new();
+    for (account, block, path) in blocks {
+        let config: TelegramConfig = parse_block(&block, &path)?;
+        if config.enabled == Some(false) {
+            continue;
+        }
+        let token = match secret(&block, "botToken", Some("tokenFile"), &path, env.env)? {
+            Some(token) => token,
+            None if account == "default" => (env.env)("TELEGRAM_BOT_TOKEN").filter(|t| !t.is_empty()).ok_or_else(|| {
+                ChannelError::Config {
+                    path: format!("{path}.botToken"),
+                    message: "no bot token (fix: openclaw channels add --channel telegram --token <token from @BotFather>, or set TELEGRAM_BOT_TOKEN)".to_owned(),
+                }
+            })?,
+            None => {
+                return Err(ChannelError::Config {
+                    path: format!("{path}.botToken"),
+                    message: "no bot token for this account (fix: set botToken or tokenFile)".to_owned(),
+                });
+            }
+        };
+        let policy_config = PolicyConfig {
+            dm_policy: config.dm_policy.clone(),
+            allow_from: config.allow_from.clone(),
+            group_policy: config.group_policy.clone(),
+            group_allow_from: config.group_allow_from.clone(),
+            groups: config.groups.clone(),
+            mention_patterns: config.mention_patterns.clone(),
+        };
+        let policy = Policy::compile(&policy_config, "telegram", &path, DmPolicy::Pairing, &env.owners)?;
+        let webhook = match &config.webhook_url {
+            Some(url) => {
+                let secret = secret(&block, "webhookSecret", None, &path, env.env)?.ok_or_else(|| ChannelError::Config {
+                    path: format!("{path}.webhookSecret"),
+                    message: "webhookUrl needs webhookSecret, so forged updates can be refused (fix: a long random string)".to_owned(),
+                })?;
+                Some(Webhook {
+                    url: url.clone(),
+                    secret,
+                    path: config.webhook_path.clone().unwrap_or_else(|| "/telegram-webhook".to_owned()),
+                })
+            }
+            None => None,
+        };
+        let reply_to = match config.reply_to_mode.as_deref() {
+            None | Some("off") => ReplyTo::Off,
+            Some("first") => ReplyTo::First,
+            Some("all") => ReplyTo::All,
+            Some(other) => {
+                return Err(ChannelError::Config {
+                    path: format!("{path}.replyToMode"),
+                    message: format!("{other:?} is not a reply mode (fix: off, first or all)"),
+                });
+            }
+        };
+        let chunk_limit = config.text_chunk_limit.unwrap_or(DEFAULT_CHUNK).clamp(64, MAX_TEXT);
+        let api_root = config.api_root.clone().unwrap_or_else(|| DEFAULT_API_ROOT.to_owned());
+        let _ = &config.name;
+        let _ = &base.default_account;
+        built.push(Arc::new(Telegram {
+            account,
+            api: Api::new(env.http.clone(), &api_root, &token),
+            policy,
+            chunk_limit,
+            reply_to,
+            webhook,
+            me: OnceLock::new(),
+        }));
+    }
+    Ok(built)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyTo {
+    Off,
+    First,
+    All,
+}
+
+struct Webhook {
+    url: String,
+    secret: String,
+    path: String,
+}
+
+/// The bot's own identity (`getMe`), for mentions.
+#[derive(Debug, Clone)]
+struct Me {
+    id: i64,
+    username: String,
+}
+
+/// One Telegram bot account.
+pub struct Telegram {
+    account: String,
+    api: Api,
+    policy: Policy,
+    chunk_limit: usize,
+    reply_to: ReplyTo,
+    webhook: Option<Webhook>,
+    me: OnceLock<Me>,
+}
+
+impl Telegram {
+    fn cursor_key(&self) -> String {
+        format!("telegram:{}:offset", self.account)
+    }
+
+    async fn identify(&self) -> Result<Me, ApiError> {
+        if let Some(me) = self.me.get() {
+            return Ok(me.clone());
+        }
+        let result = self.api.call("getMe", &json!({}), Duration::from_secs(15)).await?;
+        let me = Me {
+            id: result["id"].as_i64().unwrap_or_default(),
+            username: result["username"].as_str().unwrap_or_default().to_owned(),
+        };
+        let _ = self.me.set(me.clone());
+        Ok(me)
+    }
+
+    /// The normalised message of an update; `None` for updates that carry none (edits, callbacks, …).
+    fn normalize(&self, update: &Value) -> Option<Inbound> {
+        let update_id = update["update_id"].as_i64()?;
+        let message = update.get("message").or_else(|| update.get("channel_post"))?;
+        let chat = &message["chat"];
+        let chat_id = chat["id"].as_i64().map(|id| id.to_string()).or_else(|| chat["id"].as_str().map(str::to_owned))?;
+        let kind = match chat["type"].as_str().unwrap_or("private") {
+            "private" => PeerKind::Direct,
+            "channel" => PeerKind::Channel,
+            _ => PeerKind::Group,
+        };
+        let from = &message["from"];
+        let sender_id = from["id"].as_i64().map(|id| id.to_string()).unwrap_or_else(|| chat_id.clone());
+        let name = [from["first_name"].as_str(), from["last_name"].as_str()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = message["text"].as_str().or_else(|| message["caption"].as_str()).unwrap_or_default().to_owned();
+        let mut media = Vec::new();
+        if let Some(sizes) = message["photo"].as_array()
+            && let Some(largest) = sizes.last()
+        {
+            media.push(Media {
+                kind: "photo".to_owned(),
+                reference: largest["file_id"].as_str().unwrap_or_default().to_owned(),
+                mime: Some("image/jpeg".to_owned()),
+                name: None,
+            });
+        }
+        if let Some(document) = message.get("document").filter(|d| d.is_object()) {
+            media.push(Media {
+                kind: "document".to_owned(),
+                reference: document["file_id"].as_str().unwrap_or_default().to_owned(),
+                mime: document["mime_type"].as_str().map(str::to_owned),
+                name: document["file_name"].as_str().map(str::to_owned),
+            });
+        }
+        if text.is_empty() && media.is_empty() {
+            return None;
+        }
+        let me = self.me.get();
+        let reply_to_bot =
+            me.is_some_and(|me| message["reply_to_message"]["from"]["id"].as_i64() == Some(me.id) && me.id != 0);
+        let named = me.is_some_and(|me| {
+            !me.username.is_empty() && text.to_lowercase().contains(&format!("@{}", me.username.to_lowercase()))
+        });
+        let text_mention = message["entities"].as_array().is_some_and(|entities| {
+            entities.iter().any(|entity| {
+                entity["type"] == "text_mention" && me.is_some_and(|me| entity["user"]["id"].as_i64() == Some(me.id))
+            })
+        });
+        let thread = (message["is_topic_message"].as_bool() == Some(true))
+            .then(|| message["message_thread_id"].as_i64())
+            .flatten();
+        let message_id = message["message_id"].as_i64();
+        let date = message["date"].as_i64().unwrap_or_default();
+        // Telegram sends seconds; some emulators send milliseconds.
+        let timestamp_ms = if date > 100_000_000_000 { date } else { date * 1000 };
+        let mut route = json!({"chatId": chat_id});
+        if let Some(thread) = thread {
+            route["threadId"] = json!(thread);
+        }
+        if let Some(id) = message_id
+            && self.reply_to != ReplyTo::Off
+        {
+            route["replyTo"] = json!(id);
+            route["replyAll"] = json!(self.reply_to == ReplyTo::All);
+        }
+        Some(Inbound {
+            channel: "telegram".to_owned(),
+            account: self.account.clone(),
+            peer: Peer {
+                kind,
+                id: chat_id,
+                thread: thread.map(|id| format!("topic:{id}")),
+                title: chat["title"].as_str().map(str::to_owned),
+            },
+            sender: Sender {
+                id: sender_id,
+                name: (!name.is_empty()).then_some(name),
+                username: from["username"].as_str().map(str::to_owned),
+                is_bot: from["is_bot"].as_bool().unwrap_or(false),
+            },
+            text,
+            media,
+            reply_to: message["reply_to_message"]["message_id"].as_i64().map(|id| id.to_string()),
+            platform_id: update_id.to_string(),
+            message_id: message_id.map(|id| id.to_string()),
+            timestamp_ms,
+            mentioned: reply_to_bot || named || text_mention,
+            route,
+        })
+    }
+
+    async fn poll(&self, inbox: &Inbox) -> Result<(), ChannelError> {
+        // A webhook left over from an earlier setup makes getUpdates fail with 409.
+        let _ = self.api.call("deleteWebhook", &json!({}), Duration::from_secs(15)).await;
+        let key = self.cursor_key();
+        let mut offset: i64 =
+            inbox.store().channel_cursor(&key).await?.and_then(|value| value.parse().ok()).unwrap_or(0);
+        let mut failures = 0_u32;
+        while !inbox.is_closed() {
+            if self.me.get().is_none()
+                && let Err(error) = self.identify().await
+            {
+                tracing::warn!(account = %self.account, %error, "Telegram getMe failed; retrying.");
+                failures += 1;
+                backoff(inbox, failures).await;
+                continue;
+            }
+            let started = Instant::now();
+            let body = json!({"offset": offset, "timeout": POLL_TIMEOUT_SECONDS,
+                              "allowed_updates": ["message", "channel_post"]});
+            let call = self.api.call("getUpdates", &body, Duration::from_secs(POLL_TIMEOUT_SECONDS + 15));
+            let updates = tokio::select! {
+                result = call => result,
+                () = inbox.closed() => return Ok(()),
+            };
+            let updates = match updates {
+                Ok(updates) => {
+                    failures = 0;
+                    updates.as_array().cloned().unwrap_or_default()
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(account = %self.account, %error, "Telegram getUpdates failed; retrying.");
+                    backoff(inbox, failures).await;
+                    continue;
+                }
+            };
+            let empty = updates.is_empty();
+            for update in updates {
+                let Some(update_id) = update["update_id"].as_i64() else { continue };
+                if update_id < offset {
+                    continue;
+                }
+                let next = update_id + 1;
+                let saved = match self.normalize(&update) {
+                    Some(message) => inbox.accept(&message, Some((key.clone(), next.to_string()))).await.map(|_| ()),
+                    None => inbox.store().set_channel_cursor(&key, &next.to_string()).await,
+                };
+                if let Err(error) = saved {
+                    // Not recorded, not acknowledged: the next getUpdates returns it again.
+                    tracing::warn!(account = %self.account, %error, "Cannot record a Telegram update; retrying.");
+                    failures += 1;
+                    backoff(inbox, failures).await;
+                    break;
+                }
+                offset = next;
+            }
+            if empty && started.elapsed() < Duration::from_millis(100) {
+                // A server that does not hold long polls open: do not spin.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn backoff(inbox: &Inbox, failures: u32) {
+    let wait = Duration::from_millis(500 * 2_u64.pow(failures.min(6))).min(Duration::from_secs(30));
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = inbox.closed() => {}
+    }
+}
+
+/// Telegram HTML back to plain text (when Telegram refuses the markup).
+fn strip_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+#[async_trait]
+impl Channel for Telegram {
+    fn name(&self) -> &'static str {
+        "telegram"
+    }
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_text: Some(MAX_TEXT),
+            chunk_limit: self.chunk_limit,
+            dialect: Dialect::TelegramHtml,
+            media: true,
+            threads: true,
+            reactions: true,
+            edits: true,
+            typing: true,
+        }
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn mode(&self) -> String {
+        if self.webhook.is_some() { "webhook".to_owned() } else { "polling".to_owned() }
+    }
+
+    async fn receive(self: Arc<Self>, inbox: Inbox) -> Result<(), ChannelError> {
+        match &self.webhook {
+            None => self.poll(&inbox).await,
+            Some(webhook) => {
+                let mut failures = 0;
+                loop {
+                    let body = json!({"url": webhook.url, "secret_token": webhook.secret,
+                                      "allowed_updates": ["message", "channel_post"]});
+                    let result = async {
+                        self.identify().await?;
+                        self.api.call("setWebhook", &body, Duration::from_secs(15)).await
+                    };
+                    match result.await {
+                        Ok(_) => return Ok(()),
+                        Err(error) => {
+                            failures += 1;
+                            tracing::warn!(account = %self.account, %error, "Telegram setWebhook failed; retrying.");
+                            backoff(&inbox, failures).await;
+                            if inbox.is_closed() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn route(self: Arc<Self>, inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
+        let path = self.webhook.as_ref()?.path.clone();
+        let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+            let this = self.clone();
+            let inbox = inbox.clone();
+            async move { this.webhook_update(&inbox, &headers, &body).await }
+        };
+        Some((path, axum::routing::post(handler)))
+    }
+
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError> {
+        let mut body = json!({"chat_id": route["chatId"], "text": chunk, "parse_mode": "HTML",
+                              "link_preview_options": {"is_disabled": true}});
+        if let Some(thread) = route.get("threadId") {
+            body["message_thread_id"] = thread.clone();
+        }
+        if let Some(reply_to) = route.get("replyTo")
+            && (index == 0 || route["replyAll"].as_bool() == Some(true))
+        {
+            body["reply_parameters"] = json!({"message_id": reply_to, "allow_sending_without_reply": true});
+        }
+        match self.api.call("sendMessage", &body, Duration::from_secs(30)).await {
+            Ok(_) => Ok(()),
+            Err(ApiError::Api { code: 400, description, .. }) if description.contains("parse entities") => {
+                // Telegram refused the markup: send the same words without it.
+                body["text"] = json!(strip_html(chunk));
+                if let Some(map) = body.as_object_mut() {
+                    map.remove("parse_mode");
+                }
+                self.api.call("sendMessage", &body, Duration::from_secs(30)).await.map(|_| ()).map_err(Into::into)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn typing(&self, route: &Value) -> Result<(), SendError> {
+        let mut body = json!({"chat_id": route["chatId"], "action": "typing"});
+        if let Some(thread) = route.get("threadId") {
+            body["message_thread_id"] = thread.clone();
+        }
+        self.api.call("sendChatAction", &body, Duration::from_secs(10)).await.map(|_| ()).map_err(Into::into)
+    }
+
+    async fn probe(&self) -> Health {
+        match self.api.call("getMe", &json!({}), Duration::from_secs(10)).await {
+            Ok(me) => Health {
+                ok: true,
+                detail: format!("bot @{} (id {})", me["username"].as_str().unwrap_or("?"), me["id"]),
+            },
+            Err(error) => Health { ok: false, detail: error.to_string() },
+        }
+    }
+}
+
+impl Telegram {
+    async fn webhook_update(&self, inbox: &Inbox, headers: &HeaderMap, body: &[u8]) -> (StatusCode, &'static str) {
+        let Some(webhook) = &self.webhook else { return (StatusCode::NOT_FOUND, "not found") };
+        let given = headers.get("x-telegram-bot-api-secret-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), webhook.secret.as_bytes())) {
+            tracing::warn!(account = %self.account, "Telegram webhook call with a wrong secret token refused.");
+            return (StatusCode::UNAUTHORIZED, "bad secret token");
+        }
+        let Ok(update) = serde_json::from_slice::<Value>(body) else {
+            return (StatusCode::BAD_REQUEST, "body is not a JSON update");
+        };
+        let Some(message) = self.normalize(&update) else { return (StatusCode::OK, "ignored") };
+        match inbox.accept(&message, None).await {
+            Ok(_) => (StatusCode::OK, "ok"),
+            // Telegram retries a failed delivery.
+            Err(error) => {
+                tracing::warn!(account = %self.account, %error, "Cannot record a Telegram update.");
+                (StatusCode::SERVICE_UNAVAILABLE, "cannot record the update; retry")
+            }
+        }
+    }
+}

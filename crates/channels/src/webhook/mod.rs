@@ -1,0 +1,379 @@
+//! The generic webhook channel (an OpenClaw-rs extension, `channels.webhook`): any system that can send and receive
+//! signed HTTP POSTs talks to an agent.
+//!
+//! Inbound: `POST <path>` (default `/channels/webhook`) with a JSON body
+//! `{"id", "conversation", "text", "sender": {"id", "name"}?, "kind": "direct"|"group"?}` and two headers:
+//! `X-OpenClaw-Timestamp` (Unix seconds) and `X-OpenClaw-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>"
+//! keyed with the secret>`. A bad signature, a timestamp outside the replay window (`replayWindowSeconds`, default
+//! 300) or a signature seen before is refused with 401 and recorded in the audit log; a valid redelivery of a known
+//! `id` is answered 200 with `"duplicate": true` and not processed twice.
+//!
+//! Outbound: each reply chunk is `POST`ed to `url` as `{"id", "conversation", "inReplyTo", "text", "chunk"}`, signed
+//! the same way, with `Idempotency-Key: <id>` (the same on a retry, so the receiver can drop repeats); 2xx is done,
+//! 429 waits for `Retry-After`, 5xx and network errors are retried, other 4xx are dead letters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use openclaw_store::{Accepted, AuditEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::access::{DmPolicy, Policy, PolicyConfig};
+use crate::host::{ChannelEnv, ChannelKind, parse_block, secret};
+use crate::{Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Peer, PeerKind, SendError, Sender};
+
+/// The registration of the webhook channel.
+pub const KIND: ChannelKind = ChannelKind {
+    name: "webhook",
+    summary: "generic signed HTTP webhooks (inbound POST, outbound POST, HMAC-SHA256)",
+    login: "no login: set channels.webhook.secret (shared with the other system) and channels.webhook.url (where replies go)",
+    token_key: None,
+    build,
+};
+
+const DEFAULT_PATH: &str = "/channels/webhook";
+const MAX_BODY: usize = 256 * 1024;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookConfig {
+    enabled: Option<bool>,
+    #[allow(dead_code, reason = "declared so the key is known; read through host::secret")]
+    secret: Option<Value>,
+    url: Option<String>,
+    path: Option<String>,
+    replay_window_seconds: Option<u64>,
+    text_chunk_limit: Option<usize>,
+    dm_policy: Option<String>,
+    allow_from: Option<Vec<Value>>,
+    group_policy: Option<String>,
+    group_allow_from: Option<Vec<Value>>,
+    groups: Option<std::collections::BTreeMap<String, crate::access::GroupConfig>>,
+    mention_patterns: Option<Vec<String>>,
+}
+
+fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
+    let path = "channels.webhook";
+    let config: WebhookConfig = parse_block(env.section, path)?;
+    if config.enabled == Some(false) {
+        return Ok(Vec::new());
+    }
+    let secret = secret(env.section, "secret", None, path, env.env)?.ok_or_else(|| ChannelError::Config {
+        path: format!("{path}.secret"),
+        message: "no shared secret (fix: set channels.webhook.secret to a long random string, or \"${WEBHOOK_SECRET}\")"
+            .to_owned(),
+    })?;
+    if secret.len() < 16 {
+        return Err(ChannelError::Config {
+            path: format!("{path}.secret"),
+            message: "too short to resist guessing (fix: at least 16 characters)".to_owned(),
+        });
+    }
+    if let Some(url) = &config.url
+        && reqwest::Url::parse(url).is_err()
+    {
+        return Err(ChannelError::Config {
+            path: format!("{path}.url"),
+            message: format!("{url:?} is not a URL (fix: https://example.com/openclaw-replies)"),
+        });
+    }
+    // A machine channel: open unless the config restricts it.
+    let open = config.dm_policy.is_none() && config.group_policy.is_none() && config.allow_from.is_none();
+    let policy = if open {
+        Policy::open()
+    } else {
+        let policy_config = PolicyConfig {
+            dm_policy: config.dm_policy.clone(),
+            allow_from: config.allow_from.clone(),
+            group_policy: config.group_policy.clone(),
+            group_allow_from: config.group_allow_from.clone(),
+            groups: config.groups.clone(),
+            mention_patterns: config.mention_patterns.clone(),
+        };
+        Policy::compile(&policy_config, "webhook", path, DmPolicy::Allowlist, &env.owners)?
+    };
+    Ok(vec![Arc::new(WebhookChannel {
+        secret,
+        url: config.url.clone(),
+        path: config.path.clone().unwrap_or_else(|| DEFAULT_PATH.to_owned()),
+        window: Duration::from_secs(config.replay_window_seconds.unwrap_or(300).clamp(5, 3600)),
+        chunk_limit: config.text_chunk_limit.unwrap_or(64 * 1024).max(64),
+        policy,
+        http: env.http.clone(),
+        seen: Mutex::default(),
+    })])
+}
+
+/// The webhook channel's one account.
+pub struct WebhookChannel {
+    secret: String,
+    url: Option<String>,
+    path: String,
+    window: Duration,
+    chunk_limit: usize,
+    policy: Policy,
+    http: reqwest::Client,
+    /// Signatures accepted within the replay window (signature → when it may be forgotten, in Unix seconds).
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+/// `sha256=<hex>` of `<timestamp>.<body>`.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| {
+        // HMAC takes keys of any length; this branch cannot be reached.
+        <Hmac<Sha256> as Mac>::new_from_slice(b"-").expect("HMAC accepts any key length")
+    });
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[derive(Deserialize)]
+struct InboundBody {
+    id: Value,
+    conversation: Value,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    sender: Option<InboundSender>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    mentioned: bool,
+}
+
+#[derive(Deserialize)]
+struct InboundSender {
+    id: Value,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.trim().is_empty() && text.len() <= 200 => Some(text.trim().to_owned()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> (StatusCode, axum::Json<Value>) {
+    (status, axum::Json(body))
+}
+
+impl WebhookChannel {
+    /// Checks the signature and freshness; the reason when refused.
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
+        let timestamp: i64 = header("x-openclaw-timestamp")
+            .ok_or("missing X-OpenClaw-Timestamp")?
+            .parse()
+            .map_err(|_| "X-OpenClaw-Timestamp is not a Unix time in seconds")?;
+        let given = header("x-openclaw-signature").ok_or("missing X-OpenClaw-Signature")?;
+        let expected = sign(&self.secret, timestamp, body);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+            return Err("bad signature");
+        }
+        let window = self.window.as_secs() as i64;
+        if (now - timestamp).abs() > window {
+            return Err("timestamp outside the replay window");
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, forget_at| *forget_at > now);
+        if seen.insert(expected, timestamp + window + 1).is_some() {
+            return Err("replayed signature");
+        }
+        Ok(())
+    }
+
+    async fn reject(&self, inbox: &Inbox, reason: &str) -> (StatusCode, axum::Json<Value>) {
+        tracing::warn!(reason, "Webhook call refused.");
+        let _ = inbox
+            .store()
+            .append_audit(AuditEvent {
+                actor: "channel:webhook".to_owned(),
+                action: "channel.webhook.rejected".to_owned(),
+                agent_id: None,
+                session_key: None,
+                run_id: None,
+                outcome: "denied".to_owned(),
+                detail: json!({"reason": reason}),
+            })
+            .await;
+        reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}))
+    }
+
+    async fn handle(&self, inbox: &Inbox, headers: &HeaderMap, body: &[u8]) -> (StatusCode, axum::Json<Value>) {
+        if body.len() > MAX_BODY {
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
+        }
+        let now = openclaw_protocol::now_ms() / 1000;
+        if let Err(reason) = self.verify(headers, body, now) {
+            return self.reject(inbox, reason).await;
+        }
+        let parsed: InboundBody = match serde_json::from_slice(body) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"ok": false, "error": format!("body is not a webhook message: {error} (expected {{\"id\", \"conversation\", \"text\"}})")}),
+                );
+            }
+        };
+        let (Some(id), Some(conversation)) = (id_text(&parsed.id), id_text(&parsed.conversation)) else {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"ok": false, "error": "id and conversation must be non-empty strings or numbers (at most 200 characters)"}),
+            );
+        };
+        if parsed.text.trim().is_empty() {
+            return reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "text is empty"}));
+        }
+        let kind = match parsed.kind.as_deref() {
+            None | Some("direct") => PeerKind::Direct,
+            Some("group") => PeerKind::Group,
+            Some(other) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"ok": false, "error": format!("kind {other:?} is not direct or group")}),
+                );
+            }
+        };
+        let sender = match &parsed.sender {
+            Some(sender) => Sender {
+                id: id_text(&sender.id).unwrap_or_else(|| conversation.clone()),
+                name: sender.name.clone(),
+                username: None,
+                is_bot: false,
+            },
+            None => Sender { id: conversation.clone(), name: None, username: None, is_bot: false },
+        };
+        let message = Inbound {
+            channel: "webhook".to_owned(),
+            account: "default".to_owned(),
+            peer: Peer { kind, id: conversation.clone(), thread: None, title: None },
+            sender,
+            text: parsed.text,
+            media: Vec::new(),
+            reply_to: None,
+            platform_id: id.clone(),
+            message_id: Some(id.clone()),
+            timestamp_ms: openclaw_protocol::now_ms(),
+            mentioned: parsed.mentioned,
+            route: json!({"conversation": conversation, "inReplyTo": id}),
+        };
+        match inbox.accept(&message, None).await {
+            Ok(Accepted::New(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id})),
+            Ok(Accepted::Duplicate(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id, "duplicate": true})),
+            Err(error) => {
+                tracing::warn!(%error, "Cannot record a webhook message.");
+                reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"ok": false, "error": "cannot record the message now; retry"}),
+                )
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for WebhookChannel {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn account(&self) -> &str {
+        "default"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_text: None,
+            chunk_limit: self.chunk_limit,
+            dialect: Dialect::Markdown,
+            media: false,
+            threads: false,
+            reactions: false,
+            edits: false,
+            typing: false,
+        }
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn mode(&self) -> String {
+        format!("webhook {}", self.path)
+    }
+
+    async fn receive(self: Arc<Self>, _inbox: Inbox) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
+    fn route(self: Arc<Self>, inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
+        let path = self.path.clone();
+        let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+            let this = self.clone();
+            let inbox = inbox.clone();
+            async move { this.handle(&inbox, &headers, &body).await }
+        };
+        Some((path, axum::routing::post(handler)))
+    }
+
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError> {
+        let Some(url) = &self.url else {
+            return Err(SendError::Permanent(
+                "channels.webhook.url is not set: replies have nowhere to go (fix: set it and retry the dead letter)"
+                    .to_owned(),
+            ));
+        };
+        let in_reply_to = route["inReplyTo"].as_str().unwrap_or("-");
+        let id = format!("{in_reply_to}:{index}");
+        let body = json!({"id": id, "conversation": route["conversation"], "inReplyTo": route["inReplyTo"],
+                          "text": chunk, "chunk": index})
+        .to_string();
+        let timestamp = openclaw_protocol::now_ms() / 1000;
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-openclaw-timestamp", timestamp.to_string())
+            .header("x-openclaw-signature", sign(&self.secret, timestamp, body.as_bytes()))
+            .header("idempotency-key", &id)
+            .body(body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("cannot reach {url}: {e}")))?;
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => Ok(()),
+            429 => {
+                let seconds = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok())
+                    .unwrap_or(1);
+                Err(SendError::RateLimited { retry_after_ms: seconds.saturating_mul(1000) })
+            }
+            408 | 500..=599 => Err(SendError::Transient(format!("{url} answered {status}"))),
+            _ => Err(SendError::Permanent(format!("{url} answered {status}"))),
+        }
+    }
+
+    async fn probe(&self) -> Health {
+        match &self.url {
+            Some(url) => Health { ok: true, detail: format!("inbound {}; replies to {url}", self.path) },
+            None => Health { ok: false, detail: format!("inbound {}; no reply url (channels.webhook.url)", self.path) },
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The SQLite side of the channel records (inbox, outbox, cursors, pairing); `sqlite.rs` delegates here.
+
+use openclaw_protocol::now_ms;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::{Accepted, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest, Result, StoreError};
+
+fn to_json(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn from_json(text: &str, what: &str, id: i64) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|source| StoreError::CorruptEntry {
+        session_id: format!("{what} {id}"),
+        entry_id: id.to_string(),
+        source,
+    })
+}
+
+pub(crate) async fn accept_inbound(
+    pool: &SqlitePool,
+    message: NewInbound,
+    cursor: Option<(String, String)>,
+) -> Result<Accepted> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM channel_inbox WHERE channel = ? AND account = ? AND platform_id = ?")
+            .bind(&message.channel)
+            .bind(&message.account)
+            .bind(&message.platform_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let accepted = match existing {
+        Some(id) => Accepted::Duplicate(id),
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO channel_inbox (channel, account, platform_id, conversation, sender, payload_json, \
+                 received_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&message.channel)
+            .bind(&message.account)
+            .bind(&message.platform_id)
+            .bind(&message.conversation)
+            .bind(&message.sender)
+            .bind(to_json(&message.payload))
+            .bind(message.received_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(crate::sqlite::map_disk_full)?;
+            Accepted::New(id)
+        }
+    };
+    if let Some((key, value)) = cursor {
+        set_cursor(&mut tx, &key, &value).await?;
+    }
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(accepted)
+}
+
+fn inbound_from_row(row: &SqliteRow) -> Result<InboundRecord> {
+    let id: i64 = row.try_get("id")?;
+    let payload: String = row.try_get("payload_json")?;
+    Ok(InboundRecord {
+        id,
+        channel: row.try_get("channel")?,
+        account: row.try_get("account")?,
+        platform_id: row.try_get("platform_id")?,
+        conversation: row.try_get("conversation")?,
+        sender: row.try_get("sender")?,
+        payload: from_json(&payload, "inbound message", id)?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        note: row.try_get("note")?,
+        received_at: row.try_get("received_at")?,
+    })
+}
+
+pub(crate) async fn pending_inbound(pool: &SqlitePool, limit: i64) -> Result<Vec<InboundRecord>> {
+    let rows = sqlx::query("SELECT * FROM channel_inbox WHERE status = 'pending' ORDER BY id LIMIT ?")
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(inbound_from_row).collect()
+}
+
+pub(crate) async fn inbound(pool: &SqlitePool, id: i64) -> Result<Option<InboundRecord>> {
+    let row = sqlx::query("SELECT * FROM channel_inbox WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(inbound_from_row).transpose()
+}
+
+pub(crate) async fn claim_inbound(pool: &SqlitePool, id: i64) -> Result<i64> {
+    let attempts: Option<i64> =
+        sqlx::query_scalar("UPDATE channel_inbox SET attempts = attempts + 1 WHERE id = ? RETURNING attempts")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(crate::sqlite::map_disk_full)?;
+    Ok(attempts.unwrap_or(0))
+}
+
+/// Finishes an inbound message and queues its reply, inside the caller's transaction. Returns `false` (and
+/// queues nothing) when the message was already finished.
+pub(crate) async fn finish_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: i64,
+    status: &str,
+    note: Option<&str>,
+    reply: Option<&NewOutbound>,
+) -> Result<bool> {
+    let now = now_ms();
+    let changed = sqlx::query(
+        "UPDATE channel_inbox SET status = ?, note = ?, finished_at = ? WHERE id = ? AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(note)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    if let Some(reply) = reply {
+        insert_outbound(tx, Some(id), reply, now).await?;
+    }
+    Ok(true)
+}
+
+pub(crate) async fn finish_inbound(
+    pool: &SqlitePool,
+    id: i64,
+    status: &str,
+    note: Option<&str>,
+    reply: Option<NewOutbound>,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    finish_in(&mut tx, id, status, note, reply.as_ref()).await?;
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+async fn insert_outbound(
+    tx: &mut Transaction<'_, Sqlite>,
+    inbox_id: Option<i64>,
+    reply: &NewOutbound,
+    now: i64,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO channel_outbox (inbox_id, channel, account, conversation, route_json, text, next_attempt_at, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(inbox_id)
+    .bind(&reply.channel)
+    .bind(&reply.account)
+    .bind(&reply.conversation)
+    .bind(to_json(&reply.route))
+    .bind(&reply.text)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
+    Ok(id)
+}
+
+pub(crate) async fn queue_outbound(pool: &SqlitePool, reply: NewOutbound) -> Result<i64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let id = insert_outbound(&mut tx, None, &reply, now_ms()).await?;
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(id)
+}
+
+async fn set_cursor(tx: &mut Transaction<'_, Sqlite>, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO channel_cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
+        .await
+        .map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+pub(crate) async fn channel_cursor(pool: &SqlitePool, key: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM channel_cursors WHERE key = ?").bind(key).fetch_optional(pool).await?)
+}
+
+pub(crate) async fn set_channel_cursor(pool: &SqlitePool, key: &str, value: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    set_cursor(&mut tx, key, value).await?;
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+fn outbound_from_row(row: &SqliteRow) -> Result<OutboundRecord> {
+    let id: i64 = row.try_get("id")?;
+    let route: String = row.try_get("route_json")?;
+    Ok(OutboundRecord {
+        id,
+        inbox_id: row.try_get("inbox_id")?,
+        channel: row.try_get("channel")?,
+        account: row.try_get("account")?,
+        conversation: row.try_get("conversation")?,
+        route: from_json(&route, "outbound message", id)?,
+        text: row.try_get("text")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        chunks_sent: row.try_get("chunks_sent")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) async fn due_outbound(pool: &SqlitePool, now: i64, limit: i64) -> Result<Vec<OutboundRecord>> {
+    // The head of each conversation's queue, if it is due: a later reply never overtakes an earlier one.
+    let rows = sqlx::query(
+        "SELECT o.* FROM channel_outbox o \
+         JOIN (SELECT conversation, MIN(id) AS head FROM channel_outbox WHERE status = 'pending' GROUP BY conversation) h \
+           ON o.id = h.head \
+         WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(outbound_from_row).collect()
+}
+
+pub(crate) async fn next_outbound_at(pool: &SqlitePool) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(o.next_attempt_at) FROM channel_outbox o \
+         JOIN (SELECT conversation, MIN(id) AS head FROM channel_outbox WHERE status = 'pending' GROUP BY conversation) h \
+           ON o.id = h.head",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+pub(crate) async fn outbound_progress(pool: &SqlitePool, id: i64, chunks_sent: i64) -> Result<()> {
+    sqlx::query("UPDATE channel_outbox SET chunks_sent = ?, updated_at = ? WHERE id = ?")
+        .bind(chunks_sent)
+        .bind(now_ms())
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+pub(crate) async fn finish_outbound(pool: &SqlitePool, id: i64, status: &str, error: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE channel_outbox SET status = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?")
+        .bind(status)
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+pub(crate) async fn retry_outbound(pool: &SqlitePool, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE channel_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? \
+         WHERE id = ?",
+    )
+    .bind(next_attempt_at)
+    .bind(error)
+    .bind(now_ms())
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+pub(crate) async fn outbound(pool: &SqlitePool, id: i64) -> Result<Option<OutboundRecord>> {
+    let row = sqlx::query("SELECT * FROM channel_outbox WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(outbound_from_row).transpose()
+}
+
+pub(crate) async fn dead_letters(pool: &SqlitePool, limit: i64) -> Result<Vec<OutboundRecord>> {
+    let rows = sqlx::query("SELECT * FROM channel_outbox WHERE status = 'dead' ORDER BY id DESC LIMIT ?")
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(outbound_from_row).collect()
+}
+
+pub(crate) async fn requeue_outbound(pool: &SqlitePool, id: i64, now: i64) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE channel_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? \
+         WHERE id = ? AND status = 'dead'",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
+fn pairing_from_row(row: &SqliteRow) -> Result<PairingRequest> {
+    Ok(PairingRequest {
+        channel: row.try_get("channel")?,
+        account: row.try_get("account")?,
+        sender_id: row.try_get("sender_id")?,
+        code: row.try_get("code")?,
+        display: row.try_get("display")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+pub(crate) async fn pairing_requests(pool: &SqlitePool, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>> {
+    let rows = sqlx::query(
+        "SELECT * FROM channel_pairing_requests WHERE expires_at > ? AND (? IS NULL OR channel = ?) ORDER BY created_at",
+    )
+    .bind(now)
+    .bind(channel)
+    .bind(channel)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(pairing_from_row).collect()
+}
+
+pub(crate) async fn add_pairing_request(pool: &SqlitePool, request: PairingRequest) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    sqlx::query("DELETE FROM channel_pairing_requests WHERE expires_at <= ?")
+        .bind(request.created_at)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO channel_pairing_requests (channel, account, sender_id, code, display, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&request.channel)
+    .bind(&request.account)
+    .bind(&request.sender_id)
+    .bind(&request.code)
+    .bind(&request.display)
+    .bind(request.created_at)
+    .bind(request.expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
+pub(crate) async fn approve_pairing(
+    pool: &SqlitePool,
+    channel: &str,
+    code: &str,
+    now: i64,
+) -> Result<Option<PairingRequest>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let row = sqlx::query("SELECT * FROM channel_pairing_requests WHERE channel = ? AND code = ? AND expires_at > ?")
+        .bind(channel)
+        .bind(code)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(request) = row.as_ref().map(pairing_from_row).transpose()? else {
+        return Ok(None);
+    };
+    sqlx::query("DELETE FROM channel_pairing_requests WHERE channel = ? AND code = ?")
+        .bind(channel)
+        .bind(code)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO channel_pairing_allow (channel, account, sender_id, approved_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&request.channel)
+    .bind(&request.account)
+    .bind(&request.sender_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    Ok(Some(request))
+}
+
+pub(crate) async fn is_paired(pool: &SqlitePool, channel: &str, account: &str, sender_id: &str) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM channel_pairing_allow WHERE channel = ? AND account = ? AND sender_id = ?",
+    )
+    .bind(channel)
+    .bind(account)
+    .bind(sender_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
