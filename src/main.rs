@@ -51,6 +51,12 @@ enum Command {
     /// List, check, install and remove SKILL.md skills.
     #[command(subcommand)]
     Skills(commands::skills::SkillsCommand),
+    /// Add, inspect and remove channels (Telegram, webhooks); dead letters.
+    #[command(subcommand)]
+    Channels(commands::channels::ChannelsCommand),
+    /// Approve the DM senders who asked for access with a pairing code.
+    #[command(subcommand)]
+    Pairing(commands::channels::PairingCommand),
 }
 
 /// Readable logs on stderr; the gateway also writes JSON lines to `<state dir>/logs/openclaw.<date>.log` (daily),
@@ -120,6 +126,8 @@ fn main() -> ExitCode {
             Command::Gateway(command) => commands::gateway::run(&ctx, command).await,
             Command::Logs(args) => commands::logs::run(&ctx, args).await,
             Command::Skills(command) => commands::skills::run(&ctx, command).await,
+            Command::Channels(command) => commands::channels::run(&ctx, command).await,
+            Command::Pairing(command) => commands::channels::pairing(&ctx, command).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
         }
     });

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod channels;
 pub mod config;
 pub mod doctor;
 pub mod gateway;

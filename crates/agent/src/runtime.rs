@@ -51,6 +51,8 @@ pub enum AgentError {
     Timeout(u64),
     #[error("the turn was aborted")]
     Aborted,
+    #[error("no agent {0:?} is configured (fix: add it under agents.entries, or correct the binding that names it)")]
+    UnknownAgent(String),
 }
 
 /// An agent ready to run.

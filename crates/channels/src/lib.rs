@@ -34,7 +34,7 @@ use openclaw_store::{Accepted, NewInbound, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use host::{ChannelEnv, ChannelKind, Host, Turns, channel_issues};
+pub use host::{ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind};
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
 pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];

@@ -161,6 +161,8 @@ pub struct Gateway {
     system_events: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Commands waiting for an operator's decision (`exec.approval.*`).
     pub(crate) approvals: approvals::Approvals,
+    /// The running channels (set when `serve` starts them).
+    pub(crate) channels: std::sync::OnceLock<Arc<openclaw_channels::Host>>,
 }
 
 impl Gateway {
@@ -205,6 +207,7 @@ impl Gateway {
             hook_failures: limit::AuthFailures::new(20, Duration::from_secs(60), Duration::from_secs(60), false),
             system_events: Mutex::default(),
             approvals: approvals::Approvals::default(),
+            channels: std::sync::OnceLock::new(),
         });
         gateway.runtime.set_approver(Arc::new(approvals::GatewayApprover { gateway: Arc::downgrade(&gateway) }));
         gateway
@@ -379,6 +382,40 @@ fn spawn_health_events(gateway: &Arc<Gateway>) {
     });
 }
 
+/// Channel turns go through [`Gateway::run_turn`] like every other entry point, and are registered as runs so a
+/// shutdown waits for them.
+struct ChannelTurns {
+    gateway: std::sync::Weak<Gateway>,
+    /// The configuration when the channels started (used only once the gateway is gone).
+    initial: Arc<Loaded>,
+}
+
+#[async_trait::async_trait]
+impl openclaw_channels::Turns for ChannelTurns {
+    fn loaded(&self) -> Arc<Loaded> {
+        match self.gateway.upgrade() {
+            Some(gateway) => gateway.loaded(),
+            None => self.initial.clone(),
+        }
+    }
+
+    async fn run_turn(&self, agent_id: &str, request: TurnRequest) -> Result<TurnOutcome, AgentError> {
+        let Some(gateway) = self.gateway.upgrade() else { return Err(AgentError::Aborted) };
+        let loaded = gateway.loaded();
+        let Some(agent) = loaded.agent(agent_id) else { return Err(AgentError::UnknownAgent(agent_id.to_owned())) };
+        let profile = AgentProfile::from_resolved(agent, &loaded)?;
+        // Registered as a run: a shutdown waits for it, `chat.abort` on its session sees it.
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let handle = gateway.runs.start(&run_id, &request.session_key).ok();
+        let result = gateway.run_turn(&profile, request, &mut |_| {}).await;
+        if let Some(handle) = handle {
+            let status = if result.is_ok() { "ok" } else { "error" };
+            gateway.runs.finish(handle, json!({"runId": run_id, "status": status}));
+        }
+        result
+    }
+}
+
 /// How long a shutdown waits for running turns.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -404,7 +441,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = app(gateway.clone());
+    let turns: Arc<dyn openclaw_channels::Turns> =
+        Arc::new(ChannelTurns { gateway: Arc::downgrade(&gateway), initial: gateway.loaded() });
+    let channels = openclaw_channels::Host::start(gateway.store.clone(), turns, &reload::env, gateway.shutdown_signal());
+    // Channel webhooks sit beside the gateway's own routes (their paths are checked not to clash).
+    let router = app(gateway.clone()).merge(channels.router().with_state(()));
+    let _ = gateway.channels.set(channels);
     reload::spawn_watcher(&gateway);
     spawn_health_events(&gateway);
     gateway.set_ready();

@@ -98,7 +98,7 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
             let replace = request.params.get("replacePaths").cloned().unwrap_or(json!([]));
             config_write(gateway, &request.params, Some(replace)).await
         }
-        "channels.status" => Ok(channels_status(gateway)),
+        "channels.status" => Ok(channels_status(gateway, &request.params).await),
         "sessions.messages.subscribe" => subscribe(&conn, &request.params, true),
         "sessions.messages.unsubscribe" => subscribe(&conn, &request.params, false),
         "logs.tail" => logs_tail(gateway, &request.params),
@@ -361,9 +361,19 @@ async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<V
 
 /// `channels.status`: the channels this gateway runs. None are implemented yet, so configured ones are listed as
 /// not running, with the reason.
-fn channels_status(gateway: &Gateway) -> Value {
+/// `channels.status {probe?}`: the reference's shape (`channelOrder`, `channels`, `channelAccounts`) from the running
+/// channels, plus `queues` (pending inbox, dead letters) and `errors` (channels that could not start).
+async fn channels_status(gateway: &Gateway, params: &Value) -> Value {
     let loaded = gateway.loaded();
+    let probe = params.get("probe").and_then(Value::as_bool).unwrap_or(false);
+    let host = gateway.channels.get().cloned();
+    let live = match &host {
+        Some(host) => host.status(probe).await,
+        None => json!({"accounts": [], "errors": [], "queues": {}}),
+    };
+    let accounts = live["accounts"].as_array().cloned().unwrap_or_default();
     let mut channels = serde_json::Map::new();
+    let mut by_channel = serde_json::Map::new();
     let mut order = Vec::new();
     for (name, config) in &loaded.config.channels {
         if name == "defaults" || name == "modelByChannel" {
@@ -371,15 +381,21 @@ fn channels_status(gateway: &Gateway) -> Value {
         }
         order.push(json!(name));
         let enabled = config.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        let mine: Vec<Value> = accounts.iter().filter(|a| a["channel"] == json!(name)).cloned().collect();
+        let error = live["errors"]
+            .as_array()
+            .and_then(|errors| errors.iter().find(|e| e.as_str().is_some_and(|e| e.starts_with(&format!("channels.{name}")))))
+            .cloned();
+        let running = !mine.is_empty();
         channels.insert(
             name.clone(),
-            json!({
-                "configured": true, "enabled": enabled, "running": false, "connected": false,
-                "lastError": "this channel is not implemented by OpenClaw-rs yet",
-            }),
+            json!({"configured": true, "enabled": enabled, "running": running, "connected": running,
+                   "lastError": error}),
         );
+        by_channel.insert(name.clone(), json!(mine));
     }
-    json!({"ts": openclaw_protocol::now_ms(), "channelOrder": order, "channels": channels, "channelAccounts": {}})
+    json!({"ts": openclaw_protocol::now_ms(), "channelOrder": order, "channels": channels,
+           "channelAccounts": by_channel, "queues": live["queues"], "errors": live["errors"]})
 }
 
 /// `sessions.messages.subscribe|unsubscribe {key}`: `session.message` events for one session on this connection.
