@@ -81,3 +81,56 @@ impl Env {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A gateway process on a fixed port (stable across restarts), killed (SIGKILL) when dropped.
+#[allow(dead_code)]
+pub struct GatewayProcess {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+#[allow(dead_code)]
+impl GatewayProcess {
+    /// Starts `openclaw gateway run --port <port>` and waits until `/readyz` answers 200.
+    pub async fn start(env: &Env, port: u16) -> Self {
+        let mut command = env.command(&["gateway", "run", "--port", &port.to_string()]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = command.spawn().expect("start the gateway");
+        let gateway = GatewayProcess { child, port };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let ready = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .timeout(std::time::Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return gateway;
+            }
+            assert!(std::time::Instant::now() < deadline, "the gateway did not become ready in 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}

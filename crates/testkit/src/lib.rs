@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod openai;
+pub mod telegram;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -126,10 +127,14 @@ impl Recorded {
     }
 }
 
+/// Builds a reply from the request (a model that echoes, a receiver that decides per request).
+pub type Responder = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     replies: VecDeque<Reply>,
     fallback: Option<Reply>,
+    responder: Option<Responder>,
     requests: Vec<Recorded>,
 }
 
@@ -174,6 +179,11 @@ impl ScriptedServer {
     /// The reply used once the queue is empty (default: a 500 saying nothing is scripted).
     pub fn set_fallback(&self, reply: Reply) {
         self.lock().fallback = Some(reply);
+    }
+
+    /// Answers each request with `responder(request)` once the queue is empty (before the fallback).
+    pub fn set_responder(&self, responder: Responder) {
+        self.lock().responder = Some(responder);
     }
 
     /// Every request received so far.
@@ -227,8 +237,13 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
     }
     let reply = {
         let mut shared = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        shared.requests.push(Recorded { method, path, headers, body });
-        shared.replies.pop_front().or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
+        let recorded = Recorded { method, path, headers, body };
+        let responded = match (&shared.responder, shared.replies.is_empty()) {
+            (Some(responder), true) => Some(responder(&recorded)),
+            _ => None,
+        };
+        shared.requests.push(recorded);
+        shared.replies.pop_front().or(responded).or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
             Reply::json(
                 500,
                 serde_json::json!({"error": {"message": "no scripted reply left", "type": "server_error"}}),

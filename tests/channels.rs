@@ -1,0 +1,286 @@
+//! Channels end to end, through the `openclaw` binary: Telegram against the real Bot API emulator from npm
+//! (`telegram-test-api`, started here on a free port), the generic webhook channel against a recording receiver, and
+//! a model server that echoes what it is asked.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Env, GatewayProcess, free_port};
+use openclaw_store::Store;
+use openclaw_testkit::telegram::TelegramEmulator;
+use openclaw_testkit::{Recorded, Reply, ScriptedServer, counterpart_missing, openai};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "123:ABC";
+const SECRET: &str = "a-webhook-secret-of-some-length";
+
+/// The last user message of a chat-completions request.
+fn last_user_text(request: &Recorded) -> String {
+    let body = request.json();
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.iter().rev().find(|m| m["role"] == "user").cloned().unwrap_or(Value::Null);
+    match &last["content"] {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
+        _ => String::new(),
+    }
+}
+
+/// A model that answers `echo: <message>`, or a long three-paragraph answer when asked for one.
+async fn echo_model() -> ScriptedServer {
+    let model = ScriptedServer::start().await;
+    model.set_responder(Arc::new(|request: &Recorded| {
+        let asked = last_user_text(request);
+        if asked.contains("long answer") {
+            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
+            let text = format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim());
+            return openai::text(&text);
+        }
+        openai::text(&format!("echo: {asked}"))
+    }));
+    model
+}
+
+/// `openclaw setup` against the model, then the channels merged into the written config.
+async fn configure(env: &Env, model: &ScriptedServer, channels: Value) {
+    env.setup(model, "openai").await;
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    config["channels"] = channels;
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
+}
+
+fn telegram_emulator() -> Option<TelegramEmulator> {
+    let emulator = TelegramEmulator::start();
+    if emulator.is_none() {
+        counterpart_missing(
+            "the Telegram Bot API emulator (npm telegram-test-api 4.2.1, and node)",
+            "npm install --prefix ~/.cache/openclaw-rs/npm telegram-test-api@4.2.1 (.ci/run does)",
+        );
+    }
+    emulator
+}
+
+fn private(id: i64) -> Value {
+    json!({"id": id, "type": "private", "first_name": format!("User{id}")})
+}
+
+fn user(id: i64) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": format!("User{id}"), "username": format!("user{id}")})
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `limit`.
+async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn texts_in(emulator: &TelegramEmulator, chat: &str) -> Vec<String> {
+    emulator.bot_messages(TOKEN).await.into_iter().filter(|m| m.0 == chat).map(|m| m.1).collect()
+}
+
+/// A signed webhook call; returns the status and body.
+async fn post_webhook(port: u16, body: &Value, timestamp: i64, secret: &str) -> (u16, Value) {
+    let text = body.to_string();
+    let signature = openclaw_channels::webhook::sign(secret, timestamp, text.as_bytes());
+    send_raw(port, &text, &timestamp.to_string(), &signature).await
+}
+
+async fn send_raw(port: u16, body: &str, timestamp: &str, signature: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/channels/webhook"))
+        .header("content-type", "application/json")
+        .header("x-openclaw-timestamp", timestamp)
+        .header("x-openclaw-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("webhook call");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn now_s() -> i64 {
+    openclaw_protocol::now_ms() / 1000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_replies_chunks_pairs_and_respects_groups() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let model = echo_model().await;
+    let env = Env::new();
+    configure(
+        &env,
+        &model,
+        json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6, 7],
+                            "textChunkLimit": 300, "groups": {"-100": {}}}}),
+    )
+    .await;
+    let gateway = GatewayProcess::start(&env, free_port()).await;
+
+    // An allowed user: the message reaches the agent and the answer arrives in the chat.
+    emulator.user_sends(TOKEN, private(6), user(6), "hello there", json!({})).await;
+    eventually(Duration::from_secs(20), "the reply in chat 6", || async {
+        texts_in(&emulator, "6").await == vec!["echo: hello there".to_owned()]
+    })
+    .await;
+    let state = emulator.state().await;
+    assert!(state["typing"]["6"].as_u64().unwrap_or(0) >= 1, "typing was shown: {state}");
+
+    // A long answer is cut at the chunk limit, on sentence boundaries, nothing lost.
+    emulator.user_sends(TOKEN, private(6), user(6), "a long answer please", json!({})).await;
+    eventually(Duration::from_secs(20), "the chunked reply", || async { texts_in(&emulator, "6").await.len() >= 3 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let chunks: Vec<String> = texts_in(&emulator, "6").await.into_iter().skip(1).collect();
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    for chunk in &chunks {
+        assert!(chunk.chars().count() <= 300, "a chunk over the limit: {}", chunk.chars().count());
+        assert!(chunk.ends_with('.'), "cut inside a sentence: {chunk:?}");
+    }
+    let sentences: usize = chunks.iter().map(|c| c.matches("must be cut.").count()).sum();
+    assert_eq!(sentences, 18, "every sentence arrives once");
+
+    // A group message without a mention is ignored; with one it is answered.
+    let group = json!({"id": -100, "type": "group", "title": "Team"});
+    let requests_before = model.requests().len();
+    emulator.user_sends(TOKEN, group.clone(), user(7), "hello everyone", json!({})).await;
+    emulator.user_sends(TOKEN, group.clone(), user(7), "@TestNameBot what is up", json!({})).await;
+    eventually(Duration::from_secs(20), "the group reply", || async { !texts_in(&emulator, "-100").await.is_empty() })
+        .await;
+    assert_eq!(texts_in(&emulator, "-100").await, vec!["echo: User7: @TestNameBot what is up".to_owned()]);
+    assert_eq!(model.requests().len(), requests_before + 1, "the unmentioned message reached no model");
+
+    // An unknown sender gets a pairing code and no agent turn until approved.
+    let requests_before = model.requests().len();
+    emulator.user_sends(TOKEN, private(5), user(5), "let me in", json!({})).await;
+    eventually(Duration::from_secs(20), "the pairing code", || async { !texts_in(&emulator, "5").await.is_empty() })
+        .await;
+    let notice = texts_in(&emulator, "5").await.remove(0);
+    assert!(notice.contains("Pairing code:") && notice.contains("openclaw pairing approve telegram"), "{notice}");
+    let listed = env.run(&["pairing", "list", "telegram", "--json"]).await;
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("pairing list json");
+    let code = listed[0]["code"].as_str().expect("a waiting request").to_owned();
+    assert!(notice.contains(&code), "{notice} should carry {code}");
+    assert_eq!(listed[0]["senderId"], "5");
+    emulator.user_sends(TOKEN, private(5), user(5), "still waiting", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(model.requests().len(), requests_before, "no agent turn before approval");
+    let approved = env.run(&["pairing", "approve", "telegram", &code.to_lowercase(), "--notify"]).await;
+    assert!(approved.status.success(), "{}", common::text(&approved.stderr));
+    let wrong = env.run(&["pairing", "approve", "telegram", "ZZZZZZZZ"]).await;
+    assert!(!wrong.status.success());
+    assert!(common::text(&wrong.stderr).contains("no pairing request ZZZZZZZZ"), "{}", common::text(&wrong.stderr));
+    eventually(Duration::from_secs(20), "the approval notice", || async {
+        texts_in(&emulator, "5").await.iter().any(|t| t.contains("You are approved"))
+    })
+    .await;
+    emulator.user_sends(TOKEN, private(5), user(5), "now then", json!({})).await;
+    eventually(Duration::from_secs(20), "the approved sender's reply", || async {
+        texts_in(&emulator, "5").await.iter().any(|t| t == "echo: now then")
+    })
+    .await;
+
+    // A 429 delays only its own conversation: chat 7 waits out retry_after, chat 6 is answered meanwhile.
+    emulator.rate_limit(7, 1, 3).await;
+    let sent = Instant::now();
+    emulator.user_sends(TOKEN, private(7), user(7), "slow lane", json!({})).await;
+    emulator.user_sends(TOKEN, private(6), user(6), "fast lane", json!({})).await;
+    eventually(Duration::from_secs(20), "the unthrottled reply", || async {
+        texts_in(&emulator, "6").await.iter().any(|t| t == "echo: fast lane")
+    })
+    .await;
+    let fast = sent.elapsed();
+    assert!(!texts_in(&emulator, "7").await.iter().any(|t| t == "echo: slow lane"), "chat 7 must still be waiting");
+    eventually(Duration::from_secs(20), "the throttled reply", || async {
+        texts_in(&emulator, "7").await.iter().any(|t| t == "echo: slow lane")
+    })
+    .await;
+    let slow = sent.elapsed();
+    assert!(slow >= Duration::from_millis(2900), "retry_after honoured: {slow:?}");
+    assert!(fast < Duration::from_millis(2900), "the other chat was not held up: {fast:?}");
+
+    // channels status sees the running account through the gateway's store and config.
+    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
+    assert_eq!(status["accounts"][0]["channel"], "telegram");
+    assert_eq!(status["accounts"][0]["probe"]["ok"], true, "{status}");
+    drop(gateway);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
+    let model = echo_model().await;
+    let receiver = ScriptedServer::start().await;
+    // The receiver is overloaded once, then accepts.
+    receiver.push(Reply::json(503, json!({"error": "busy"})));
+    receiver.set_fallback(Reply::json(200, json!({"ok": true})));
+    let env = Env::new();
+    configure(&env, &model, json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}})).await;
+    let port = free_port();
+    let gateway = GatewayProcess::start(&env, port).await;
+
+    let body = json!({"id": "m-1", "conversation": "c-1", "text": "hi from a system", "sender": {"id": "u-1"}});
+    let (status, reply) = post_webhook(port, &body, now_s(), SECRET).await;
+    assert_eq!((status, reply["ok"].clone()), (200, json!(true)), "{reply}");
+
+    // Forged: signed with another secret. Replayed: the very same signed request again. Stale: an old timestamp.
+    let (status, reply) = post_webhook(port, &json!({"id": "m-2", "conversation": "c-1", "text": "x"}), now_s(), "wrong-secret-wrong-secret").await;
+    assert_eq!((status, reply["error"].as_str()), (401, Some("bad signature")));
+    let replay_body = json!({"id": "m-3", "conversation": "c-1", "text": "once"}).to_string();
+    let timestamp = now_s();
+    let signature = openclaw_channels::webhook::sign(SECRET, timestamp, replay_body.as_bytes());
+    assert_eq!(send_raw(port, &replay_body, &timestamp.to_string(), &signature).await.0, 200);
+    let (status, reply) = send_raw(port, &replay_body, &timestamp.to_string(), &signature).await;
+    assert_eq!((status, reply["error"].as_str()), (401, Some("replayed signature")));
+    let (status, reply) = post_webhook(port, &json!({"id": "m-4", "conversation": "c-1", "text": "old"}), now_s() - 3600, SECRET).await;
+    assert_eq!((status, reply["error"].as_str()), (401, Some("timestamp outside the replay window")));
+    let (status, _) = send_raw(port, "{}", "not-a-time", "sha256=00").await;
+    assert_eq!(status, 401);
+    // A sender's honest retry (new timestamp, same id) is acknowledged but not processed twice.
+    let (status, reply) = post_webhook(port, &body, now_s() + 1, SECRET).await;
+    assert_eq!((status, reply["duplicate"].clone()), (200, json!(true)), "{reply}");
+    // Bad input is a clear 400.
+    let (status, reply) = post_webhook(port, &json!({"conversation": "c-1", "text": "no id"}), now_s(), SECRET).await;
+    assert_eq!(status, 400, "{reply}");
+
+    // Both accepted messages are answered, in order, signed, with an idempotency key; the 503 was retried.
+    eventually(Duration::from_secs(30), "two delivered replies", || async {
+        receiver.requests().iter().filter(|r| r.path == "/replies").count() >= 3
+    })
+    .await;
+    let deliveries: Vec<Recorded> = receiver.requests().into_iter().filter(|r| r.path == "/replies").collect();
+    let mut delivered = Vec::new();
+    for delivery in &deliveries {
+        let timestamp: i64 = delivery.header("x-openclaw-timestamp").expect("timestamp").parse().expect("number");
+        let expected = openclaw_channels::webhook::sign(SECRET, timestamp, &delivery.body);
+        assert_eq!(delivery.header("x-openclaw-signature"), Some(expected.as_str()), "outbound is signed");
+        let json = delivery.json();
+        assert_eq!(delivery.header("idempotency-key"), json["id"].as_str());
+        delivered.push((json["id"].as_str().unwrap_or_default().to_owned(), json["text"].as_str().unwrap_or_default().to_owned()));
+    }
+    assert_eq!(delivered[0], delivered[1], "the 503 was retried with the same delivery id");
+    assert_eq!(delivered[1], ("m-1:0".to_owned(), "echo: hi from a system".to_owned()));
+    assert_eq!(delivered[2], ("m-3:0".to_owned(), "echo: once".to_owned()));
+
+    // The refusals are in the audit log.
+    let store = env.store().await;
+    let audit = store.audit_events(200).await.expect("audit");
+    let refused: Vec<String> = audit
+        .iter()
+        .filter(|e| e.event.action == "channel.webhook.rejected")
+        .map(|e| e.event.detail["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for reason in ["bad signature", "replayed signature", "timestamp outside the replay window"] {
+        assert!(refused.iter().any(|r| r == reason), "{reason} not recorded: {refused:?}");
+    }
+    drop(gateway);
+}
