@@ -138,7 +138,8 @@ async fn telegram_replies_chunks_pairs_and_respects_groups() {
 
     // A long answer is cut at the chunk limit, on sentence boundaries, nothing lost.
     emulator.user_sends(TOKEN, private(6), user(6), "a long answer please", json!({})).await;
-    eventually(Duration::from_secs(20), "the chunked reply", || async { texts_in(&emulator, "6").await.len() >= 3 }).await;
+    eventually(Duration::from_secs(20), "the chunked reply", || async { texts_in(&emulator, "6").await.len() >= 3 })
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let chunks: Vec<String> = texts_in(&emulator, "6").await.into_iter().skip(1).collect();
     assert!(chunks.len() >= 3, "{chunks:?}");
@@ -233,7 +234,13 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
     assert_eq!((status, reply["ok"].clone()), (200, json!(true)), "{reply}");
 
     // Forged: signed with another secret. Replayed: the very same signed request again. Stale: an old timestamp.
-    let (status, reply) = post_webhook(port, &json!({"id": "m-2", "conversation": "c-1", "text": "x"}), now_s(), "wrong-secret-wrong-secret").await;
+    let (status, reply) = post_webhook(
+        port,
+        &json!({"id": "m-2", "conversation": "c-1", "text": "x"}),
+        now_s(),
+        "wrong-secret-wrong-secret",
+    )
+    .await;
     assert_eq!((status, reply["error"].as_str()), (401, Some("bad signature")));
     let replay_body = json!({"id": "m-3", "conversation": "c-1", "text": "once"}).to_string();
     let timestamp = now_s();
@@ -241,7 +248,8 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
     assert_eq!(send_raw(port, &replay_body, &timestamp.to_string(), &signature).await.0, 200);
     let (status, reply) = send_raw(port, &replay_body, &timestamp.to_string(), &signature).await;
     assert_eq!((status, reply["error"].as_str()), (401, Some("replayed signature")));
-    let (status, reply) = post_webhook(port, &json!({"id": "m-4", "conversation": "c-1", "text": "old"}), now_s() - 3600, SECRET).await;
+    let (status, reply) =
+        post_webhook(port, &json!({"id": "m-4", "conversation": "c-1", "text": "old"}), now_s() - 3600, SECRET).await;
     assert_eq!((status, reply["error"].as_str()), (401, Some("timestamp outside the replay window")));
     let (status, _) = send_raw(port, "{}", "not-a-time", "sha256=00").await;
     assert_eq!(status, 401);
@@ -265,7 +273,10 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
         assert_eq!(delivery.header("x-openclaw-signature"), Some(expected.as_str()), "outbound is signed");
         let json = delivery.json();
         assert_eq!(delivery.header("idempotency-key"), json["id"].as_str());
-        delivered.push((json["id"].as_str().unwrap_or_default().to_owned(), json["text"].as_str().unwrap_or_default().to_owned()));
+        delivered.push((
+            json["id"].as_str().unwrap_or_default().to_owned(),
+            json["text"].as_str().unwrap_or_default().to_owned(),
+        ));
     }
     assert_eq!(delivered[0], delivered[1], "the 503 was retried with the same delivery id");
     assert_eq!(delivered[1], ("m-1:0".to_owned(), "echo: hi from a system".to_owned()));

@@ -118,9 +118,9 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
         ChannelsCommand::Add { target, token } => {
             let kind = known(&target.channel)?;
             if let Some(token) = token {
-                let key = kind.token_key.with_context(|| {
-                    format!("{} takes no token (what it needs: {})", kind.name, kind.login)
-                })?;
+                let key = kind
+                    .token_key
+                    .with_context(|| format!("{} takes no token (what it needs: {})", kind.name, kind.login))?;
                 save_key(ctx, kind.name, target.account.as_deref(), key, json!(token))?;
             }
             save_key(ctx, kind.name, target.account.as_deref(), "enabled", json!(true))?;
@@ -169,7 +169,9 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             std::io::stdin().lock().read_line(&mut line).context("cannot read the token from stdin")?;
             let token = line.trim();
             if token.is_empty() {
-                bail!("no token given (fix: paste the token, or pipe it: echo $TOKEN | openclaw channels login {channel})");
+                bail!(
+                    "no token given (fix: paste the token, or pipe it: echo $TOKEN | openclaw channels login {channel})"
+                );
             }
             save_key(ctx, kind.name, account.as_deref(), key, json!(token))?;
             println!("Saved the {} token for {}.", kind.name, block_path(kind.name, account.as_deref()));
@@ -195,7 +197,12 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                         (Some(true), _) => "disabled",
                         _ => "not configured",
                     };
-                    println!("{:<10} {:<15} {}", row["channel"].as_str().unwrap_or_default(), state, row["summary"].as_str().unwrap_or_default());
+                    println!(
+                        "{:<10} {:<15} {}",
+                        row["channel"].as_str().unwrap_or_default(),
+                        state,
+                        row["summary"].as_str().unwrap_or_default()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -207,7 +214,8 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             let (channels, errors) = openclaw_channels::build_all(&loaded, &super::env);
             let mut accounts = Vec::new();
             for channel in &channels {
-                let mut entry = json!({"channel": channel.name(), "accountId": channel.account(), "mode": channel.mode()});
+                let mut entry =
+                    json!({"channel": channel.name(), "accountId": channel.account(), "mode": channel.mode()});
                 if probe {
                     entry["probe"] = json!(channel.probe().await);
                 }
@@ -226,11 +234,18 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                 }
                 for account in &accounts {
                     let probe = match account.get("probe") {
-                        Some(p) if p["ok"] == json!(true) => format!(" — ok: {}", p["detail"].as_str().unwrap_or_default()),
+                        Some(p) if p["ok"] == json!(true) => {
+                            format!(" — ok: {}", p["detail"].as_str().unwrap_or_default())
+                        }
                         Some(p) => format!(" — FAILED: {}", p["detail"].as_str().unwrap_or_default()),
                         None => String::new(),
                     };
-                    println!("{}/{}: {}{probe}", account["channel"].as_str().unwrap_or_default(), account["accountId"].as_str().unwrap_or_default(), account["mode"].as_str().unwrap_or_default());
+                    println!(
+                        "{}/{}: {}{probe}",
+                        account["channel"].as_str().unwrap_or_default(),
+                        account["accountId"].as_str().unwrap_or_default(),
+                        account["mode"].as_str().unwrap_or_default()
+                    );
                 }
                 for error in &errors {
                     println!("error: {error}");
@@ -254,9 +269,11 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             if json {
                 let rows: Vec<Value> = dead
                     .iter()
-                    .map(|d| json!({"id": d.id, "channel": d.channel, "account": d.account, "conversation": d.conversation,
+                    .map(|d| {
+                        json!({"id": d.id, "channel": d.channel, "account": d.account, "conversation": d.conversation,
                                     "attempts": d.attempts, "chunksSent": d.chunks_sent, "error": d.last_error,
-                                    "text": d.text, "createdAt": d.created_at}))
+                                    "text": d.text, "createdAt": d.created_at})
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if dead.is_empty() {

@@ -203,7 +203,8 @@ impl Policy {
             }
             PeerKind::Group | PeerKind::Channel => {
                 let chat = message.peer.id.to_lowercase();
-                let rule = self.groups.get(&chat).or_else(|| self.groups.get(&message.peer.id)).or(self.groups.get("*"));
+                let rule =
+                    self.groups.get(&chat).or_else(|| self.groups.get(&message.peer.id)).or(self.groups.get("*"));
                 match self.group {
                     GroupPolicy::Disabled => return Decision::Ignore("groups are disabled (groupPolicy)".to_owned()),
                     GroupPolicy::Allowlist if rule.is_none() => {

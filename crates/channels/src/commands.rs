@@ -13,7 +13,7 @@ pub enum Command {
 
 /// The command in a message, if it is one. `bot_username` lets `/status@ThatBot` match and `/status@OtherBot` not.
 pub fn parse(text: &str, bot_username: Option<&str>) -> Option<Command> {
-    let first = text.trim().split_whitespace().next()?;
+    let first = text.split_whitespace().next()?;
     let name = first.strip_prefix('/')?;
     let (name, target) = match name.split_once('@') {
         Some((name, target)) => (name, Some(target)),

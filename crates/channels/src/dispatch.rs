@@ -354,12 +354,27 @@ impl Dispatcher {
 
     async fn deliver(&self, item: OutboundRecord) {
         let Some(channel) = self.channel(&item.channel, &item.account) else {
-            self.failed(&item, SendError::Transient(format!("channel {}/{} is not running", item.channel, item.account)))
-                .await;
+            self.failed(
+                &item,
+                SendError::Transient(format!("channel {}/{} is not running", item.channel, item.account)),
+            )
+            .await;
             return;
         };
         let chunks = format::render(&item.text, &channel.capabilities());
         for (index, chunk) in chunks.iter().enumerate().skip(item.chunks_sent.max(0) as usize) {
+            // A chunk found in flight was being sent when the process stopped: it may have arrived. It is sent again
+            // (a lost reply is worse than a repeated one); webhooks carry the same idempotency key, chat platforms
+            // have none, so this is the one case where a person can see a chunk twice.
+            let resend = item.in_flight == Some(index as i64);
+            if resend {
+                tracing::warn!(id = item.id, chunk = index, conversation = %item.conversation,
+                    "Sending again a chunk whose delivery was cut by a restart; the platform may show it twice.");
+            }
+            if let Err(error) = self.store.outbound_sending(item.id, index as i64, resend).await {
+                tracing::warn!(id = item.id, %error, "Cannot record a send; retrying later.");
+                return;
+            }
             if let Err(error) = channel.send(&item.route, chunk, index).await {
                 self.failed(&item, error).await;
                 return;
@@ -408,7 +423,8 @@ fn agent_text(message: &Inbound) -> String {
     let mut text = match message.peer.kind {
         PeerKind::Direct => message.text.clone(),
         _ => {
-            let who = message.sender.name.as_deref().or(message.sender.username.as_deref()).unwrap_or(&message.sender.id);
+            let who =
+                message.sender.name.as_deref().or(message.sender.username.as_deref()).unwrap_or(&message.sender.id);
             format!("{who}: {}", message.text)
         }
     };

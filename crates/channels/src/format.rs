@@ -289,11 +289,7 @@ fn render_events(markdown: &str, html: bool) -> String {
     };
     for event in Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
         match event {
-            Event::Start(Tag::Paragraph) => {
-                if lists.is_empty() {
-                    block_gap(&mut out);
-                }
-            }
+            Event::Start(Tag::Paragraph) if lists.is_empty() => block_gap(&mut out),
             Event::End(TagEnd::Paragraph) => {}
             Event::Start(Tag::Heading { .. }) => {
                 block_gap(&mut out);
@@ -377,11 +373,7 @@ fn render_events(markdown: &str, html: bool) -> String {
                 let url = links.pop().unwrap_or_default();
                 out.push_str(&format!(" ({url})"));
             }
-            Event::Start(Tag::TableCell) => {
-                if !out.ends_with('\n') && !out.ends_with("\n\n") && !out.is_empty() && !out.ends_with("| ") {
-                    out.push_str(" | ");
-                }
-            }
+            Event::Start(Tag::TableCell) if !out.is_empty() && !out.ends_with('\n') => out.push_str(" | "),
             Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => out.push('\n'),
             Event::Start(Tag::Table(_)) => block_gap(&mut out),
             Event::Text(t) => text(&mut out, &t),

@@ -24,6 +24,9 @@ pub struct ChannelEnv<'a> {
     pub owners: Vec<String>,
 }
 
+/// Builds a channel kind's enabled accounts from its config block.
+pub type BuildFn = fn(&ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError>;
+
 /// One kind of channel: its name and how its accounts are built from `channels.<name>`.
 pub struct ChannelKind {
     pub name: &'static str,
@@ -34,7 +37,7 @@ pub struct ChannelKind {
     /// The key `channels add --token` sets (a bot token), if the channel has one.
     pub token_key: Option<&'static str>,
     /// Builds the enabled accounts (an empty list when the channel is disabled).
-    pub build: fn(&ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError>,
+    pub build: BuildFn,
 }
 
 /// A kind by name.
@@ -60,7 +63,7 @@ pub fn channel_issues(loaded: &Loaded, env: &(dyn Fn(&str) -> Option<String> + S
 }
 
 fn owners(loaded: &Loaded) -> Vec<String> {
-    openclaw_config::get_path(&loaded.config_json(), "commands.ownerAllowFrom")
+    openclaw_config::get_path(loaded.config_json(), "commands.ownerAllowFrom")
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -105,8 +108,7 @@ pub fn build_all(
             ));
             continue;
         };
-        let channel_env =
-            ChannelEnv { loaded, section, env, http: http.clone(), owners: owners.clone() };
+        let channel_env = ChannelEnv { loaded, section, env, http: http.clone(), owners: owners.clone() };
         match (kind.build)(&channel_env) {
             Ok(built) => channels.extend(built),
             Err(error) => errors.push(error.to_string()),
@@ -232,10 +234,11 @@ pub(crate) fn secret(
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Option<String>, ChannelError> {
     if let Some(value) = section.get(key).filter(|value| !value.is_null()) {
-        let secret: openclaw_config::Secret = serde_json::from_value(value.clone()).map_err(|e| ChannelError::Config {
-            path: format!("{path}.{key}"),
-            message: format!("not a secret value: {e} (fix: a string, \"${{VAR}}\", or {{source, id}})"),
-        })?;
+        let secret: openclaw_config::Secret =
+            serde_json::from_value(value.clone()).map_err(|e| ChannelError::Config {
+                path: format!("{path}.{key}"),
+                message: format!("not a secret value: {e} (fix: a string, \"${{VAR}}\", or {{source, id}})"),
+            })?;
         return secret
             .resolve(env)
             .map(Some)

@@ -144,11 +144,7 @@ mod tests {
 
     fn loaded(text: &str) -> Loaded {
         let state_dir = std::env::temp_dir().join("openclaw-routing-test");
-        let paths = openclaw_config::Paths {
-            config_path: state_dir.join("openclaw.json"),
-            state_dir,
-            home: None,
-        };
+        let paths = openclaw_config::Paths { config_path: state_dir.join("openclaw.json"), state_dir, home: None };
         openclaw_config::load_str(text, &paths, &|_| None).expect("config")
     }
 

@@ -443,7 +443,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let turns: Arc<dyn openclaw_channels::Turns> =
         Arc::new(ChannelTurns { gateway: Arc::downgrade(&gateway), initial: gateway.loaded() });
-    let channels = openclaw_channels::Host::start(gateway.store.clone(), turns, &reload::env, gateway.shutdown_signal());
+    let channels =
+        openclaw_channels::Host::start(gateway.store.clone(), turns, &reload::env, gateway.shutdown_signal());
     // Channel webhooks sit beside the gateway's own routes (their paths are checked not to clash).
     let router = app(gateway.clone()).merge(channels.router().with_state(()));
     let _ = gateway.channels.set(channels);

@@ -384,7 +384,9 @@ async fn channels_status(gateway: &Gateway, params: &Value) -> Value {
         let mine: Vec<Value> = accounts.iter().filter(|a| a["channel"] == json!(name)).cloned().collect();
         let error = live["errors"]
             .as_array()
-            .and_then(|errors| errors.iter().find(|e| e.as_str().is_some_and(|e| e.starts_with(&format!("channels.{name}")))))
+            .and_then(|errors| {
+                errors.iter().find(|e| e.as_str().is_some_and(|e| e.starts_with(&format!("channels.{name}"))))
+            })
             .cloned();
         let running = !mine.is_empty();
         channels.insert(

@@ -72,6 +72,11 @@ pub struct OutboundRecord {
     pub attempts: i64,
     /// Chunks already delivered (a restart resumes at the next one).
     pub chunks_sent: i64,
+    /// The chunk whose send was under way when the process stopped (set only while sending): resending it may show
+    /// it twice on a platform without idempotency keys.
+    pub in_flight: Option<i64>,
+    /// How many such uncertain chunks were sent again.
+    pub resends: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub created_at: i64,

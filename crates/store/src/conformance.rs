@@ -4,7 +4,8 @@
 use openclaw_protocol::{AgentMessage, TranscriptEntry, Usage};
 
 use crate::{
-    Accepted, AuditEvent, Delivery, NewInbound, NewOutbound, PairingRequest, DeviceRecord, DeviceToken, MemoryChunk, NewRun, NewSession, RunStatus, Store, TurnCommit,
+    Accepted, AuditEvent, Delivery, DeviceRecord, DeviceToken, MemoryChunk, NewInbound, NewOutbound, NewRun,
+    NewSession, PairingRequest, RunStatus, Store, TurnCommit,
 };
 
 fn new_session(key: &str) -> NewSession {
@@ -273,9 +274,12 @@ async fn inbox_and_outbox(store: &dyn Store) {
     assert_eq!(due.iter().map(|o| o.id).collect::<Vec<_>>(), vec![c3], "c1 waits, c3 does not");
     let next = store.next_outbound_at().await.expect("next").expect("something pending");
     assert!(next <= now + 1_000, "the earliest head is c3's, due now");
+    store.outbound_sending(head, 0, false).await.expect("sending");
+    assert_eq!(store.outbound(head).await.expect("outbound").expect("row").in_flight, Some(0));
+    store.outbound_sending(head, 0, true).await.expect("sending again after a restart");
     store.outbound_progress(head, 1).await.expect("progress");
     let record = store.outbound(head).await.expect("outbound").expect("row");
-    assert_eq!((record.attempts, record.chunks_sent), (1, 1));
+    assert_eq!((record.attempts, record.chunks_sent, record.in_flight, record.resends), (1, 1, None, 1));
     store.finish_outbound(head, "sent", None).await.expect("sent");
     let due = store.due_outbound(i64::MAX, 10).await.expect("due");
     assert_eq!(due.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(), vec!["second answer", "elsewhere"]);

@@ -308,7 +308,8 @@ pub trait Store: Send + Sync {
 
     /// Finishes an inbound message (`done`, `ignored`, `failed`) without a turn, queueing `reply` in the same
     /// transaction (a pairing code, a command's answer). A message already finished is left alone.
-    async fn finish_inbound(&self, id: i64, status: &str, note: Option<&str>, reply: Option<NewOutbound>) -> Result<()>;
+    async fn finish_inbound(&self, id: i64, status: &str, note: Option<&str>, reply: Option<NewOutbound>)
+    -> Result<()>;
 
     /// A channel cursor.
     async fn channel_cursor(&self, key: &str) -> Result<Option<String>>;
@@ -325,7 +326,11 @@ pub trait Store: Send + Sync {
     /// When the next pending reply falls due (`None`: nothing pending).
     async fn next_outbound_at(&self) -> Result<Option<i64>>;
 
-    /// Records that the first `chunks_sent` chunks of a reply were delivered.
+    /// Records that chunk `chunk` of a reply is being sent (`resend`: it was found in flight after a restart and is
+    /// sent again).
+    async fn outbound_sending(&self, id: i64, chunk: i64, resend: bool) -> Result<()>;
+
+    /// Records that the first `chunks_sent` chunks of a reply were delivered (and none is in flight).
     async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()>;
 
     /// Finishes a reply: `sent`, or `dead` with the reason (a dead letter).

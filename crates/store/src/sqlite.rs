@@ -12,9 +12,9 @@ use sqlx::{Row, SqlitePool};
 
 use crate::sqlite_channels as channels;
 use crate::{
-    Accepted, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest,
-    AuditEvent, AuditRecord, DeviceRecord, DeviceToken, MemoryChunk, MemoryHit, NewRun, NewSession, Result, RunRecord,
-    SessionRecord, Store, StoreError, StoredEntry, TurnCommit,
+    Accepted, AuditEvent, AuditRecord, DeviceRecord, DeviceToken, InboundRecord, MemoryChunk, MemoryHit, NewInbound,
+    NewOutbound, NewRun, NewSession, OutboundRecord, PairingRequest, Result, RunRecord, SessionRecord, Store,
+    StoreError, StoredEntry, TurnCommit,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -639,7 +639,13 @@ impl Store for SqliteStore {
         channels::claim_inbound(&self.pool, id).await
     }
 
-    async fn finish_inbound(&self, id: i64, status: &str, note: Option<&str>, reply: Option<NewOutbound>) -> Result<()> {
+    async fn finish_inbound(
+        &self,
+        id: i64,
+        status: &str,
+        note: Option<&str>,
+        reply: Option<NewOutbound>,
+    ) -> Result<()> {
         channels::finish_inbound(&self.pool, id, status, note, reply).await
     }
 
@@ -661,6 +667,10 @@ impl Store for SqliteStore {
 
     async fn next_outbound_at(&self) -> Result<Option<i64>> {
         channels::next_outbound_at(&self.pool).await
+    }
+
+    async fn outbound_sending(&self, id: i64, chunk: i64, resend: bool) -> Result<()> {
+        channels::outbound_sending(&self.pool, id, chunk, resend).await
     }
 
     async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()> {

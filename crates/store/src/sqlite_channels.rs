@@ -175,12 +175,14 @@ pub(crate) async fn queue_outbound(pool: &SqlitePool, reply: NewOutbound) -> Res
 }
 
 async fn set_cursor(tx: &mut Transaction<'_, Sqlite>, key: &str, value: &str) -> Result<()> {
-    sqlx::query("INSERT INTO channel_cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(&mut **tx)
-        .await
-        .map_err(crate::sqlite::map_disk_full)?;
+    sqlx::query(
+        "INSERT INTO channel_cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut **tx)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
     Ok(())
 }
 
@@ -209,6 +211,8 @@ fn outbound_from_row(row: &SqliteRow) -> Result<OutboundRecord> {
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
         chunks_sent: row.try_get("chunks_sent")?,
+        in_flight: row.try_get("in_flight")?,
+        resends: row.try_get("resends")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
@@ -241,8 +245,20 @@ pub(crate) async fn next_outbound_at(pool: &SqlitePool) -> Result<Option<i64>> {
     .await?)
 }
 
+pub(crate) async fn outbound_sending(pool: &SqlitePool, id: i64, chunk: i64, resend: bool) -> Result<()> {
+    sqlx::query("UPDATE channel_outbox SET in_flight = ?, resends = resends + ?, updated_at = ? WHERE id = ?")
+        .bind(chunk)
+        .bind(i64::from(resend))
+        .bind(now_ms())
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(crate::sqlite::map_disk_full)?;
+    Ok(())
+}
+
 pub(crate) async fn outbound_progress(pool: &SqlitePool, id: i64, chunks_sent: i64) -> Result<()> {
-    sqlx::query("UPDATE channel_outbox SET chunks_sent = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE channel_outbox SET chunks_sent = ?, in_flight = NULL, updated_at = ? WHERE id = ?")
         .bind(chunks_sent)
         .bind(now_ms())
         .bind(id)
@@ -253,21 +269,23 @@ pub(crate) async fn outbound_progress(pool: &SqlitePool, id: i64, chunks_sent: i
 }
 
 pub(crate) async fn finish_outbound(pool: &SqlitePool, id: i64, status: &str, error: Option<&str>) -> Result<()> {
-    sqlx::query("UPDATE channel_outbox SET status = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?")
-        .bind(status)
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map_err(crate::sqlite::map_disk_full)?;
+    sqlx::query(
+        "UPDATE channel_outbox SET status = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(now_ms())
+    .bind(id)
+    .execute(pool)
+    .await
+    .map_err(crate::sqlite::map_disk_full)?;
     Ok(())
 }
 
 pub(crate) async fn retry_outbound(pool: &SqlitePool, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
     sqlx::query(
-        "UPDATE channel_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? \
-         WHERE id = ?",
+        "UPDATE channel_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, in_flight = NULL, \
+         updated_at = ? WHERE id = ?",
     )
     .bind(next_attempt_at)
     .bind(error)
@@ -319,7 +337,11 @@ fn pairing_from_row(row: &SqliteRow) -> Result<PairingRequest> {
     })
 }
 
-pub(crate) async fn pairing_requests(pool: &SqlitePool, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>> {
+pub(crate) async fn pairing_requests(
+    pool: &SqlitePool,
+    channel: Option<&str>,
+    now: i64,
+) -> Result<Vec<PairingRequest>> {
     let rows = sqlx::query(
         "SELECT * FROM channel_pairing_requests WHERE expires_at > ? AND (? IS NULL OR channel = ?) ORDER BY created_at",
     )
@@ -392,13 +414,12 @@ pub(crate) async fn approve_pairing(
 }
 
 pub(crate) async fn is_paired(pool: &SqlitePool, channel: &str, account: &str, sender_id: &str) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM channel_pairing_allow WHERE channel = ? AND account = ? AND sender_id = ?",
-    )
-    .bind(channel)
-    .bind(account)
-    .bind(sender_id)
-    .fetch_optional(pool)
-    .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM channel_pairing_allow WHERE channel = ? AND account = ? AND sender_id = ?")
+            .bind(channel)
+            .bind(account)
+            .bind(sender_id)
+            .fetch_optional(pool)
+            .await?;
     Ok(found.is_some())
 }

@@ -217,7 +217,8 @@ impl Telegram {
         let update_id = update["update_id"].as_i64()?;
         let message = update.get("message").or_else(|| update.get("channel_post"))?;
         let chat = &message["chat"];
-        let chat_id = chat["id"].as_i64().map(|id| id.to_string()).or_else(|| chat["id"].as_str().map(str::to_owned))?;
+        let chat_id =
+            chat["id"].as_i64().map(|id| id.to_string()).or_else(|| chat["id"].as_str().map(str::to_owned))?;
         let kind = match chat["type"].as_str().unwrap_or("private") {
             "private" => PeerKind::Direct,
             "channel" => PeerKind::Channel,

@@ -66,8 +66,9 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
     }
     let secret = secret(env.section, "secret", None, path, env.env)?.ok_or_else(|| ChannelError::Config {
         path: format!("{path}.secret"),
-        message: "no shared secret (fix: set channels.webhook.secret to a long random string, or \"${WEBHOOK_SECRET}\")"
-            .to_owned(),
+        message:
+            "no shared secret (fix: set channels.webhook.secret to a long random string, or \"${WEBHOOK_SECRET}\")"
+                .to_owned(),
     })?;
     if secret.len() < 16 {
         return Err(ChannelError::Config {

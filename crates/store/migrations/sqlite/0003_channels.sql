@@ -35,6 +35,11 @@ CREATE TABLE channel_outbox (
     status          TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     chunks_sent     INTEGER NOT NULL DEFAULT 0,
+    -- The chunk being sent right now (NULL between sends): found set after a restart, that chunk may or may not
+    -- have reached the platform.
+    in_flight       INTEGER,
+    -- Chunks sent again after such a restart (a platform without idempotency keys may show them twice).
+    resends         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
