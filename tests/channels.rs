@@ -214,6 +214,55 @@ async fn telegram_replies_chunks_pairs_and_respects_groups() {
     let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
     assert_eq!(status["accounts"][0]["channel"], "telegram");
     assert_eq!(status["accounts"][0]["probe"]["ok"], true, "{status}");
+    // And over the gateway, in the reference's shape.
+    let url = format!("ws://127.0.0.1:{}", gateway.port);
+    let out =
+        env.run(&["gateway", "call", "channels.status", "--url", &url, "--params", "{probe: true}", "--json"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let live: Value = serde_json::from_slice(&out.stdout).expect("channels.status json");
+    assert_eq!(live["channelOrder"], json!(["telegram"]));
+    assert_eq!(live["channels"]["telegram"]["running"], true, "{live}");
+    assert_eq!(live["channelAccounts"]["telegram"][0]["mode"], "polling");
+    assert_eq!(live["channelAccounts"]["telegram"][0]["probe"]["detail"], "bot @TestNameBot (id 666)");
+    assert_eq!(live["queues"]["deadLetters"], 0);
+    drop(gateway);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_webhook_mode_checks_the_secret_token() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let model = echo_model().await;
+    let env = Env::new();
+    let port = free_port();
+    let secret = "tg-webhook-secret-123456";
+    configure(
+        &env,
+        &model,
+        json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "dmPolicy": "open", "allowFrom": ["*"],
+                            "webhookUrl": format!("http://127.0.0.1:{port}/tg-hook"), "webhookSecret": secret,
+                            "webhookPath": "/tg-hook"}}),
+    )
+    .await;
+    let gateway = GatewayProcess::start(&env, port).await;
+    let update = json!({"update_id": 500, "message": {"message_id": 9, "date": now_s(), "text": "via webhook",
+                        "chat": {"id": 8, "type": "private"}, "from": {"id": 8, "is_bot": false, "first_name": "W"}}});
+    let client = reqwest::Client::new();
+    let hook = format!("http://127.0.0.1:{port}/tg-hook");
+    let forged = client.post(&hook).json(&update).send().await.expect("post");
+    assert_eq!(forged.status().as_u16(), 401, "no secret token");
+    let wrong = client.post(&hook).header("x-telegram-bot-api-secret-token", "nope").json(&update).send().await;
+    assert_eq!(wrong.expect("post").status().as_u16(), 401, "wrong secret token");
+    for _ in 0..2 {
+        // Telegram redelivers when unsure; the update id makes the second one a no-op.
+        let ok = client.post(&hook).header("x-telegram-bot-api-secret-token", secret).json(&update).send().await;
+        assert_eq!(ok.expect("post").status().as_u16(), 200);
+    }
+    eventually(Duration::from_secs(20), "the webhook-mode reply", || async {
+        texts_in(&emulator, "8").await == vec!["echo: via webhook".to_owned()]
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts_in(&emulator, "8").await.len(), 1, "the redelivered update was answered once");
     drop(gateway);
 }
 
