@@ -133,7 +133,7 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             for problem in &problems {
                 println!("  still needed: {problem}");
             }
-            println!("A running gateway picks the change up on its next config reload.");
+            println!("A running gateway restarts itself to apply it (queued messages and replies are kept).");
             Ok(ExitCode::SUCCESS)
         }
         ChannelsCommand::Remove { target } => {

@@ -57,7 +57,9 @@ const RULES: &[(&str, ReloadKind)] = &[
     ("skills", ReloadKind::None),
     ("hooks", ReloadKind::None),
     ("cron", ReloadKind::None),
-    ("channels", ReloadKind::Hot),
+    // The channel accounts are built at start; a new process rebuilds them (their queues are durable, a restart
+    // takes ~30 ms).
+    ("channels", ReloadKind::Restart),
     ("logging", ReloadKind::None),
     ("ui", ReloadKind::None),
     ("identity", ReloadKind::None),
