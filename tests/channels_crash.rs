@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Env, GatewayProcess, free_port};
+use openclaw_protocol::{AgentMessage, TranscriptEntry};
 use openclaw_store::Store;
 use openclaw_testkit::telegram::TelegramEmulator;
 use openclaw_testkit::{Recorded, Reply, ScriptedServer, counterpart_missing, openai};
@@ -208,6 +209,29 @@ async fn no_message_is_lost_or_answered_twice_across_20_sigkills() {
     assert!(store.dead_letters(10).await.expect("dead").is_empty());
     assert!(store.due_outbound(i64::MAX, 10).await.expect("due").is_empty());
     assert_eq!(store.check_integrity().await.expect("integrity"), Vec::<String>::new());
+    // Turns a kill cut short ran again, but nothing of them was stored: each session's transcript holds every
+    // message once, in order.
+    let conversations = CHATS.iter().map(|chat| (format!("telegram:direct:{chat}"), format!("t{chat}")));
+    let conversations =
+        conversations.chain(CONVERSATIONS.iter().map(|c| (format!("webhook:direct:{c}"), c.to_string())));
+    for (peer, prefix) in conversations {
+        let key = format!("agent:main:{peer}");
+        let session = store.active_session(&key).await.expect("session").expect("a session per conversation");
+        let asked: Vec<String> = store
+            .transcript(&session.session_id)
+            .await
+            .expect("transcript")
+            .into_iter()
+            .filter_map(|stored| match stored.entry {
+                TranscriptEntry::Message(entry) if matches!(entry.message, AgentMessage::User(_)) => {
+                    Some(entry.message.text())
+                }
+                _ => None,
+            })
+            .collect();
+        let want: Vec<String> = (0..PER_CONVERSATION).map(|n| format!("{prefix}-{n}")).collect();
+        assert_eq!(asked, want, "the transcript of {key}");
+    }
     let mut boots: Vec<u128> = restarts.iter().map(Duration::as_millis).collect();
     boots.sort_unstable();
     eprintln!(

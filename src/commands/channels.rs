@@ -212,20 +212,8 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             let paths = ctx.paths()?;
             let store = ctx.store(&paths).await?;
             let (channels, errors) = openclaw_channels::build_all(&loaded, &super::env);
-            let mut accounts = Vec::new();
-            for channel in &channels {
-                let mut entry =
-                    json!({"channel": channel.name(), "accountId": channel.account(), "mode": channel.mode()});
-                if probe {
-                    entry["probe"] = json!(channel.probe().await);
-                }
-                accounts.push(entry);
-            }
-            let pending = store.pending_inbound(10_000).await?.len();
-            let dead = store.dead_letters(10_000).await?.len();
-            let pairing = store.pairing_requests(None, openclaw_protocol::now_ms()).await?.len();
-            let status = json!({"accounts": accounts, "errors": errors,
-                                "queues": {"inboxPending": pending, "deadLetters": dead, "pairingRequests": pairing}});
+            let status = openclaw_channels::status(&channels, &errors, store.as_ref(), probe).await;
+            let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -250,7 +238,11 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                 for error in &errors {
                     println!("error: {error}");
                 }
-                println!("inbox pending: {pending}; dead letters: {dead}; pairing requests: {pairing}");
+                let queues = &status["queues"];
+                println!(
+                    "inbox pending: {}; replies pending: {}; dead letters: {}; pairing requests: {}",
+                    queues["inboxPending"], queues["outboxPending"], queues["deadLetters"], queues["pairingRequests"]
+                );
             }
             let failed = accounts.iter().any(|a| a.get("probe").is_some_and(|p| p["ok"] != json!(true)));
             Ok(if failed || !errors.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -346,17 +338,13 @@ pub async fn pairing(ctx: &Ctx, command: PairingCommand) -> anyhow::Result<ExitC
                 })
                 .await?;
             if notify {
-                // The DM route of a private chat is the sender's own id.
-                let route = match channel.as_str() {
-                    "telegram" => json!({"chatId": request.sender_id}),
-                    _ => json!({"conversation": request.sender_id}),
-                };
+                // Back the way the request came.
                 store
                     .queue_outbound(NewOutbound {
                         channel: channel.clone(),
                         account: request.account.clone(),
-                        conversation: format!("{channel}:{}:direct:{}", request.account, request.sender_id),
-                        route,
+                        conversation: request.conversation.clone(),
+                        route: request.route.clone(),
                         text: "You are approved: send your message again.".to_owned(),
                     })
                     .await?;

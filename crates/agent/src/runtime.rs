@@ -470,16 +470,19 @@ impl AgentRuntime {
             Ok(done) => (done.provider.clone(), done.model.clone()),
             Err(_) => (None, None),
         };
-        // What the person who sent the message sees: the answer, or a short reason it failed.
-        let reply_text = match (&outcome, status) {
-            (Ok(done), _) if done.silent => String::new(),
-            (Ok(done), _) => done.text.clone(),
-            (Err(_), RunStatus::Aborted) => String::new(),
-            (Err(AgentError::Timeout(seconds)), _) => {
-                format!("Sorry, that took too long: the turn timed out after {seconds}s. Please try again.")
-            }
-            (Err(error), _) => format!("Sorry, I could not answer that: {error}"),
-        };
+        // A channel message's reply, queued with the commit: the answer, or a short reason it failed.
+        let delivery = request.delivery.clone().map(|mut delivery| {
+            delivery.reply.text = match (&outcome, status) {
+                (Ok(done), _) if done.silent => String::new(),
+                (Ok(done), _) => done.text.clone(),
+                (Err(_), RunStatus::Aborted) => String::new(),
+                (Err(AgentError::Timeout(seconds)), _) => {
+                    format!("Sorry, that took too long: the turn timed out after {seconds}s. Please try again.")
+                }
+                (Err(error), _) => format!("Sorry, I could not answer that: {error}"),
+            };
+            delivery
+        });
         let committed: Vec<(String, AgentMessage)> = turn
             .entries
             .iter()
@@ -499,8 +502,7 @@ impl AgentRuntime {
                 status,
                 error,
                 audit: std::mem::take(&mut turn.audit),
-                delivery: request.delivery.clone(),
-                reply_text,
+                delivery,
             })
             .await?;
         on_event(&AgentEvent::Committed {

@@ -256,23 +256,12 @@ pub fn pairing_code() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Peer, Sender};
+    use crate::Sender;
 
     fn message(kind: PeerKind, chat: &str, sender: &str, text: &str) -> Inbound {
-        Inbound {
-            channel: "telegram".to_owned(),
-            account: "default".to_owned(),
-            peer: Peer { kind, id: chat.to_owned(), thread: None, title: None },
-            sender: Sender { id: sender.to_owned(), name: None, username: Some("Ann".to_owned()), is_bot: false },
-            text: text.to_owned(),
-            media: Vec::new(),
-            reply_to: None,
-            platform_id: "1".to_owned(),
-            message_id: None,
-            timestamp_ms: 0,
-            mentioned: false,
-            route: Value::Null,
-        }
+        let mut message = crate::test_message("telegram", kind, chat, sender, text);
+        message.sender.username = Some("Ann".to_owned());
+        message
     }
 
     fn policy(json: Value) -> Policy {

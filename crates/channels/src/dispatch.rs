@@ -40,6 +40,8 @@ pub struct Dispatcher {
     sending: Mutex<HashSet<String>>,
     /// The abort switch of the turn running in each conversation (`/stop`).
     aborts: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// `/stop` messages (by inbox id) that stopped a running turn.
+    stopped: Mutex<HashSet<i64>>,
     permits: Semaphore,
 }
 
@@ -65,6 +67,7 @@ impl Dispatcher {
             busy: Mutex::default(),
             sending: Mutex::default(),
             aborts: Mutex::default(),
+            stopped: Mutex::default(),
             permits: Semaphore::new(MAX_CONCURRENT_TURNS),
         })
     }
@@ -75,7 +78,7 @@ impl Dispatcher {
         tokio::spawn(self.outbox_loop());
     }
 
-    pub(crate) fn wake_outbox(&self) {
+    fn wake_outbox(&self) {
         self.outbox_wake.notify_one();
     }
 
@@ -125,13 +128,15 @@ impl Dispatcher {
         }
     }
 
-    /// `/stop` waiting behind the turn it is meant to stop: stop that turn now.
+    /// `/stop` waiting behind the turn it is meant to stop: stop that turn now, and remember that it did (its own
+    /// answer says so when its turn comes).
     fn stop_early(&self, record: &InboundRecord) {
         let text = record.payload.get("text").and_then(|text| text.as_str()).unwrap_or_default();
         if commands::parse(text, None) == Some(Command::Stop)
             && let Some(abort) = lock(&self.aborts).get(&record.conversation)
+            && abort.send(true).is_ok()
         {
-            let _ = abort.send(true);
+            lock(&self.stopped).insert(record.id);
         }
     }
 
@@ -200,8 +205,10 @@ impl Dispatcher {
         }
         let loaded = self.turns.loaded();
         let route = routing::route(&loaded, &message);
+        tracing::debug!(id = record.id, agent = %route.agent_id, session = %route.session_key,
+                        matched_by = route.matched_by, "Inbound message routed.");
         if let Some(command) = commands::parse(&message.text, None) {
-            let answer = self.command(command, &route).await;
+            let answer = self.command(command, record.id, &route).await;
             self.finish(record.id, "done", "command", Some(Self::reply(&message, answer))).await;
             return;
         }
@@ -271,6 +278,8 @@ impl Dispatcher {
                     sender_id: message.sender.id.clone(),
                     code: access::pairing_code(),
                     display: message.sender.name.clone().or_else(|| message.sender.username.clone()),
+                    conversation: message.conversation(),
+                    route: message.route.clone(),
                     created_at: now,
                     expires_at: now + access::PAIRING_TTL_MS,
                 };
@@ -302,13 +311,14 @@ impl Dispatcher {
         self.finish(record.id, "ignored", "pairing requested", Some(Self::reply(message, text))).await;
     }
 
-    async fn command(&self, command: Command, route: &routing::Route) -> String {
+    async fn command(&self, command: Command, id: i64, route: &routing::Route) -> String {
         match command {
             Command::Help => commands::HELP.to_owned(),
             Command::New => match self.store.end_session(&route.session_key).await {
                 Ok(_) => "New session started.".to_owned(),
                 Err(error) => format!("Could not start a new session: {error}"),
             },
+            Command::Stop if lock(&self.stopped).remove(&id) => "Stopped.".to_owned(),
             Command::Stop => "Nothing is running.".to_owned(),
             Command::Status => match self.store.active_session(&route.session_key).await {
                 Ok(Some(session)) => format!(

@@ -86,29 +86,10 @@ fn blocks(text: &str) -> Vec<Block> {
 /// code block without closing and reopening its fence.
 pub fn chunk(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(16);
-    let mut pieces: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for block in blocks(text) {
-        let parts = if chars(&block.text) <= limit { vec![block.text] } else { split_block(&block, limit) };
-        for part in parts {
-            let joined = if current.is_empty() { chars(&part) } else { chars(&current) + 2 + chars(&part) };
-            if joined <= limit {
-                if !current.is_empty() {
-                    current.push_str("\n\n");
-                }
-                current.push_str(&part);
-            } else {
-                if !current.is_empty() {
-                    pieces.push(std::mem::take(&mut current));
-                }
-                current = part;
-            }
-        }
-    }
-    if !current.is_empty() {
-        pieces.push(current);
-    }
-    pieces
+    let parts = blocks(text)
+        .into_iter()
+        .flat_map(|block| if chars(&block.text) <= limit { vec![block.text] } else { split_block(&block, limit) });
+    pack(parts, limit, "\n\n")
 }
 
 fn split_block(block: &Block, limit: usize) -> Vec<String> {
@@ -152,35 +133,30 @@ fn split_block(block: &Block, limit: usize) -> Vec<String> {
                     units.push(line.to_owned());
                     continue;
                 }
-                for sentence in sentences(line) {
-                    if chars(&sentence) <= limit {
-                        units.push(sentence);
-                    } else {
-                        units.extend(words(&sentence, limit));
-                    }
-                }
+                // A line too long: its sentences (a sentence too long: its words), joined back with spaces.
+                let pieces = sentences(line).into_iter().flat_map(|sentence| {
+                    if chars(&sentence) <= limit { vec![sentence] } else { words(&sentence, limit) }
+                });
+                units.extend(pack(pieces, limit, " "));
             }
-            pack(units, limit)
+            pack(units, limit, "\n")
         }
     }
 }
 
-/// Joins units (lines or sentences) back into pieces of at most `limit`.
-fn pack(units: Vec<String>, limit: usize) -> Vec<String> {
+/// Joins units back, `separator` between them, into as few pieces of at most `limit` characters as their order
+/// allows (a unit is never cut here).
+fn pack(units: impl IntoIterator<Item = String>, limit: usize, separator: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut current = String::new();
     for unit in units {
-        let joined = if current.is_empty() { chars(&unit) } else { chars(&current) + 1 + chars(&unit) };
-        if joined <= limit {
-            if !current.is_empty() {
-                current.push('\n');
-            }
+        if current.is_empty() {
+            current = unit;
+        } else if chars(&current) + chars(separator) + chars(&unit) <= limit {
+            current.push_str(separator);
             current.push_str(&unit);
         } else {
-            if !current.is_empty() {
-                pieces.push(std::mem::take(&mut current));
-            }
-            current = unit;
+            pieces.push(std::mem::replace(&mut current, unit));
         }
     }
     if !current.is_empty() {
@@ -206,28 +182,7 @@ fn sentences(line: &str) -> Vec<String> {
 }
 
 fn words(text: &str, limit: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in text.split(' ') {
-        for part in hard_split(word, limit) {
-            let joined = if current.is_empty() { chars(&part) } else { chars(&current) + 1 + chars(&part) };
-            if joined <= limit {
-                if !current.is_empty() {
-                    current.push(' ');
-                }
-                current.push_str(&part);
-            } else {
-                if !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-                current = part;
-            }
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    pack(text.split(' ').flat_map(|word| hard_split(word, limit)), limit, " ")
 }
 
 /// Cuts a string without spaces at character boundaries.

@@ -1,7 +1,6 @@
 //! The registry of channel kinds, and [`Host`]: the configured channel accounts, running, with their dispatcher.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_agent::{AgentError, TurnOutcome, TurnRequest};
@@ -77,23 +76,12 @@ fn owners(loaded: &Loaded) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The shared HTTP client for channels (rustls on `ring`).
-pub(crate) fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("openclaw-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
-}
-
 /// Builds every configured channel account; errors name the key and the fix.
 pub fn build_all(
     loaded: &Loaded,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> (Vec<Arc<dyn Channel>>, Vec<String>) {
-    let http = http_client();
+    let http = openclaw_models::http_client().clone();
     let owners = owners(loaded);
     let mut channels = Vec::new();
     let mut errors = Vec::new();
@@ -123,7 +111,6 @@ pub struct Host {
     errors: Vec<String>,
     store: Arc<dyn Store>,
     router: axum::Router,
-    dispatcher: Arc<dispatch::Dispatcher>,
 }
 
 impl Host {
@@ -137,11 +124,10 @@ impl Host {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<Host> {
         let loaded = turns.loaded();
-        let (channels, errors) = build_all(&loaded, env);
+        let (channels, mut errors) = build_all(&loaded, env);
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = Inbox::new(store.clone(), wake.clone(), shutdown.clone());
         let mut router = axum::Router::new();
-        let mut errors = errors;
         let mut paths = std::collections::HashSet::new();
         for channel in &channels {
             if let Some((path, handler)) = channel.clone().route(inbox.clone()) {
@@ -171,8 +157,8 @@ impl Host {
             tracing::warn!(%error, "Channel not started.");
         }
         let dispatcher = dispatch::Dispatcher::new(store.clone(), turns, channels.clone(), wake, shutdown);
-        dispatcher.clone().spawn();
-        Arc::new(Host { channels, errors, store, router, dispatcher })
+        dispatcher.spawn();
+        Arc::new(Host { channels, errors, store, router })
     }
 
     /// The HTTP routes the channels serve (webhooks), to merge into the gateway's router.
@@ -180,37 +166,34 @@ impl Host {
         self.router.clone()
     }
 
-    /// The running accounts.
-    pub fn channels(&self) -> &[Arc<dyn Channel>] {
-        &self.channels
-    }
-
-    /// Wakes the outbox deliverer (a reply was queued from outside, e.g. a pairing approval notice).
-    pub fn wake_outbox(&self) {
-        self.dispatcher.wake_outbox();
-    }
-
-    /// `channels.status`: every account with its mode and capabilities (and a live check with `probe`), the
-    /// channels that could not start, and the queues.
+    /// `channels.status`: the running accounts (see [`status`]).
     pub async fn status(&self, probe: bool) -> Value {
-        let mut accounts = Vec::new();
-        for channel in &self.channels {
-            let mut entry = json!({
-                "channel": channel.name(),
-                "accountId": channel.account(),
-                "mode": channel.mode(),
-                "running": true,
-                "capabilities": channel.capabilities(),
-            });
-            if probe {
-                entry["probe"] = json!(channel.probe().await);
-            }
-            accounts.push(entry);
-        }
-        let dead = self.store.dead_letters(1000).await.map(|dead| dead.len()).unwrap_or(0);
-        let pending = self.store.pending_inbound(1000).await.map(|p| p.len()).unwrap_or(0);
-        json!({"accounts": accounts, "errors": self.errors, "queues": {"inboxPending": pending, "deadLetters": dead}})
+        status(&self.channels, &self.errors, self.store.as_ref(), probe).await
     }
+}
+
+/// Channel accounts with their mode and capabilities (and a live check with `probe`), the channels that could not
+/// be built, and the queues. Shared by the gateway's `channels.status` and `openclaw channels status`.
+pub async fn status(channels: &[Arc<dyn Channel>], errors: &[String], store: &dyn Store, probe: bool) -> Value {
+    let mut accounts = Vec::new();
+    for channel in channels {
+        let mut entry = json!({
+            "channel": channel.name(),
+            "accountId": channel.account(),
+            "mode": channel.mode(),
+            "capabilities": channel.capabilities(),
+        });
+        if probe {
+            entry["probe"] = json!(channel.probe().await);
+        }
+        accounts.push(entry);
+    }
+    let queues = match store.channel_queues(openclaw_protocol::now_ms()).await {
+        Ok(q) => json!({"inboxPending": q.inbox_pending, "outboxPending": q.outbox_pending,
+                        "deadLetters": q.dead_letters, "pairingRequests": q.pairing_requests}),
+        Err(error) => json!({"error": error.to_string()}),
+    };
+    json!({"accounts": accounts, "errors": errors, "queues": queues})
 }
 
 /// Why a webhook path cannot be served beside the gateway's own endpoints.
@@ -225,33 +208,13 @@ fn path_conflict(path: &str) -> Option<&'static str> {
         .then_some("conflicts with a gateway endpoint (fix: choose another path)")
 }
 
-/// Reads a secret-bearing key: `Secret` syntax (literal, `${VAR}`, SecretRef) or a file path key beside it.
-pub(crate) fn secret(
-    section: &Value,
-    key: &str,
-    file_key: Option<&str>,
+/// Resolves a secret-bearing key (`path` names it in errors): a literal, `${VAR}` or SecretRef.
+pub(crate) fn resolve_secret(
+    secret: &openclaw_config::Secret,
     path: &str,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Option<String>, ChannelError> {
-    if let Some(value) = section.get(key).filter(|value| !value.is_null()) {
-        let secret: openclaw_config::Secret =
-            serde_json::from_value(value.clone()).map_err(|e| ChannelError::Config {
-                path: format!("{path}.{key}"),
-                message: format!("not a secret value: {e} (fix: a string, \"${{VAR}}\", or {{source, id}})"),
-            })?;
-        return secret
-            .resolve(env)
-            .map(Some)
-            .map_err(|e| ChannelError::Config { path: format!("{path}.{key}"), message: e.to_string() });
-    }
-    if let Some(file_key) = file_key
-        && let Some(file) = section.get(file_key).and_then(Value::as_str)
-    {
-        return std::fs::read_to_string(file).map(|text| Some(text.trim().to_owned())).map_err(|e| {
-            ChannelError::Config { path: format!("{path}.{file_key}"), message: format!("cannot read {file}: {e}") }
-        });
-    }
-    Ok(None)
+) -> Result<String, ChannelError> {
+    secret.resolve(env).map_err(|e| ChannelError::Config { path: path.to_owned(), message: e.to_string() })
 }
 
 /// A typed view of a config block. A key the reference OpenClaw knows but this channel does not implement is

@@ -34,7 +34,7 @@ use openclaw_store::{Accepted, NewInbound, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use host::{ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind};
+pub use host::{ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind, status};
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
 pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];
@@ -136,6 +136,25 @@ impl Inbound {
             key.push_str(thread);
         }
         key
+    }
+}
+
+/// A plain inbound message for unit tests.
+#[cfg(test)]
+pub(crate) fn test_message(channel: &str, kind: PeerKind, chat: &str, sender: &str, text: &str) -> Inbound {
+    Inbound {
+        channel: channel.to_owned(),
+        account: "default".to_owned(),
+        peer: Peer { kind, id: chat.to_owned(), thread: None, title: None },
+        sender: Sender { id: sender.to_owned(), name: None, username: None, is_bot: false },
+        text: text.to_owned(),
+        media: Vec::new(),
+        reply_to: None,
+        platform_id: "1".to_owned(),
+        message_id: None,
+        timestamp_ms: 0,
+        mentioned: false,
+        route: Value::Null,
     }
 }
 

@@ -140,7 +140,6 @@ fn canonical_peer(loaded: &Loaded, channel: &str, peer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Peer, Sender};
 
     fn loaded(text: &str) -> Loaded {
         let state_dir = std::env::temp_dir().join("openclaw-routing-test");
@@ -149,20 +148,7 @@ mod tests {
     }
 
     fn message(channel: &str, kind: PeerKind, chat: &str, sender: &str) -> Inbound {
-        Inbound {
-            channel: channel.to_owned(),
-            account: "default".to_owned(),
-            peer: Peer { kind, id: chat.to_owned(), thread: None, title: None },
-            sender: Sender { id: sender.to_owned(), name: None, username: None, is_bot: false },
-            text: "hi".to_owned(),
-            media: Vec::new(),
-            reply_to: None,
-            platform_id: "1".to_owned(),
-            message_id: None,
-            timestamp_ms: 0,
-            mentioned: false,
-            route: serde_json::Value::Null,
-        }
+        crate::test_message(channel, kind, chat, sender, "hi")
     }
 
     const AGENTS: &str = r#"agents: {entries: {main: {default: true}, work: {}, family: {}, ops: {}}},"#;

@@ -446,7 +446,7 @@ pub async fn serve(
     let channels =
         openclaw_channels::Host::start(gateway.store.clone(), turns, &reload::env, gateway.shutdown_signal());
     // Channel webhooks sit beside the gateway's own routes (their paths are checked not to clash).
-    let router = app(gateway.clone()).merge(channels.router().with_state(()));
+    let router = app(gateway.clone()).merge(channels.router());
     let _ = gateway.channels.set(channels);
     reload::spawn_watcher(&gateway);
     spawn_health_events(&gateway);

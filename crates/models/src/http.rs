@@ -10,8 +10,8 @@ use reqwest::header::HeaderMap;
 
 use crate::{ErrorKind, ModelError, ProviderSettings};
 
-/// The process-wide HTTP client (connection pooling across providers), with rustls on `ring`.
-pub(crate) fn client() -> &'static reqwest::Client {
+/// The process-wide HTTP client (connection pooling across providers and channels), with rustls on `ring`.
+pub fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         // Installing twice is harmless: the second call reports the provider already set.

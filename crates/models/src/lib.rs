@@ -20,6 +20,7 @@ use openclaw_protocol::{AgentMessage, AssistantMessage, ToolSpec};
 
 pub use breaker::BreakerConfig;
 pub use error::{ErrorKind, ModelError};
+pub use http::client as http_client;
 pub use router::{ModelRef, ModelRouter, RetryPolicy, RouteAttempt};
 
 /// Which wire API a provider speaks.

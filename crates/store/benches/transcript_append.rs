@@ -51,7 +51,6 @@ fn bench_append(c: &mut Criterion) {
                         error: None,
                         audit: Vec::new(),
                         delivery: None,
-                        reply_text: String::new(),
                     })
                     .await
                     .expect("commit");

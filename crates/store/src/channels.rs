@@ -88,7 +88,7 @@ pub struct OutboundRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub inbox_id: i64,
-    /// The reply, without its text (the turn's final answer fills it in).
+    /// The reply; the turn sets its text to the final answer (nothing is queued when that is empty).
     pub reply: NewOutbound,
 }
 
@@ -100,6 +100,18 @@ pub struct PairingRequest {
     pub sender_id: String,
     pub code: String,
     pub display: Option<String>,
+    /// The conversation and reply route of the message that asked (where an approval notice goes).
+    pub conversation: String,
+    pub route: Value,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// How the channel queues stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChannelQueues {
+    pub inbox_pending: i64,
+    pub outbox_pending: i64,
+    pub dead_letters: i64,
+    pub pairing_requests: i64,
 }

@@ -39,7 +39,6 @@ fn turn(session_id: &str, run_id: &str, entries: Vec<TranscriptEntry>) -> TurnCo
             detail: serde_json::json!({}),
         }],
         delivery: None,
-        reply_text: String::new(),
     }
 }
 
@@ -252,8 +251,7 @@ async fn inbox_and_outbox(store: &dyn Store) {
     let session = store.open_session(new_session(key)).await.expect("open");
     begin(store, &session.session_id, key, "run-ch1", None).await;
     let mut commit = turn(&session.session_id, "run-ch1", vec![]);
-    commit.delivery = Some(Delivery { inbox_id: first, reply: reply("c1", "") });
-    commit.reply_text = "first answer".to_owned();
+    commit.delivery = Some(Delivery { inbox_id: first, reply: reply("c1", "first answer") });
     store.commit_turn(commit).await.expect("commit with delivery");
     assert_eq!(store.inbound(first).await.expect("inbound").expect("row").status, "done");
     // Finishing again (a duplicate run) queues nothing more.
@@ -290,6 +288,8 @@ async fn inbox_and_outbox(store: &dyn Store) {
     assert!(store.requeue_outbound(c3, 7).await.expect("requeue"));
     assert!(!store.requeue_outbound(c3, 7).await.expect("requeue twice"));
     assert!(store.dead_letters(10).await.expect("dead letters").is_empty());
+    let queues = store.channel_queues(0).await.expect("queues");
+    assert_eq!((queues.inbox_pending, queues.outbox_pending, queues.dead_letters), (0, 2, 0), "{queues:?}");
 }
 
 async fn pairing(store: &dyn Store) {
@@ -299,6 +299,8 @@ async fn pairing(store: &dyn Store) {
         sender_id: sender.to_owned(),
         code: code.to_owned(),
         display: Some("Ann".to_owned()),
+        conversation: format!("telegram:default:direct:{sender}"),
+        route: serde_json::json!({"chatId": sender}),
         created_at: 1_000,
         expires_at,
     };
@@ -308,8 +310,11 @@ async fn pairing(store: &dyn Store) {
     assert_eq!(open.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), vec!["ABCDEFGH"], "expired ones are hidden");
     assert!(store.approve_pairing("telegram", "JKLMNPQR", 2_000).await.expect("approve expired").is_none());
     assert!(!store.is_paired("telegram", "default", "7").await.expect("paired"));
+    assert_eq!(store.channel_queues(2_000).await.expect("queues").pairing_requests, 1);
     let approved = store.approve_pairing("telegram", "ABCDEFGH", 2_000).await.expect("approve").expect("found");
     assert_eq!(approved.sender_id, "7");
+    assert_eq!(approved.conversation, "telegram:default:direct:7");
+    assert_eq!(approved.route, serde_json::json!({"chatId": "7"}));
     assert!(store.is_paired("telegram", "default", "7").await.expect("paired"));
     assert!(store.pairing_requests(None, 2_000).await.expect("list").is_empty());
 }

@@ -20,7 +20,9 @@ pub use openclaw_protocol::MemoryHit;
 use openclaw_protocol::{TranscriptEntry, Usage};
 use serde_json::Value;
 
-pub use channels::{Accepted, Delivery, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest};
+pub use channels::{
+    Accepted, ChannelQueues, Delivery, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest,
+};
 pub use sqlite::SqliteStore;
 
 /// A store failure.
@@ -36,6 +38,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored transcript entry {entry_id} of session {session_id} is not valid JSON: {source}")]
     CorruptEntry { session_id: String, entry_id: String, source: serde_json::Error },
+    #[error("stored {what} {id} is not valid JSON: {source}")]
+    CorruptRecord { what: &'static str, id: String, source: serde_json::Error },
     #[error("no session {0}")]
     NoSession(String),
     #[error("the database is full or the disk is out of space: {0} (fix: free disk space in the state directory)")]
@@ -150,11 +154,9 @@ pub struct TurnCommit {
     pub status: RunStatus,
     pub error: Option<String>,
     pub audit: Vec<AuditEvent>,
-    /// The inbound message this turn answers: finished, and its reply queued (unless `reply_text` is empty), in the
+    /// The inbound message this turn answers: finished, and its reply queued (unless its text is empty), in the
     /// same transaction.
     pub delivery: Option<Delivery>,
-    /// The reply's text for `delivery`.
-    pub reply_text: String,
 }
 
 /// One audit log event.
@@ -347,6 +349,9 @@ pub trait Store: Send + Sync {
 
     /// Puts a dead letter back in the queue; returns whether it was dead.
     async fn requeue_outbound(&self, id: i64, now: i64) -> Result<bool>;
+
+    /// Counts of pending inbound messages, pending replies, dead letters and live pairing requests at `now`.
+    async fn channel_queues(&self, now: i64) -> Result<ChannelQueues>;
 
     /// Pairing requests not expired at `now` (`channel` filters).
     async fn pairing_requests(&self, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>>;

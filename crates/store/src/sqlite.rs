@@ -12,9 +12,9 @@ use sqlx::{Row, SqlitePool};
 
 use crate::sqlite_channels as channels;
 use crate::{
-    Accepted, AuditEvent, AuditRecord, DeviceRecord, DeviceToken, InboundRecord, MemoryChunk, MemoryHit, NewInbound,
-    NewOutbound, NewRun, NewSession, OutboundRecord, PairingRequest, Result, RunRecord, SessionRecord, Store,
-    StoreError, StoredEntry, TurnCommit,
+    Accepted, AuditEvent, AuditRecord, ChannelQueues, DeviceRecord, DeviceToken, InboundRecord, MemoryChunk, MemoryHit,
+    NewInbound, NewOutbound, NewRun, NewSession, OutboundRecord, PairingRequest, Result, RunRecord, SessionRecord,
+    Store, StoreError, StoredEntry, TurnCommit,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -69,6 +69,12 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Starts a write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`), so concurrent
+/// writers queue instead of failing later.
+pub(crate) async fn begin(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_disk_full)
 }
 
 pub(crate) fn map_disk_full(error: sqlx::Error) -> StoreError {
@@ -163,7 +169,7 @@ impl Store for SqliteStore {
     }
 
     async fn open_session(&self, new: NewSession) -> Result<SessionRecord> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin(&self.pool).await?;
         let previous: Option<String> = sqlx::query_scalar(
             "SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
@@ -308,7 +314,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_turn(&self, turn: TurnCommit) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_disk_full)?;
+        let mut tx = begin(&self.pool).await?;
         let now = now_ms();
         let mut seq: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM transcript_entries WHERE session_id = ?")
@@ -378,9 +384,8 @@ impl Store for SqliteStore {
             insert_audit(&mut tx, event).await?;
         }
         if let Some(delivery) = &turn.delivery {
-            let reply = (!turn.reply_text.trim().is_empty())
-                .then(|| NewOutbound { text: turn.reply_text.clone(), ..delivery.reply.clone() });
-            channels::finish_in(&mut tx, delivery.inbox_id, "done", Some(&turn.run_id), reply.as_ref()).await?;
+            let reply = Some(&delivery.reply).filter(|reply| !reply.text.trim().is_empty());
+            channels::finish_in(&mut tx, delivery.inbox_id, "done", Some(&turn.run_id), reply).await?;
         }
         tx.commit().await.map_err(map_disk_full)?;
         Ok(())
@@ -401,7 +406,7 @@ impl Store for SqliteStore {
             if owner.is_some_and(is_alive) {
                 continue;
             }
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = begin(&self.pool).await?;
             let done = sqlx::query(
                 "UPDATE runs SET status = 'interrupted', error = 'the process running this turn stopped before it finished', \
                  ended_at = ? WHERE run_id = ? AND status = 'running'",
@@ -473,7 +478,7 @@ impl Store for SqliteStore {
         fingerprint: &str,
         chunks: Vec<MemoryChunk>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin(&self.pool).await?;
         sqlx::query("DELETE FROM memory_fts WHERE agent_id = ? AND path = ?")
             .bind(agent_id)
             .bind(path)
@@ -506,7 +511,7 @@ impl Store for SqliteStore {
     }
 
     async fn remove_memory_file(&self, agent_id: &str, path: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin(&self.pool).await?;
         sqlx::query("DELETE FROM memory_fts WHERE agent_id = ? AND path = ?")
             .bind(agent_id)
             .bind(path)
@@ -695,6 +700,10 @@ impl Store for SqliteStore {
 
     async fn requeue_outbound(&self, id: i64, now: i64) -> Result<bool> {
         channels::requeue_outbound(&self.pool, id, now).await
+    }
+
+    async fn channel_queues(&self, now: i64) -> Result<ChannelQueues> {
+        channels::channel_queues(&self.pool, now).await
     }
 
     async fn pairing_requests(&self, channel: Option<&str>, now: i64) -> Result<Vec<PairingRequest>> {

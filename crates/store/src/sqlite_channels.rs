@@ -4,18 +4,17 @@ use openclaw_protocol::now_ms;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::{Accepted, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest, Result, StoreError};
+use crate::sqlite::{begin, map_disk_full};
+use crate::{
+    Accepted, ChannelQueues, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest, Result, StoreError,
+};
 
 fn to_json(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-fn from_json(text: &str, what: &str, id: i64) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|source| StoreError::CorruptEntry {
-        session_id: format!("{what} {id}"),
-        entry_id: id.to_string(),
-        source,
-    })
+fn from_json(text: &str, what: &'static str, id: impl ToString) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|source| StoreError::CorruptRecord { what, id: id.to_string(), source })
 }
 
 pub(crate) async fn accept_inbound(
@@ -23,7 +22,7 @@ pub(crate) async fn accept_inbound(
     message: NewInbound,
     cursor: Option<(String, String)>,
 ) -> Result<Accepted> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let mut tx = begin(pool).await?;
     let existing: Option<i64> =
         sqlx::query_scalar("SELECT id FROM channel_inbox WHERE channel = ? AND account = ? AND platform_id = ?")
             .bind(&message.channel)
@@ -47,14 +46,14 @@ pub(crate) async fn accept_inbound(
             .bind(message.received_at)
             .fetch_one(&mut *tx)
             .await
-            .map_err(crate::sqlite::map_disk_full)?;
+            .map_err(map_disk_full)?;
             Accepted::New(id)
         }
     };
     if let Some((key, value)) = cursor {
         set_cursor(&mut tx, &key, &value).await?;
     }
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(accepted)
 }
 
@@ -95,7 +94,7 @@ pub(crate) async fn claim_inbound(pool: &SqlitePool, id: i64) -> Result<i64> {
             .bind(id)
             .fetch_optional(pool)
             .await
-            .map_err(crate::sqlite::map_disk_full)?;
+            .map_err(map_disk_full)?;
     Ok(attempts.unwrap_or(0))
 }
 
@@ -118,7 +117,7 @@ pub(crate) async fn finish_in(
     .bind(id)
     .execute(&mut **tx)
     .await
-    .map_err(crate::sqlite::map_disk_full)?
+    .map_err(map_disk_full)?
     .rows_affected();
     if changed == 0 {
         return Ok(false);
@@ -136,9 +135,9 @@ pub(crate) async fn finish_inbound(
     note: Option<&str>,
     reply: Option<NewOutbound>,
 ) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let mut tx = begin(pool).await?;
     finish_in(&mut tx, id, status, note, reply.as_ref()).await?;
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(())
 }
 
@@ -163,14 +162,14 @@ async fn insert_outbound(
     .bind(now)
     .fetch_one(&mut **tx)
     .await
-    .map_err(crate::sqlite::map_disk_full)?;
+    .map_err(map_disk_full)?;
     Ok(id)
 }
 
 pub(crate) async fn queue_outbound(pool: &SqlitePool, reply: NewOutbound) -> Result<i64> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let mut tx = begin(pool).await?;
     let id = insert_outbound(&mut tx, None, &reply, now_ms()).await?;
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(id)
 }
 
@@ -182,7 +181,7 @@ async fn set_cursor(tx: &mut Transaction<'_, Sqlite>, key: &str, value: &str) ->
     .bind(value)
     .execute(&mut **tx)
     .await
-    .map_err(crate::sqlite::map_disk_full)?;
+    .map_err(map_disk_full)?;
     Ok(())
 }
 
@@ -193,7 +192,7 @@ pub(crate) async fn channel_cursor(pool: &SqlitePool, key: &str) -> Result<Optio
 pub(crate) async fn set_channel_cursor(pool: &SqlitePool, key: &str, value: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
     set_cursor(&mut tx, key, value).await?;
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(())
 }
 
@@ -245,56 +244,37 @@ pub(crate) async fn next_outbound_at(pool: &SqlitePool) -> Result<Option<i64>> {
     .await?)
 }
 
-pub(crate) async fn outbound_sending(pool: &SqlitePool, id: i64, chunk: i64, resend: bool) -> Result<()> {
-    sqlx::query("UPDATE channel_outbox SET in_flight = ?, resends = resends + ?, updated_at = ? WHERE id = ?")
-        .bind(chunk)
-        .bind(i64::from(resend))
-        .bind(now_ms())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map_err(crate::sqlite::map_disk_full)?;
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Updates one outbox row: `set` (a literal of this module) assigns columns from the values `bind` adds;
+/// `updated_at` is stamped.
+async fn update_outbox(
+    pool: &SqlitePool,
+    id: i64,
+    set: &'static str,
+    bind: impl FnOnce(Query<'_>) -> Query<'_>,
+) -> Result<()> {
+    // Only literals are spliced in (`set` is `&'static str`); every value is bound.
+    let sql = sqlx::AssertSqlSafe(format!("UPDATE channel_outbox SET {set}, updated_at = ? WHERE id = ?"));
+    bind(sqlx::query(sql)).bind(now_ms()).bind(id).execute(pool).await.map_err(map_disk_full)?;
     Ok(())
+}
+
+pub(crate) async fn outbound_sending(pool: &SqlitePool, id: i64, chunk: i64, resend: bool) -> Result<()> {
+    update_outbox(pool, id, "in_flight = ?, resends = resends + ?", |q| q.bind(chunk).bind(i64::from(resend))).await
 }
 
 pub(crate) async fn outbound_progress(pool: &SqlitePool, id: i64, chunks_sent: i64) -> Result<()> {
-    sqlx::query("UPDATE channel_outbox SET chunks_sent = ?, in_flight = NULL, updated_at = ? WHERE id = ?")
-        .bind(chunks_sent)
-        .bind(now_ms())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map_err(crate::sqlite::map_disk_full)?;
-    Ok(())
+    update_outbox(pool, id, "chunks_sent = ?, in_flight = NULL", |q| q.bind(chunks_sent)).await
 }
 
 pub(crate) async fn finish_outbound(pool: &SqlitePool, id: i64, status: &str, error: Option<&str>) -> Result<()> {
-    sqlx::query(
-        "UPDATE channel_outbox SET status = ?, last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
-    )
-    .bind(status)
-    .bind(error)
-    .bind(now_ms())
-    .bind(id)
-    .execute(pool)
-    .await
-    .map_err(crate::sqlite::map_disk_full)?;
-    Ok(())
+    update_outbox(pool, id, "status = ?, last_error = COALESCE(?, last_error)", |q| q.bind(status).bind(error)).await
 }
 
 pub(crate) async fn retry_outbound(pool: &SqlitePool, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE channel_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, in_flight = NULL, \
-         updated_at = ? WHERE id = ?",
-    )
-    .bind(next_attempt_at)
-    .bind(error)
-    .bind(now_ms())
-    .bind(id)
-    .execute(pool)
-    .await
-    .map_err(crate::sqlite::map_disk_full)?;
-    Ok(())
+    let set = "attempts = attempts + 1, next_attempt_at = ?, last_error = ?, in_flight = NULL";
+    update_outbox(pool, id, set, |q| q.bind(next_attempt_at).bind(error)).await
 }
 
 pub(crate) async fn outbound(pool: &SqlitePool, id: i64) -> Result<Option<OutboundRecord>> {
@@ -320,20 +300,42 @@ pub(crate) async fn requeue_outbound(pool: &SqlitePool, id: i64, now: i64) -> Re
     .bind(id)
     .execute(pool)
     .await
-    .map_err(crate::sqlite::map_disk_full)?
+    .map_err(map_disk_full)?
     .rows_affected();
     Ok(changed > 0)
 }
 
 fn pairing_from_row(row: &SqliteRow) -> Result<PairingRequest> {
+    let code: String = row.try_get("code")?;
+    let route: String = row.try_get("route_json")?;
     Ok(PairingRequest {
+        route: from_json(&route, "pairing request route", &code)?,
         channel: row.try_get("channel")?,
         account: row.try_get("account")?,
         sender_id: row.try_get("sender_id")?,
-        code: row.try_get("code")?,
+        code,
         display: row.try_get("display")?,
+        conversation: row.try_get("conversation")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+    })
+}
+
+pub(crate) async fn channel_queues(pool: &SqlitePool, now: i64) -> Result<ChannelQueues> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM channel_inbox WHERE status = 'pending') AS inbox_pending, \
+                (SELECT COUNT(*) FROM channel_outbox WHERE status = 'pending') AS outbox_pending, \
+                (SELECT COUNT(*) FROM channel_outbox WHERE status = 'dead') AS dead_letters, \
+                (SELECT COUNT(*) FROM channel_pairing_requests WHERE expires_at > ?) AS pairing_requests",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(ChannelQueues {
+        inbox_pending: row.try_get("inbox_pending")?,
+        outbox_pending: row.try_get("outbox_pending")?,
+        dead_letters: row.try_get("dead_letters")?,
+        pairing_requests: row.try_get("pairing_requests")?,
     })
 }
 
@@ -354,26 +356,28 @@ pub(crate) async fn pairing_requests(
 }
 
 pub(crate) async fn add_pairing_request(pool: &SqlitePool, request: PairingRequest) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let mut tx = begin(pool).await?;
     sqlx::query("DELETE FROM channel_pairing_requests WHERE expires_at <= ?")
         .bind(request.created_at)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO channel_pairing_requests (channel, account, sender_id, code, display, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO channel_pairing_requests (channel, account, sender_id, code, display, conversation, route_json, \
+         created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&request.channel)
     .bind(&request.account)
     .bind(&request.sender_id)
     .bind(&request.code)
     .bind(&request.display)
+    .bind(&request.conversation)
+    .bind(to_json(&request.route))
     .bind(request.created_at)
     .bind(request.expires_at)
     .execute(&mut *tx)
     .await
-    .map_err(crate::sqlite::map_disk_full)?;
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    .map_err(map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(())
 }
 
@@ -383,7 +387,7 @@ pub(crate) async fn approve_pairing(
     code: &str,
     now: i64,
 ) -> Result<Option<PairingRequest>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sqlite::map_disk_full)?;
+    let mut tx = begin(pool).await?;
     let row = sqlx::query("SELECT * FROM channel_pairing_requests WHERE channel = ? AND code = ? AND expires_at > ?")
         .bind(channel)
         .bind(code)
@@ -408,8 +412,8 @@ pub(crate) async fn approve_pairing(
     .bind(now)
     .execute(&mut *tx)
     .await
-    .map_err(crate::sqlite::map_disk_full)?;
-    tx.commit().await.map_err(crate::sqlite::map_disk_full)?;
+    .map_err(map_disk_full)?;
+    tx.commit().await.map_err(map_disk_full)?;
     Ok(Some(request))
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 pub use api::{Api, ApiError};
 
 use crate::access::{DmPolicy, Policy, PolicyConfig};
-use crate::host::{ChannelEnv, ChannelKind, parse_block, secret};
+use crate::host::{ChannelEnv, ChannelKind, parse_block, resolve_secret};
 use crate::{
     Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Media, Peer, PeerKind, SendError, Sender,
 };
@@ -43,8 +43,7 @@ const POLL_TIMEOUT_SECONDS: u64 = 25;
 #[serde(rename_all = "camelCase")]
 struct TelegramConfig {
     enabled: Option<bool>,
-    name: Option<String>,
-    bot_token: Option<Value>,
+    bot_token: Option<openclaw_config::Secret>,
     token_file: Option<String>,
     api_root: Option<String>,
     dm_policy: Option<String>,
@@ -57,11 +56,9 @@ struct TelegramConfig {
     /// `off` (default) | `first` | `all`: quote the message being answered.
     reply_to_mode: Option<String>,
     webhook_url: Option<String>,
-    #[allow(dead_code, reason = "declared so the key is known; read through host::secret")]
-    webhook_secret: Option<Value>,
+    webhook_secret: Option<openclaw_config::Secret>,
     webhook_path: Option<String>,
     accounts: Option<BTreeMap<String, Value>>,
-    default_account: Option<String>,
 }
 
 fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
@@ -97,15 +94,18 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
         if config.enabled == Some(false) {
             continue;
         }
-        let token = match secret(&block, "botToken", Some("tokenFile"), &path, env.env)? {
-            Some(token) => token,
-            None if account == "default" => (env.env)("TELEGRAM_BOT_TOKEN").filter(|t| !t.is_empty()).ok_or_else(|| {
+        let token = match (&config.bot_token, &config.token_file) {
+            (Some(secret), _) => resolve_secret(secret, &format!("{path}.botToken"), env.env)?,
+            (None, Some(file)) => std::fs::read_to_string(file).map(|text| text.trim().to_owned()).map_err(|e| {
+                ChannelError::Config { path: format!("{path}.tokenFile"), message: format!("cannot read {file}: {e}") }
+            })?,
+            (None, None) if account == "default" => (env.env)("TELEGRAM_BOT_TOKEN").filter(|t| !t.is_empty()).ok_or_else(|| {
                 ChannelError::Config {
                     path: format!("{path}.botToken"),
                     message: "no bot token (fix: openclaw channels add --channel telegram --token <token from @BotFather>, or set TELEGRAM_BOT_TOKEN)".to_owned(),
                 }
             })?,
-            None => {
+            (None, None) => {
                 return Err(ChannelError::Config {
                     path: format!("{path}.botToken"),
                     message: "no bot token for this account (fix: set botToken or tokenFile)".to_owned(),
@@ -123,10 +123,14 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
         let policy = Policy::compile(&policy_config, "telegram", &path, DmPolicy::Pairing, &env.owners)?;
         let webhook = match &config.webhook_url {
             Some(url) => {
-                let secret = secret(&block, "webhookSecret", None, &path, env.env)?.ok_or_else(|| ChannelError::Config {
-                    path: format!("{path}.webhookSecret"),
-                    message: "webhookUrl needs webhookSecret, so forged updates can be refused (fix: a long random string)".to_owned(),
+                let key = format!("{path}.webhookSecret");
+                let secret = config.webhook_secret.as_ref().ok_or_else(|| ChannelError::Config {
+                    path: key.clone(),
+                    message:
+                        "webhookUrl needs webhookSecret, so forged updates can be refused (fix: a long random string)"
+                            .to_owned(),
                 })?;
+                let secret = resolve_secret(secret, &key, env.env)?;
                 Some(Webhook {
                     url: url.clone(),
                     secret,
@@ -148,8 +152,6 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
         };
         let chunk_limit = config.text_chunk_limit.unwrap_or(DEFAULT_CHUNK).clamp(64, MAX_TEXT);
         let api_root = config.api_root.clone().unwrap_or_else(|| DEFAULT_API_ROOT.to_owned());
-        let _ = &config.name;
-        let _ = &base.default_account;
         built.push(Arc::new(Telegram {
             account,
             api: Api::new(env.http.clone(), &api_root, &token),

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::access::{DmPolicy, Policy, PolicyConfig};
-use crate::host::{ChannelEnv, ChannelKind, parse_block, secret};
+use crate::host::{ChannelEnv, ChannelKind, parse_block, resolve_secret};
 use crate::{Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Peer, PeerKind, SendError, Sender};
 
 /// The registration of the webhook channel.
@@ -44,8 +44,7 @@ const MAX_BODY: usize = 256 * 1024;
 #[serde(rename_all = "camelCase")]
 struct WebhookConfig {
     enabled: Option<bool>,
-    #[allow(dead_code, reason = "declared so the key is known; read through host::secret")]
-    secret: Option<Value>,
+    secret: Option<openclaw_config::Secret>,
     url: Option<String>,
     path: Option<String>,
     replay_window_seconds: Option<u64>,
@@ -64,12 +63,13 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
     if config.enabled == Some(false) {
         return Ok(Vec::new());
     }
-    let secret = secret(env.section, "secret", None, path, env.env)?.ok_or_else(|| ChannelError::Config {
+    let secret = config.secret.as_ref().ok_or_else(|| ChannelError::Config {
         path: format!("{path}.secret"),
         message:
             "no shared secret (fix: set channels.webhook.secret to a long random string, or \"${WEBHOOK_SECRET}\")"
                 .to_owned(),
     })?;
+    let secret = resolve_secret(secret, &format!("{path}.secret"), env.env)?;
     if secret.len() < 16 {
         return Err(ChannelError::Config {
             path: format!("{path}.secret"),
@@ -126,10 +126,8 @@ pub struct WebhookChannel {
 
 /// `sha256=<hex>` of `<timestamp>.<body>`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| {
-        // HMAC takes keys of any length; this branch cannot be reached.
-        <Hmac<Sha256> as Mac>::new_from_slice(b"-").expect("HMAC accepts any key length")
-    });
+    // HMAC takes a key of any length, so this never fails; an empty signature would match nothing.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else { return String::new() };
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
