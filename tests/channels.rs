@@ -33,6 +33,10 @@ async fn echo_model() -> ScriptedServer {
     let model = ScriptedServer::start().await;
     model.set_responder(Arc::new(|request: &Recorded| {
         let asked = last_user_text(request);
+        if asked.contains("slow answer") {
+            // 30 words, 200 ms apart: six seconds, long enough to be stopped.
+            return openai::text(&"slowly ".repeat(30)).paced(Duration::from_millis(200));
+        }
         if asked.contains("long answer") {
             let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
             let text = format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim());
@@ -159,6 +163,25 @@ async fn telegram_replies_chunks_pairs_and_respects_groups() {
         .await;
     assert_eq!(texts_in(&emulator, "-100").await, vec!["echo: User7: @TestNameBot what is up".to_owned()]);
     assert_eq!(model.requests().len(), requests_before + 1, "the unmentioned message reached no model");
+
+    // `/stop` stops the turn running in its chat (it does not wait behind it) and says so; nothing of the
+    // stopped answer is sent.
+    let before = texts_in(&emulator, "6").await.len();
+    let started = Instant::now();
+    emulator.user_sends(TOKEN, private(6), user(6), "a slow answer please", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    emulator.user_sends(TOKEN, private(6), user(6), "/stop", json!({})).await;
+    eventually(Duration::from_secs(20), "the stop confirmation", || async {
+        texts_in(&emulator, "6").await.len() > before
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped early, not after the 6 s answer: {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts_in(&emulator, "6").await[before..].to_vec(), vec!["Stopped.".to_owned()]);
 
     // An unknown sender gets a pairing code and no agent turn until approved.
     let requests_before = model.requests().len();

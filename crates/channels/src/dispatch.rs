@@ -105,14 +105,17 @@ impl Dispatcher {
                 Ok(pending) => {
                     let mut seen = HashSet::new();
                     for record in pending {
-                        // Only the oldest pending message of a conversation may start.
-                        if !seen.insert(record.conversation.clone()) {
-                            continue;
-                        }
-                        if !lock(&self.busy).insert(record.conversation.clone()) {
+                        let oldest = seen.insert(record.conversation.clone());
+                        if lock(&self.busy).contains(&record.conversation) {
+                            // Waiting behind a running turn; a `/stop` acts on that turn now.
                             self.stop_early(&record);
                             continue;
                         }
+                        // Only the oldest pending message of a conversation may start.
+                        if !oldest {
+                            continue;
+                        }
+                        lock(&self.busy).insert(record.conversation.clone());
                         let this = self.clone();
                         tokio::spawn(async move {
                             let conversation = record.conversation.clone();
