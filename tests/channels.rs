@@ -7,26 +7,14 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Env, GatewayProcess, free_port};
+use common::{Env, GatewayProcess, free_port, last_user_text, telegram_emulator};
 use openclaw_store::Store;
 use openclaw_testkit::telegram::TelegramEmulator;
-use openclaw_testkit::{Recorded, Reply, ScriptedServer, counterpart_missing, openai};
+use openclaw_testkit::{Recorded, Reply, ScriptedServer, openai};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "123:ABC";
 const SECRET: &str = "a-webhook-secret-of-some-length";
-
-/// The last user message of a chat-completions request.
-fn last_user_text(request: &Recorded) -> String {
-    let body = request.json();
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let last = messages.iter().rev().find(|m| m["role"] == "user").cloned().unwrap_or(Value::Null);
-    match &last["content"] {
-        Value::String(text) => text.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
-        _ => String::new(),
-    }
-}
 
 /// A model that answers `echo: <message>`, or a long three-paragraph answer when asked for one.
 async fn echo_model() -> ScriptedServer {
@@ -54,17 +42,6 @@ async fn configure(env: &Env, model: &ScriptedServer, channels: Value) {
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
     config["channels"] = channels;
     std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
-}
-
-fn telegram_emulator() -> Option<TelegramEmulator> {
-    let emulator = TelegramEmulator::start();
-    if emulator.is_none() {
-        counterpart_missing(
-            "the Telegram Bot API emulator (npm telegram-test-api 4.2.1, and node)",
-            "npm install --prefix ~/.cache/openclaw-rs/npm telegram-test-api@4.2.1 (.ci/run does)",
-        );
-    }
-    emulator
 }
 
 fn private(id: i64) -> Value {
@@ -366,4 +343,37 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
         assert!(refused.iter().any(|r| r == reason), "{reason} not recorded: {refused:?}");
     }
     drop(gateway);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_added_listed_and_removed_from_the_cli() {
+    let env = Env::new();
+    env.write_config("{}");
+    let added = env.run(&["channels", "add", "--channel", "telegram", "--token", "42:XYZ"]).await;
+    assert!(added.status.success(), "{}", common::text(&added.stderr));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).expect("config")).expect("json");
+    assert_eq!(config["channels"]["telegram"], json!({"enabled": true, "botToken": "42:XYZ"}));
+    let listed = env.run(&["channels", "list", "--json"]).await;
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("list json");
+    let telegram = listed.as_array().expect("rows").iter().find(|row| row["channel"] == "telegram").cloned();
+    assert_eq!(telegram.map(|row| row["configured"].clone()), Some(json!(true)));
+
+    let no_token = env.run(&["channels", "add", "--channel", "webhook", "--token", "x"]).await;
+    assert!(!no_token.status.success());
+    assert!(common::text(&no_token.stderr).contains("webhook takes no token"), "{}", common::text(&no_token.stderr));
+    let unknown = env.run(&["channels", "add", "--channel", "pigeon"]).await;
+    assert!(common::text(&unknown.stderr).contains("unknown channel \"pigeon\" (fix: one of telegram, webhook)"));
+    let login = env.run(&["channels", "login", "webhook"]).await;
+    assert!(common::text(&login.stdout).contains("channels.webhook.secret"), "{}", common::text(&login.stdout));
+
+    let dead = env.run(&["channels", "dead-letters"]).await;
+    assert_eq!(common::text(&dead.stdout).trim(), "No dead letters.");
+    let removed = env.run(&["channels", "remove", "--channel", "telegram"]).await;
+    assert!(removed.status.success(), "{}", common::text(&removed.stderr));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).expect("config")).expect("json");
+    assert!(config["channels"].get("telegram").is_none(), "{config}");
+    let again = env.run(&["channels", "remove", "--channel", "telegram"]).await;
+    assert!(common::text(&again.stderr).contains("channels.telegram is not configured"));
 }

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Env, GatewayProcess, free_port};
+use common::{Env, GatewayProcess, free_port, last_user_text, telegram_emulator};
 use openclaw_protocol::{AgentMessage, TranscriptEntry};
 use openclaw_store::Store;
-use openclaw_testkit::telegram::TelegramEmulator;
-use openclaw_testkit::{Recorded, Reply, ScriptedServer, counterpart_missing, openai};
+use openclaw_testkit::{Recorded, Reply, ScriptedServer, openai};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "999:CRASH";
@@ -24,13 +23,6 @@ const CHATS: [i64; 4] = [11, 12, 13, 14];
 const CONVERSATIONS: [&str; 4] = ["w1", "w2", "w3", "w4"];
 const PER_CONVERSATION: usize = 25;
 const KILLS: usize = 20;
-
-fn last_user_text(request: &Recorded) -> String {
-    let body = request.json();
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let last = messages.iter().rev().find(|m| m["role"] == "user").cloned().unwrap_or(Value::Null);
-    last["content"].as_str().unwrap_or_default().to_owned()
-}
 
 /// A small deterministic generator (the seed is printed, so a failing run can be replayed).
 struct Lcg(u64);
@@ -60,13 +52,7 @@ async fn post_webhook(client: &reqwest::Client, port: u16, body: &Value) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_message_is_lost_or_answered_twice_across_20_sigkills() {
-    let Some(emulator) = TelegramEmulator::start() else {
-        counterpart_missing(
-            "the Telegram Bot API emulator (npm telegram-test-api 4.2.1, and node)",
-            "npm install --prefix ~/.cache/openclaw-rs/npm telegram-test-api@4.2.1 (.ci/run does)",
-        );
-        return;
-    };
+    let Some(emulator) = telegram_emulator() else { return };
     let model = ScriptedServer::start().await;
     model.set_responder(Arc::new(|request: &Recorded| {
         openai::text(&format!("echo: {}", last_user_text(request))).paced(Duration::from_millis(2))

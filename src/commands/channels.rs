@@ -100,31 +100,39 @@ fn known(channel: &str) -> anyhow::Result<&'static openclaw_channels::ChannelKin
     })
 }
 
-/// Writes `key = value` into a channel block of the config file, then checks the result loads.
-fn save_key(ctx: &Ctx, channel: &str, account: Option<&str>, key: &str, value: Value) -> anyhow::Result<()> {
+/// Writes `key = value` pairs into a channel block of the config file in one write, after checking the result
+/// loads; returns the configuration as written.
+fn save_keys(
+    ctx: &Ctx,
+    channel: &str,
+    account: Option<&str>,
+    pairs: &[(&str, Value)],
+) -> anyhow::Result<openclaw_config::Loaded> {
     let paths = ctx.paths()?;
-    let loaded = ctx.load()?;
-    let mut raw = loaded.raw.clone();
-    let path = format!("{}.{key}", block_path(channel, account));
-    openclaw_config::set_path(&mut raw, &path, value).map_err(anyhow::Error::msg)?;
+    let mut raw = ctx.load()?.raw;
+    for (key, value) in pairs {
+        let path = format!("{}.{key}", block_path(channel, account));
+        openclaw_config::set_path(&mut raw, &path, value.clone()).map_err(anyhow::Error::msg)?;
+    }
     let text = openclaw_config::render_raw(&raw);
-    openclaw_config::load_str(&text, &paths, &super::env).context("the change would make the configuration invalid")?;
+    let loaded = openclaw_config::load_str(&text, &paths, &super::env)
+        .context("the change would make the configuration invalid")?;
     openclaw_config::save_raw(&paths, &raw)?;
-    Ok(())
+    Ok(loaded)
 }
 
 pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode> {
     match command {
         ChannelsCommand::Add { target, token } => {
             let kind = known(&target.channel)?;
+            let mut pairs = vec![("enabled", json!(true))];
             if let Some(token) = token {
                 let key = kind
                     .token_key
                     .with_context(|| format!("{} takes no token (what it needs: {})", kind.name, kind.login))?;
-                save_key(ctx, kind.name, target.account.as_deref(), key, json!(token))?;
+                pairs.push((key, json!(token)));
             }
-            save_key(ctx, kind.name, target.account.as_deref(), "enabled", json!(true))?;
-            let loaded = ctx.load()?;
+            let loaded = save_keys(ctx, kind.name, target.account.as_deref(), &pairs)?;
             let problems: Vec<String> = openclaw_channels::channel_issues(&loaded, &super::env)
                 .into_iter()
                 .filter(|problem| problem.starts_with(&format!("channels.{}", kind.name)))
@@ -173,7 +181,7 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                     "no token given (fix: paste the token, or pipe it: echo $TOKEN | openclaw channels login {channel})"
                 );
             }
-            save_key(ctx, kind.name, account.as_deref(), key, json!(token))?;
+            save_keys(ctx, kind.name, account.as_deref(), &[(key, json!(token))])?;
             println!("Saved the {} token for {}.", kind.name, block_path(kind.name, account.as_deref()));
             Ok(ExitCode::SUCCESS)
         }

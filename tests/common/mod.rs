@@ -134,3 +134,29 @@ impl Drop for GatewayProcess {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
+
+/// The last user message of a chat-completions request a scripted model server received.
+#[allow(dead_code)]
+pub fn last_user_text(request: &openclaw_testkit::Recorded) -> String {
+    let body = request.json();
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.iter().rev().find(|m| m["role"] == "user").cloned().unwrap_or_default();
+    match &last["content"] {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
+        _ => String::new(),
+    }
+}
+
+/// The Telegram Bot API emulator, or a loud skip (a failure under `CI=true`) when it is not installed.
+#[allow(dead_code)]
+pub fn telegram_emulator() -> Option<openclaw_testkit::telegram::TelegramEmulator> {
+    let emulator = openclaw_testkit::telegram::TelegramEmulator::start();
+    if emulator.is_none() {
+        openclaw_testkit::counterpart_missing(
+            "the Telegram Bot API emulator (npm telegram-test-api 4.2.1, and node)",
+            "npm install --prefix ~/.cache/openclaw-rs/npm telegram-test-api@4.2.1 (.ci/run does)",
+        );
+    }
+    emulator
+}
