@@ -377,3 +377,51 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     let again = env.run(&["channels", "remove", "--channel", "telegram"]).await;
     assert!(common::text(&again.stderr).contains("channels.telegram is not configured"));
 }
+
+/// A chunk whose send was cut (the gateway died, or the answer to `sendMessage` was lost) is looked for in its chat
+/// before it is sent again, since the Bot API has no idempotency key: found when it arrived, not found when it did
+/// not or when only another chat has that text, and looking changes no message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_finds_a_cut_send_instead_of_repeating_it() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = openclaw_config::Paths {
+        state_dir: dir.path().to_owned(),
+        config_path: dir.path().join("openclaw.json"),
+        home: None,
+    };
+    let config = json!({"channels": {"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root()}}});
+    let loaded = openclaw_config::load_str(&config.to_string(), &paths, &|_| None).expect("config");
+    let (channels, errors) = openclaw_channels::build_all(&loaded, &|_| None);
+    assert_eq!(errors, Vec::<String>::new());
+    let telegram = channels.iter().find(|c| c.name() == "telegram").expect("the telegram account");
+
+    let here = json!({"chatId": 21});
+    let there = json!({"chatId": 22});
+    let first = telegram.send(&here, "first", 0).await.expect("send").expect("Telegram gives an id");
+    // The cut send: it arrived, but its id was never recorded. A user's message and another chat's message with
+    // the same text come after it.
+    let cut = telegram.send(&here, "second <b>part</b>", 1).await.expect("send").expect("id");
+    emulator
+        .user_sends(TOKEN, json!({"id": 21, "type": "private"}), json!({"id": 21, "first_name": "U"}), "hm", json!({}))
+        .await;
+    telegram.send(&there, "third", 0).await.expect("send");
+
+    let found = telegram.find_sent(&here, "second <b>part</b>", Some(&first)).await.expect("look");
+    assert_eq!(found, Some(cut.clone()), "the chunk that arrived is found");
+    // The inbound message the reply answers is a floor too.
+    let route = json!({"chatId": 21, "messageId": first.parse::<i64>().expect("numeric id")});
+    assert_eq!(telegram.find_sent(&route, "second <b>part</b>", None).await.expect("look"), Some(cut.clone()));
+    assert_eq!(telegram.find_sent(&here, "third", Some(&cut)).await.expect("look"), None, "another chat's message");
+    // Nothing of ours past the last recorded message: the chunk never arrived.
+    assert_eq!(telegram.find_sent(&here, "never sent", Some(&cut)).await.expect("look"), None);
+    assert_eq!(telegram.find_sent(&here, "second <b>part</b>", None).await.expect("look"), None, "no floor: unknown");
+    let forum = json!({"chatId": 21, "forum": true});
+    assert_eq!(telegram.find_sent(&forum, "second <b>part</b>", Some(&first)).await.expect("look"), None);
+
+    let edits = emulator.state().await["edits"].clone();
+    assert_eq!(edits["modified"], 0, "looking changed a message: {edits}");
+    assert!(edits["notModified"].as_i64() >= Some(2), "{edits}");
+    let texts: Vec<String> = emulator.bot_messages(TOKEN).await.into_iter().map(|m| m.1).collect();
+    assert_eq!(texts, vec!["first", "second <b>part</b>", "third"]);
+}

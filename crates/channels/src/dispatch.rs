@@ -367,32 +367,59 @@ impl Dispatcher {
 
     async fn deliver(&self, item: OutboundRecord) {
         let Some(channel) = self.channel(&item.channel, &item.account) else {
-            self.failed(
-                &item,
-                SendError::Transient(format!("channel {}/{} is not running", item.channel, item.account)),
-            )
-            .await;
+            let error = SendError::Transient(format!("channel {}/{} is not running", item.channel, item.account));
+            // Nothing was sent: a chunk in flight from before stays so.
+            self.failed(&item, error, true).await;
             return;
         };
         let chunks = format::render(&item.text, &channel.capabilities());
         for (index, chunk) in chunks.iter().enumerate().skip(item.chunks_sent.max(0) as usize) {
-            // A chunk found in flight was being sent when the process stopped: it may have arrived. It is sent again
-            // (a lost reply is worse than a repeated one); webhooks carry the same idempotency key, chat platforms
-            // have none, so this is the one case where a person can see a chunk twice.
-            let resend = item.in_flight == Some(index as i64);
-            if resend {
-                tracing::warn!(id = item.id, chunk = index, conversation = %item.conversation,
-                    "Sending again a chunk whose delivery was cut by a restart; the platform may show it twice.");
-            }
-            if let Err(error) = self.store.outbound_sending(item.id, index as i64, resend).await {
+            // A chunk found in flight was being sent when the process stopped (or the answer to its send was lost):
+            // it may have arrived. The channel looks for it first; only when it is not there is it sent again.
+            let uncertain = item.in_flight == Some(index as i64);
+            if let Err(error) = self.store.outbound_sending(item.id, index as i64, uncertain).await {
                 tracing::warn!(id = item.id, %error, "Cannot record a send; retrying later.");
                 return;
             }
-            if let Err(error) = channel.send(&item.route, chunk, index).await {
-                self.failed(&item, error).await;
-                return;
+            if uncertain {
+                let after = match self.store.last_delivered_id(&item.conversation).await {
+                    Ok(after) => after,
+                    Err(error) => {
+                        tracing::warn!(id = item.id, %error, "Cannot read the conversation's last delivery.");
+                        return;
+                    }
+                };
+                match channel.find_sent(&item.route, chunk, after.as_deref()).await {
+                    Ok(Some(platform_id)) => {
+                        tracing::info!(id = item.id, chunk = index, conversation = %item.conversation,
+                            "A chunk whose send was cut had arrived; not sending it again.");
+                        if let Err(error) =
+                            self.store.outbound_progress(item.id, index as i64 + 1, Some(&platform_id)).await
+                        {
+                            tracing::warn!(id = item.id, %error, "Cannot record a delivered chunk.");
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(None) => tracing::info!(id = item.id, chunk = index, conversation = %item.conversation,
+                        "A chunk whose send was cut is not on the platform; sending it again."),
+                    Err(error) => {
+                        // Still uncertain: it stays in flight and is looked for again next time.
+                        self.failed(&item, error, true).await;
+                        return;
+                    }
+                }
             }
-            if let Err(error) = self.store.outbound_progress(item.id, index as i64 + 1).await {
+            let platform_id = match channel.send(&item.route, chunk, index).await {
+                Ok(platform_id) => platform_id,
+                Err(error) => {
+                    // A transient failure (a timeout, a lost connection, a 5xx) may hide a send that arrived.
+                    let uncertain = matches!(error, SendError::Transient(_));
+                    self.failed(&item, error, uncertain).await;
+                    return;
+                }
+            };
+            if let Err(error) = self.store.outbound_progress(item.id, index as i64 + 1, platform_id.as_deref()).await {
                 tracing::warn!(id = item.id, %error, "Cannot record a delivered chunk.");
                 return;
             }
@@ -402,7 +429,9 @@ impl Dispatcher {
         }
     }
 
-    async fn failed(&self, item: &OutboundRecord, error: SendError) {
+    /// Records a failed attempt. `uncertain`: the chunk in flight may have arrived, so it stays marked and is looked
+    /// for before it is sent again.
+    async fn failed(&self, item: &OutboundRecord, error: SendError, uncertain: bool) {
         let now = now_ms();
         let message = error.to_string();
         let outcome = match error {
@@ -418,7 +447,7 @@ impl Dispatcher {
         let result = match outcome {
             Some(at) => {
                 tracing::info!(id = item.id, conversation = %item.conversation, error = %message, "Delivery will be retried.");
-                self.store.retry_outbound(item.id, at, &message).await
+                self.store.retry_outbound(item.id, at, &message, uncertain).await
             }
             None => {
                 tracing::warn!(id = item.id, conversation = %item.conversation, error = %message, "Delivery failed: dead letter.");

@@ -299,8 +299,16 @@ pub trait Channel: Send + Sync + 'static {
         None
     }
     /// Sends one chunk, already in the channel's dialect, to a reply route. `index` is the chunk's position in
-    /// its reply (a reply-to quote goes on the first only).
-    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError>;
+    /// its reply (a reply-to quote goes on the first only). Returns the platform's id for the message it created,
+    /// when the platform gives one.
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<Option<String>, SendError>;
+    /// Looks on the platform for a chunk whose send was cut (the process stopped, or the answer to the send was
+    /// lost), so that it is not shown twice: `Ok(Some(id))` when it arrived, `Ok(None)` when it did not or the
+    /// platform cannot tell — it is then sent again, which is safe only where the platform deduplicates (the
+    /// webhook's idempotency key). `after` is the platform id of the last chunk delivered in the conversation.
+    async fn find_sent(&self, _route: &Value, _chunk: &str, _after: Option<&str>) -> Result<Option<String>, SendError> {
+        Ok(None)
+    }
     /// Shows "typing…" in a conversation for a few seconds.
     async fn typing(&self, _route: &Value) -> Result<(), SendError> {
         Ok(())

@@ -75,8 +75,10 @@ pub struct OutboundRecord {
     /// The chunk whose send was under way when the process stopped (set only while sending): resending it may show
     /// it twice on a platform without idempotency keys.
     pub in_flight: Option<i64>,
-    /// How many such uncertain chunks were sent again.
+    /// How many such uncertain chunks were met (looked for on the platform, and sent again when not found).
     pub resends: i64,
+    /// The platform's id for the last delivered chunk, when it gave one.
+    pub last_platform_id: Option<String>,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub created_at: i64,

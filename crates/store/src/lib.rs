@@ -332,14 +332,20 @@ pub trait Store: Send + Sync {
     /// sent again).
     async fn outbound_sending(&self, id: i64, chunk: i64, resend: bool) -> Result<()>;
 
-    /// Records that the first `chunks_sent` chunks of a reply were delivered (and none is in flight).
-    async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()>;
+    /// Records that the first `chunks_sent` chunks of a reply were delivered (and none is in flight);
+    /// `platform_id` is the platform's id for the last of them, when it gave one.
+    async fn outbound_progress(&self, id: i64, chunks_sent: i64, platform_id: Option<&str>) -> Result<()>;
+
+    /// The platform id of the last chunk delivered in a conversation (`None`: none known).
+    async fn last_delivered_id(&self, conversation: &str) -> Result<Option<String>>;
 
     /// Finishes a reply: `sent`, or `dead` with the reason (a dead letter).
     async fn finish_outbound(&self, id: i64, status: &str, error: Option<&str>) -> Result<()>;
 
-    /// Schedules another attempt of a reply at `next_attempt_at`, counting the failed one.
-    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str) -> Result<()>;
+    /// Schedules another attempt of a reply at `next_attempt_at`, counting the failed one. `uncertain`: the failed
+    /// send may have arrived (a lost answer), so the chunk stays marked in flight and is looked for before it is sent
+    /// again.
+    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str, uncertain: bool) -> Result<()>;
 
     /// One reply by id.
     async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>>;

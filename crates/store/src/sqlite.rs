@@ -678,16 +678,20 @@ impl Store for SqliteStore {
         channels::outbound_sending(&self.pool, id, chunk, resend).await
     }
 
-    async fn outbound_progress(&self, id: i64, chunks_sent: i64) -> Result<()> {
-        channels::outbound_progress(&self.pool, id, chunks_sent).await
+    async fn outbound_progress(&self, id: i64, chunks_sent: i64, platform_id: Option<&str>) -> Result<()> {
+        channels::outbound_progress(&self.pool, id, chunks_sent, platform_id).await
+    }
+
+    async fn last_delivered_id(&self, conversation: &str) -> Result<Option<String>> {
+        channels::last_delivered_id(&self.pool, conversation).await
     }
 
     async fn finish_outbound(&self, id: i64, status: &str, error: Option<&str>) -> Result<()> {
         channels::finish_outbound(&self.pool, id, status, error).await
     }
 
-    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
-        channels::retry_outbound(&self.pool, id, next_attempt_at, error).await
+    async fn retry_outbound(&self, id: i64, next_attempt_at: i64, error: &str, uncertain: bool) -> Result<()> {
+        channels::retry_outbound(&self.pool, id, next_attempt_at, error, uncertain).await
     }
 
     async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>> {

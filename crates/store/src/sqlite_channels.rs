@@ -212,6 +212,7 @@ fn outbound_from_row(row: &SqliteRow) -> Result<OutboundRecord> {
         chunks_sent: row.try_get("chunks_sent")?,
         in_flight: row.try_get("in_flight")?,
         resends: row.try_get("resends")?,
+        last_platform_id: row.try_get("last_platform_id")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
@@ -264,17 +265,41 @@ pub(crate) async fn outbound_sending(pool: &SqlitePool, id: i64, chunk: i64, res
     update_outbox(pool, id, "in_flight = ?, resends = resends + ?", |q| q.bind(chunk).bind(i64::from(resend))).await
 }
 
-pub(crate) async fn outbound_progress(pool: &SqlitePool, id: i64, chunks_sent: i64) -> Result<()> {
-    update_outbox(pool, id, "chunks_sent = ?, in_flight = NULL", |q| q.bind(chunks_sent)).await
+pub(crate) async fn outbound_progress(
+    pool: &SqlitePool,
+    id: i64,
+    chunks_sent: i64,
+    platform_id: Option<&str>,
+) -> Result<()> {
+    let set = "chunks_sent = ?, in_flight = NULL, last_platform_id = COALESCE(?, last_platform_id)";
+    update_outbox(pool, id, set, |q| q.bind(chunks_sent).bind(platform_id)).await
+}
+
+pub(crate) async fn last_delivered_id(pool: &SqlitePool, conversation: &str) -> Result<Option<String>> {
+    // Replies of a conversation are delivered in id order, so the newest row with an id holds the last one.
+    Ok(sqlx::query_scalar(
+        "SELECT last_platform_id FROM channel_outbox WHERE conversation = ? AND last_platform_id IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .fetch_optional(pool)
+    .await?)
 }
 
 pub(crate) async fn finish_outbound(pool: &SqlitePool, id: i64, status: &str, error: Option<&str>) -> Result<()> {
     update_outbox(pool, id, "status = ?, last_error = COALESCE(?, last_error)", |q| q.bind(status).bind(error)).await
 }
 
-pub(crate) async fn retry_outbound(pool: &SqlitePool, id: i64, next_attempt_at: i64, error: &str) -> Result<()> {
-    let set = "attempts = attempts + 1, next_attempt_at = ?, last_error = ?, in_flight = NULL";
-    update_outbox(pool, id, set, |q| q.bind(next_attempt_at).bind(error)).await
+pub(crate) async fn retry_outbound(
+    pool: &SqlitePool,
+    id: i64,
+    next_attempt_at: i64,
+    error: &str,
+    uncertain: bool,
+) -> Result<()> {
+    let set = "attempts = attempts + 1, next_attempt_at = ?, last_error = ?, \
+               in_flight = CASE WHEN ? THEN in_flight ELSE NULL END";
+    update_outbox(pool, id, set, |q| q.bind(next_attempt_at).bind(error).bind(uncertain)).await
 }
 
 pub(crate) async fn outbound(pool: &SqlitePool, id: i64) -> Result<Option<OutboundRecord>> {

@@ -38,6 +38,9 @@ const DEFAULT_API_ROOT: &str = "https://api.telegram.org";
 const DEFAULT_CHUNK: usize = 4000;
 const MAX_TEXT: usize = 4096;
 const POLL_TIMEOUT_SECONDS: u64 = 25;
+/// How many message ids past the last known one `find_sent` tries. A bot's ids in private chats and basic groups
+/// come from one counter shared by all its chats, so the chunk's id is past the others created meanwhile.
+const FIND_SENT_WINDOW: i64 = 100;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -278,6 +281,12 @@ impl Telegram {
         if let Some(thread) = thread {
             route["threadId"] = json!(thread);
         }
+        if let Some(id) = message_id {
+            route["messageId"] = json!(id);
+        }
+        if chat["is_forum"].as_bool() == Some(true) {
+            route["forum"] = json!(true);
+        }
         if let Some(id) = message_id
             && self.reply_to != ReplyTo::Off
         {
@@ -467,29 +476,63 @@ impl Channel for Telegram {
         Some((path, axum::routing::post(handler)))
     }
 
-    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError> {
-        let mut body = json!({"chat_id": route["chatId"], "text": chunk, "parse_mode": "HTML",
-                              "link_preview_options": {"is_disabled": true}});
-        if let Some(thread) = route.get("threadId") {
-            body["message_thread_id"] = thread.clone();
-        }
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<Option<String>, SendError> {
+        let mut body = message_body(route, chunk);
         if let Some(reply_to) = route.get("replyTo")
             && (index == 0 || route["replyAll"].as_bool() == Some(true))
         {
             body["reply_parameters"] = json!({"message_id": reply_to, "allow_sending_without_reply": true});
         }
-        match self.api.call("sendMessage", &body, Duration::from_secs(30)).await {
-            Ok(_) => Ok(()),
+        let sent = match self.api.call("sendMessage", &body, Duration::from_secs(30)).await {
             Err(ApiError::Api { code: 400, description, .. }) if description.contains("parse entities") => {
                 // Telegram refused the markup: send the same words without it.
-                body["text"] = json!(strip_html(chunk));
-                if let Some(map) = body.as_object_mut() {
-                    map.remove("parse_mode");
-                }
-                self.api.call("sendMessage", &body, Duration::from_secs(30)).await.map(|_| ()).map_err(Into::into)
+                self.api.call("sendMessage", &without_markup(body, chunk), Duration::from_secs(30)).await?
             }
-            Err(error) => Err(error.into()),
+            result => result?,
+        };
+        Ok(sent["message_id"].as_i64().map(|id| id.to_string()))
+    }
+
+    /// The Bot API has no idempotency key and no way to read a chat, but message ids only grow and a bot may edit its
+    /// own messages: editing a message to the text it already has is refused with "message is not modified". So
+    /// the ids after the last message known in the chat are tried, each edited to the chunk's own text: "not
+    /// modified" is the chunk; "not found" and "can't be edited" (someone else's) are not. Every bot message in a
+    /// chat goes through this conversation's queue, one at a time, so any bot message past the last one recorded is
+    /// the chunk in flight — except in forum chats, whose topics are separate conversations sharing one chat; there
+    /// the chunk is sent again.
+    async fn find_sent(&self, route: &Value, chunk: &str, after: Option<&str>) -> Result<Option<String>, SendError> {
+        if route.get("threadId").is_some() || route["forum"].as_bool() == Some(true) {
+            return Ok(None);
         }
+        let known = [after.and_then(|id| id.parse::<i64>().ok()), route["messageId"].as_i64()];
+        let Some(floor) = known.into_iter().flatten().max() else { return Ok(None) };
+        let timeout = Duration::from_secs(10);
+        for candidate in floor + 1..=floor + FIND_SENT_WINDOW {
+            let mut body = message_body(route, chunk);
+            body["message_id"] = json!(candidate);
+            let mut result = self.api.call("editMessageText", &body, timeout).await;
+            if let Err(ApiError::Api { code: 400, description, .. }) = &result
+                && description.contains("parse entities")
+            {
+                // The chunk went out as plain text (see `send`).
+                result = self.api.call("editMessageText", &without_markup(body, chunk), timeout).await;
+            }
+            match result {
+                Err(ApiError::Api { code: 400, description, .. }) if description.contains("not modified") => {
+                    return Ok(Some(candidate.to_string()));
+                }
+                Err(ApiError::Api { code: 400, .. }) => {} // not found, or not ours
+                Err(error) => return Err(error.into()),
+                Ok(_) => {
+                    // A message of ours that was not recorded and had other text: it now shows the chunk. Sending
+                    // it again would show it twice.
+                    tracing::error!(account = %self.account, message_id = candidate,
+                        "Looking for a cut send edited an unrecorded bot message; another sender shares this chat.");
+                    return Ok(Some(candidate.to_string()));
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn typing(&self, route: &Value) -> Result<(), SendError> {
@@ -509,6 +552,25 @@ impl Channel for Telegram {
             Err(error) => Health { ok: false, detail: error.to_string() },
         }
     }
+}
+
+/// `sendMessage` / `editMessageText` fields for a chunk of HTML.
+fn message_body(route: &Value, chunk: &str) -> Value {
+    let mut body = json!({"chat_id": route["chatId"], "text": chunk, "parse_mode": "HTML",
+                          "link_preview_options": {"is_disabled": true}});
+    if let Some(thread) = route.get("threadId") {
+        body["message_thread_id"] = thread.clone();
+    }
+    body
+}
+
+/// The same request with the chunk as plain text, for when Telegram refuses its markup.
+fn without_markup(mut body: Value, chunk: &str) -> Value {
+    body["text"] = json!(strip_html(chunk));
+    if let Some(map) = body.as_object_mut() {
+        map.remove("parse_mode");
+    }
+    body
 }
 
 impl Telegram {

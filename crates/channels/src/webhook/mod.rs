@@ -327,7 +327,9 @@ impl Channel for WebhookChannel {
         Some((path, axum::routing::post(handler)))
     }
 
-    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<(), SendError> {
+    // No `find_sent`: a chunk whose send was cut is sent again under the same idempotency key, and the receiver
+    // drops the repeat.
+    async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<Option<String>, SendError> {
         let Some(url) = &self.url else {
             return Err(SendError::Permanent(
                 "channels.webhook.url is not set: replies have nowhere to go (fix: set it and retry the dead letter)"
@@ -354,7 +356,7 @@ impl Channel for WebhookChannel {
             .map_err(|e| SendError::Transient(format!("cannot reach {url}: {e}")))?;
         let status = response.status().as_u16();
         match status {
-            200..=299 => Ok(()),
+            200..=299 => Ok(None),
             429 => {
                 let seconds = response
                     .headers()
