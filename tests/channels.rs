@@ -425,3 +425,58 @@ async fn telegram_finds_a_cut_send_instead_of_repeating_it() {
     let texts: Vec<String> = emulator.bot_messages(TOKEN).await.into_iter().map(|m| m.1).collect();
     assert_eq!(texts, vec!["first", "second <b>part</b>", "third"]);
 }
+
+/// WebChat goes through the same durable inbox as every channel: a `chat.send` the gateway acknowledged survives a
+/// SIGKILL before its turn finished — the restarted gateway answers it, once — and a retry under the same
+/// idempotency key is recognised instead of run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webchat_messages_survive_a_kill_through_the_inbox() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let model = ScriptedServer::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    model.set_responder(Arc::new(move |request: &Recorded| {
+        // The first answer takes six seconds: the gateway is killed while it streams.
+        if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return openai::text(&"slowly ".repeat(30)).paced(Duration::from_millis(200));
+        }
+        openai::text(&format!("echo: {}", last_user_text(request)))
+    }));
+    let env = Env::new();
+    configure(&env, &model, json!({})).await;
+    let port = free_port();
+    let gateway = GatewayProcess::start(&env, port).await;
+    let url = format!("ws://127.0.0.1:{port}");
+    let params = r#"{sessionKey: "agent:main:webchat-crash", message: "survive this", idempotencyKey: "wc-1"}"#;
+    let out = env.run(&["gateway", "call", "chat.send", "--url", &url, "--params", params, "--json"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let started: Value = serde_json::from_slice(&out.stdout).expect("chat.send json");
+    assert_eq!(started, json!({"runId": "wc-1", "status": "started"}));
+    eventually(Duration::from_secs(10), "the turn to start", || async { calls.load(Ordering::SeqCst) >= 1 }).await;
+    gateway.kill();
+
+    let gateway = GatewayProcess::start(&env, port).await;
+    let store = env.store().await;
+    let key = "agent:main:webchat-crash";
+    let transcript = || async {
+        let Ok(Some(session)) = store.active_session(key).await else { return Vec::new() };
+        store.transcript(&session.session_id).await.unwrap_or_default()
+    };
+    eventually(Duration::from_secs(20), "the answer after the restart", || async {
+        transcript().await.iter().any(|stored| format!("{:?}", stored.entry).contains("echo: survive this"))
+    })
+    .await;
+    let entries = transcript().await;
+    let asked = entries.iter().filter(|stored| format!("{:?}", stored.entry).contains("survive this")).count();
+    assert_eq!(asked, 2, "the question and its answer, each once: {entries:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the cut turn ran once more, and only once");
+
+    // The client retries its send after reconnecting: recognised by its key, not run again.
+    let out = env.run(&["gateway", "call", "chat.send", "--url", &url, "--params", params, "--json"]).await;
+    let retried: Value = serde_json::from_slice(&out.stdout).expect("chat.send json");
+    assert_eq!(retried, json!({"runId": "wc-1", "status": "ok", "duplicate": true}));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let queues = store.channel_queues(openclaw_protocol::now_ms()).await.expect("queues");
+    assert_eq!((queues.inbox_pending, queues.outbox_pending, queues.dead_letters), (0, 0, 0), "{queues:?}");
+    drop(gateway);
+}

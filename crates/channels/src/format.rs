@@ -9,7 +9,8 @@ use crate::{Capabilities, Dialect};
 pub fn render(text: &str, caps: &Capabilities) -> Vec<String> {
     let limit = caps.chunk_limit.min(caps.max_text.unwrap_or(usize::MAX)).max(16);
     let mut out = Vec::new();
-    let mut pending: Vec<(String, usize)> = chunk(text, limit).into_iter().map(|piece| (piece, limit)).collect();
+    let pieces = if chars(text) <= limit { vec![text.to_owned()] } else { chunk(text, limit) };
+    let mut pending: Vec<(String, usize)> = pieces.into_iter().map(|piece| (piece, limit)).collect();
     pending.reverse();
     while let Some((piece, piece_limit)) = pending.pop() {
         let rendered = to_dialect(&piece, caps.dialect);

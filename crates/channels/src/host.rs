@@ -111,20 +111,24 @@ pub struct Host {
     errors: Vec<String>,
     store: Arc<dyn Store>,
     router: axum::Router,
+    inbox: Inbox,
 }
 
 impl Host {
-    /// Builds the configured channels and starts them: each account's receive loop, the inbox dispatcher and the
-    /// outbox deliverer. Pending messages and replies left by a previous process are picked up at once. A channel
-    /// that cannot be built is reported (`errors`, `channels status`) and the others run.
+    /// Builds the configured channels and starts them, with `builtin` ones the caller made itself (the gateway's
+    /// WebChat): each account's receive loop, the inbox dispatcher and the outbox deliverer. Pending messages and
+    /// replies left by a previous process are picked up at once. A channel that cannot be built is reported
+    /// (`errors`, `channels status`) and the others run.
     pub fn start(
         store: Arc<dyn Store>,
         turns: Arc<dyn Turns>,
+        builtin: Vec<Arc<dyn Channel>>,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<Host> {
         let loaded = turns.loaded();
-        let (channels, mut errors) = build_all(&loaded, env);
+        let (mut channels, mut errors) = build_all(&loaded, env);
+        channels.extend(builtin);
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = Inbox::new(store.clone(), wake.clone(), shutdown.clone());
         let mut router = axum::Router::new();
@@ -158,7 +162,12 @@ impl Host {
         }
         let dispatcher = dispatch::Dispatcher::new(store.clone(), turns, channels.clone(), wake, shutdown);
         dispatcher.spawn();
-        Arc::new(Host { channels, errors, store, router })
+        Arc::new(Host { channels, errors, store, router, inbox })
+    }
+
+    /// The inbox, for channels the caller feeds itself (WebChat's `chat.send`).
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     /// The HTTP routes the channels serve (webhooks), to merge into the gateway's router.

@@ -1,7 +1,7 @@
 //! Channels: where people's messages come from and where the answers go.
 //!
 //! One [`Channel`] trait (inbound into the [`Inbox`], outbound `send`/`typing`, [`Capabilities`], `probe`), one
-//! folder per channel (`telegram/`, `webhook/`) with its config, API client and format, and around them what every
+//! folder per channel (`telegram/`, `webhook/`, `webchat/`) with its config, API client and format, and around them what every
 //! channel shares: the durable inbox and outbox ([`dispatch`]), routing to an agent and a session key
 //! ([`routing`]), the access policy and DM pairing ([`access`]), in-chat commands ([`commands`]) and output shaping
 //! ([`format`]). [`Host`] builds the configured channels and runs them.
@@ -25,6 +25,7 @@ pub mod format;
 mod host;
 pub mod routing;
 pub mod telegram;
+pub mod webchat;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -123,6 +124,9 @@ pub struct Inbound {
     /// The channel saw an explicit mention of the bot (an @mention entity, a reply to the bot).
     #[serde(default)]
     pub mentioned: bool,
+    /// The session the sender named itself (WebChat): routing then only finds the agent that owns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
     /// Where a reply goes, in the channel's own terms.
     pub route: Value,
 }
@@ -154,6 +158,7 @@ pub(crate) fn test_message(channel: &str, kind: PeerKind, chat: &str, sender: &s
         message_id: None,
         timestamp_ms: 0,
         mentioned: false,
+        session_key: None,
         route: Value::Null,
     }
 }

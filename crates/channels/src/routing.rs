@@ -58,6 +58,17 @@ fn peer_id(message: &Inbound) -> String {
 
 /// Chooses the agent and the session key for a message.
 pub fn route(loaded: &Loaded, message: &Inbound) -> Route {
+    if let Some(key) = &message.session_key {
+        // The sender named its session (WebChat): its agent is the one the key names, if there is one.
+        let named = openclaw_protocol::SessionKey::parse(key)
+            .and_then(|parsed| parsed.agent_id().map(str::to_owned))
+            .filter(|id| loaded.agent(id).is_some());
+        return Route {
+            agent_id: named.unwrap_or_else(|| loaded.default_agent().id.clone()),
+            session_key: key.clone(),
+            matched_by: "session key",
+        };
+    }
     let config = &loaded.config;
     let best = config
         .bindings

@@ -23,6 +23,7 @@ mod openai;
 mod reload;
 mod runs;
 mod tools_http;
+mod webchat;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -163,6 +164,8 @@ pub struct Gateway {
     pub(crate) approvals: approvals::Approvals,
     /// The running channels (set when `serve` starts them).
     pub(crate) channels: std::sync::OnceLock<Arc<openclaw_channels::Host>>,
+    /// WebChat clients waiting on their runs.
+    pub(crate) webchat: webchat::LiveRuns,
 }
 
 impl Gateway {
@@ -208,6 +211,7 @@ impl Gateway {
             system_events: Mutex::default(),
             approvals: approvals::Approvals::default(),
             channels: std::sync::OnceLock::new(),
+            webchat: webchat::LiveRuns::default(),
         });
         gateway.runtime.set_approver(Arc::new(approvals::GatewayApprover { gateway: Arc::downgrade(&gateway) }));
         gateway
@@ -404,14 +408,38 @@ impl openclaw_channels::Turns for ChannelTurns {
         let loaded = gateway.loaded();
         let Some(agent) = loaded.agent(agent_id) else { return Err(AgentError::UnknownAgent(agent_id.to_owned())) };
         let profile = AgentProfile::from_resolved(agent, &loaded)?;
-        // Registered as a run: a shutdown waits for it, `chat.abort` on its session sees it.
-        let run_id = uuid::Uuid::new_v4().to_string();
-        let handle = gateway.runs.start(&run_id, &request.session_key).ok();
-        let result = gateway.run_turn(&profile, request, &mut |_| {}).await;
-        if let Some(handle) = handle {
-            let status = if result.is_ok() { "ok" } else { "error" };
-            gateway.runs.finish(handle, json!({"runId": run_id, "status": status}));
+        let webchat_run = request
+            .delivery
+            .as_ref()
+            .filter(|delivery| delivery.reply.channel == openclaw_channels::webchat::NAME)
+            .and_then(|delivery| delivery.reply.route["runId"].as_str().map(str::to_owned));
+        if let Some(run_id) = webchat_run {
+            return webchat::run_turn(&gateway, &profile, &run_id, request).await;
         }
+        // Registered as a run: a shutdown waits for it, `chat.abort` on its session stops it.
+        let run_id = uuid::Uuid::new_v4().to_string();
+        match gateway.runs.start(&run_id, &request.session_key) {
+            Ok(handle) => gateway.run_turn_registered(&profile, request, handle, &run_id).await,
+            Err(_) => gateway.run_turn(&profile, request, &mut |_| {}).await,
+        }
+    }
+}
+
+impl Gateway {
+    /// Runs a registered turn that nobody streams (a channel's): `chat.abort` and the turn's own abort switch both
+    /// stop it; its result is published for `agent.wait`.
+    pub(crate) async fn run_turn_registered(
+        &self,
+        profile: &AgentProfile,
+        mut request: TurnRequest,
+        handle: runs::RunHandle,
+        run_id: &str,
+    ) -> Result<TurnOutcome, AgentError> {
+        let (abort, watcher) = runs::either(request.abort.take(), handle.abort.clone());
+        request.abort = Some(abort);
+        let result = self.run_turn(profile, request, &mut |_| {}).await;
+        watcher.abort();
+        self.runs.finish(handle, methods::final_payload(run_id, &result.as_ref()));
         result
     }
 }
@@ -443,8 +471,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let turns: Arc<dyn openclaw_channels::Turns> =
         Arc::new(ChannelTurns { gateway: Arc::downgrade(&gateway), initial: gateway.loaded() });
+    let live = Arc::new(webchat::WebChatLive { gateway: Arc::downgrade(&gateway) });
+    let builtin: Vec<Arc<dyn openclaw_channels::Channel>> =
+        vec![Arc::new(openclaw_channels::webchat::WebChat::new(live))];
     let channels =
-        openclaw_channels::Host::start(gateway.store.clone(), turns, &reload::env, gateway.shutdown_signal());
+        openclaw_channels::Host::start(gateway.store.clone(), turns, builtin, &reload::env, gateway.shutdown_signal());
     // Channel webhooks sit beside the gateway's own routes (their paths are checked not to clash).
     let router = app(gateway.clone()).merge(channels.router());
     let _ = gateway.channels.set(channels);

@@ -65,11 +65,11 @@ fn required_scope(method: &str) -> String {
     }
 }
 
-fn invalid(message: impl Into<String>) -> ErrorShape {
+pub(crate) fn invalid(message: impl Into<String>) -> ErrorShape {
     ErrorShape::new("INVALID_REQUEST", message)
 }
 
-fn unavailable(message: impl Into<String>) -> ErrorShape {
+pub(crate) fn unavailable(message: impl Into<String>) -> ErrorShape {
     ErrorShape::new("UNAVAILABLE", message)
 }
 
@@ -112,7 +112,7 @@ pub(crate) async fn dispatch(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: R
         "sessions.list" => sessions_list(gateway, &request.params).await,
         "chat.history" => chat_history(gateway, &request.params).await,
         "agent" => return agent(gateway, conn, &request).await,
-        "chat.send" => return chat_send(gateway, conn, &request).await,
+        "chat.send" => return crate::webchat::chat_send(gateway, conn, &request).await,
         _ => Err(invalid(format!("unknown method: {}", request.method))),
     };
     let frame = match result {
@@ -359,8 +359,6 @@ async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<V
     }))
 }
 
-/// `channels.status`: the channels this gateway runs. None are implemented yet, so configured ones are listed as
-/// not running, with the reason.
 /// `channels.status {probe?}`: the reference's shape (`channelOrder`, `channels`, `channelAccounts`) from the running
 /// channels, plus `queues` (pending inbox, dead letters) and `errors` (channels that could not start).
 async fn channels_status(gateway: &Gateway, params: &Value) -> Value {
@@ -523,9 +521,10 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     ))
     .await;
     let run_id = run.run_id.clone();
+    let turn = TurnRequest::new(run.session_key.clone(), message);
     let mut text = String::new();
     let (outcome, final_answer, mut finisher) = run
-        .stream(gateway, &profile, message, "agent", move |event| match event {
+        .stream(gateway, &profile, turn, "agent", move |event| match event {
             AgentEvent::RunStarted { session_id, .. } => {
                 Some(json!({"stream": "lifecycle", "sessionId": session_id, "data": {"phase": "start"}}))
             }
@@ -564,7 +563,7 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
 
 /// One streamed run: events of the turn go to the connection as they happen, each stamped with the run's identity
 /// and a per-run `seq`. It is registered in `gateway.runs` (for `agent.wait` / `chat.abort`) from `prepare_run` on.
-struct Run {
+pub(crate) struct Run {
     conn: Arc<Conn>,
     run_id: String,
     session_key: String,
@@ -612,7 +611,7 @@ fn prepare_run(
 }
 
 /// An event payload stamped with the run's identity and its place in the run's sequence.
-fn stamped(identity: &Value, seq: u64, event: &Value) -> Value {
+pub(crate) fn stamped(identity: &Value, seq: u64, event: &Value) -> Value {
     let mut payload = identity.clone();
     if let (Some(target), Some(source)) = (payload.as_object_mut(), event.as_object()) {
         target.extend(source.clone());
@@ -629,11 +628,21 @@ impl Run {
 
     /// Runs the turn, streaming `to_payload`'s events; returns the outcome, the final answer (also published for
     /// `agent.wait`), and the last `seq` used.
-    async fn stream(
+    pub(crate) fn new(
+        conn: Arc<Conn>,
+        run_id: String,
+        session_key: String,
+        agent_id: String,
+        handle: crate::runs::RunHandle,
+    ) -> Self {
+        Run { conn, run_id, session_key, agent_id, handle }
+    }
+
+    pub(crate) async fn stream(
         self,
         gateway: &Gateway,
         profile: &AgentProfile,
-        message: &str,
+        mut turn: TurnRequest,
         event_name: &'static str,
         mut to_payload: impl FnMut(&AgentEvent) -> Option<Value> + Send,
     ) -> (Result<openclaw_agent::TurnOutcome, openclaw_agent::AgentError>, Value, Finisher) {
@@ -657,9 +666,10 @@ impl Run {
                 let _ = tx.send(payload);
             }
         };
-        let mut turn = TurnRequest::new(self.session_key.clone(), message);
-        turn.abort = Some(self.handle.abort.clone());
+        let (abort, watcher) = crate::runs::either(turn.abort.take(), self.handle.abort.clone());
+        turn.abort = Some(abort);
         let outcome = gateway.run_turn(profile, turn, &mut on_event).await;
+        watcher.abort();
         drop(tx);
         let last_seq = forwarder.await.unwrap_or(0);
         let payload = final_payload(&self.run_id, &outcome.as_ref());
@@ -671,14 +681,19 @@ impl Run {
 }
 
 /// Sends the event that closes a run's stream (`chat` final / error), continuing its sequence.
-struct Finisher {
+pub(crate) struct Finisher {
     conn: Arc<Conn>,
     identity: Value,
     next_seq: u64,
 }
 
 impl Finisher {
-    async fn send(&mut self, event_name: &str, event: Value) {
+    /// The `seq` the next event takes.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub(crate) async fn send(&mut self, event_name: &str, event: Value) {
         self.conn.event(event_name, stamped(&self.identity, self.next_seq, &event)).await;
         self.next_seq += 1;
     }
@@ -695,54 +710,7 @@ pub(crate) fn agent_for_key<'a>(
     }
 }
 
-/// `chat.send`: answers once (`started`), then `chat` events — `delta` (`deltaText` and the cumulative `message`),
-/// then `final` (or `error`) — all with increasing `seq`.
-async fn chat_send(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) {
-    let params = &request.params;
-    let field = |name: &str| params.get(name).and_then(Value::as_str).filter(|v| !v.trim().is_empty());
-    let (Some(session_key), Some(message)) = (field("sessionKey"), field("message")) else {
-        let error = invalid("chat.send needs params.sessionKey, params.message and params.idempotencyKey");
-        return conn.respond(ResponseFrame::error(&request.id, error)).await;
-    };
-    let loaded = gateway.loaded();
-    let prepared = agent_for_key(&loaded, session_key)
-        .ok_or_else(|| invalid(format!("no agent owns the session {session_key}")))
-        .and_then(|agent| prepare_run(gateway, &conn, params, agent, session_key.to_owned()));
-    let (run, profile) = match prepared {
-        Ok(Prepared::New(prepared)) => *prepared,
-        // A retry of a request already seen: the same run, not a second one.
-        Ok(Prepared::Seen { run_id, seen }) => {
-            let status = if matches!(seen, crate::runs::Waited::Finished(_)) { "ok" } else { "in_flight" };
-            let payload = json!({"runId": run_id, "status": status, "duplicate": true});
-            return conn.respond(ResponseFrame::ok(&request.id, payload)).await;
-        }
-        Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
-    };
-    conn.respond(ResponseFrame::ok(&request.id, json!({"runId": run.run_id, "status": "started"}))).await;
-    let mut text = String::new();
-    let (outcome, _, mut finisher) = run
-        .stream(gateway, &profile, message, "chat", |event| match event {
-            AgentEvent::RunStarted { .. } => Some(json!({"state": "status", "phase": "started"})),
-            AgentEvent::TextDelta(delta) => {
-                text.push_str(delta);
-                Some(json!({"state": "delta", "deltaText": delta,
-                            "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}))
-            }
-            _ => None,
-        })
-        .await;
-    let last = match outcome {
-        Ok(done) => {
-            let content = if done.silent { json!([]) } else { json!([{"type": "text", "text": done.text}]) };
-            json!({"state": "final", "stopReason": "stop", "message": {"role": "assistant", "content": content}})
-        }
-        Err(openclaw_agent::AgentError::Aborted) => json!({"state": "aborted", "stopReason": "aborted"}),
-        Err(error) => json!({"state": "error", "errorMessage": error.to_string()}),
-    };
-    finisher.send("chat", last).await;
-}
-
-fn draining() -> ErrorShape {
+pub(crate) fn draining() -> ErrorShape {
     let mut error = unavailable("the gateway is shutting down; retry against the restarted gateway");
     error.retryable = Some(true);
     error.retry_after_ms = Some(1000);
@@ -771,7 +739,10 @@ pub(crate) async fn run_detached(
 }
 
 /// The final answer of a run, as `agent` sends it and `agent.wait` returns it.
-fn final_payload(run_id: &str, outcome: &Result<&openclaw_agent::TurnOutcome, &openclaw_agent::AgentError>) -> Value {
+pub(crate) fn final_payload(
+    run_id: &str,
+    outcome: &Result<&openclaw_agent::TurnOutcome, &openclaw_agent::AgentError>,
+) -> Value {
     match outcome {
         Ok(done) => json!({
             "runId": run_id,

@@ -121,3 +121,29 @@ impl Runs {
         self.lock().active.len()
     }
 }
+
+/// One abort switch that flips when either of two does (a channel's `/stop` and `chat.abort`). The returned task
+/// watches them; abort it when the turn ends.
+pub(crate) fn either(
+    turn: Option<watch::Receiver<bool>>,
+    run: watch::Receiver<bool>,
+) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
+    async fn flipped(receiver: Option<watch::Receiver<bool>>) {
+        if let Some(mut receiver) = receiver
+            && receiver.wait_for(|stop| *stop).await.is_ok()
+        {
+            return;
+        }
+        // No switch, or its sender is gone: this one never flips.
+        std::future::pending::<()>().await;
+    }
+    let (tx, rx) = watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        tokio::select! {
+            () = flipped(turn) => {}
+            () = flipped(Some(run)) => {}
+        }
+        let _ = tx.send(true);
+    });
+    (rx, watcher)
+}

@@ -315,6 +315,7 @@ impl Telegram {
             message_id: message_id.map(|id| id.to_string()),
             timestamp_ms,
             mentioned: reply_to_bot || named || text_mention,
+            session_key: None,
             route,
         })
     }

@@ -266,6 +266,7 @@ impl WebhookChannel {
             message_id: Some(id.clone()),
             timestamp_ms: openclaw_protocol::now_ms(),
             mentioned: parsed.mentioned,
+            session_key: None,
             route: json!({"conversation": conversation, "inReplyTo": id}),
         };
         match inbox.accept(&message, None).await {
