@@ -15,7 +15,7 @@ use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use openclaw_protocol::gateway::{
     ClientFrame, ConnectParams, ErrorShape, EventFrame, MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES,
-    MIN_PROBE_PROTOCOL_VERSION, PRE_AUTH_MAX_FRAME_BYTES, PROTOCOL_VERSION, RequestFrame, ResponseFrame,
+    PRE_AUTH_MAX_FRAME_BYTES, PROTOCOL_VERSION, ResponseFrame,
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -212,10 +212,6 @@ async fn refuse(tx: &mpsc::Sender<Message>, id: &str, error: ErrorShape, close_c
     close(tx, close_code, reason).await;
 }
 
-fn invalid(message: String, code: &str) -> ErrorShape {
-    ErrorShape::new("INVALID_REQUEST", message).with_details(json!({"code": code}))
-}
-
 /// Reads and checks `connect`; answers `hello-ok` or an error followed by a close.
 async fn handshake(
     stream: &mut futures::stream::SplitStream<WebSocket>,
@@ -243,48 +239,17 @@ async fn handshake(
             return None;
         }
     };
-    let request: RequestFrame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
-        Ok(ClientFrame::Req(request)) => request,
-        Err(error) => {
-            refuse(
-                tx,
-                "",
-                invalid(format!("invalid frame: {error}"), "INVALID_FRAME"),
-                CLOSE_PROTOCOL,
-                "invalid frame",
-            )
-            .await;
-            return None;
-        }
-    };
-    if request.method != "connect" {
-        let message = format!("the first request must be connect, not {}", request.method);
-        refuse(tx, &request.id, invalid(message, "CONNECT_REQUIRED"), CLOSE_PROTOCOL, "connect required").await;
-        return None;
-    }
-    let params: ConnectParams = match serde_json::from_value(request.params.clone()) {
-        Ok(params) => params,
-        Err(error) => {
-            let error = invalid(format!("invalid connect params: {error}"), "INVALID_CONNECT_PARAMS");
-            refuse(tx, &request.id, error, CLOSE_PROTOCOL, "invalid connect params").await;
+    let (request, params) = match openclaw_protocol::gateway::parse_connect(text.as_str()) {
+        Ok(parsed) => parsed,
+        Err(refusal) => {
+            refuse(tx, &refusal.id, *refusal.error, CLOSE_PROTOCOL, refusal.reason).await;
             return None;
         }
     };
     let role = params.role.clone().unwrap_or_else(|| "operator".to_owned());
-    let lowest =
-        if params.client.mode == "probe" || role == "node" { MIN_PROBE_PROTOCOL_VERSION } else { PROTOCOL_VERSION };
-    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < lowest {
-        let message = format!(
-            "protocol mismatch: the client speaks {}..{}, this gateway speaks {PROTOCOL_VERSION}",
-            params.min_protocol, params.max_protocol
-        );
-        let error = ErrorShape::new("INVALID_REQUEST", message)
-            .with_details(json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION}));
-        refuse(tx, &request.id, error, CLOSE_PROTOCOL, "protocol mismatch").await;
-        return None;
-    }
     if role != "operator" {
-        let error = invalid(format!("the {role} role is not supported by this gateway yet"), "ROLE_UNSUPPORTED");
+        let message = format!("the {role} role is not supported by this gateway yet");
+        let error = openclaw_protocol::gateway::invalid_request(message, "ROLE_UNSUPPORTED");
         refuse(tx, &request.id, error, CLOSE_POLICY, "role not supported").await;
         return None;
     }

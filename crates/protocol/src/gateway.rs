@@ -154,10 +154,95 @@ pub struct ConnectAuth {
     pub device_token: Option<String>,
 }
 
+/// Why the first frame of a connection is not an acceptable `connect`: the request id to answer (empty when the
+/// frame was unreadable), the error, and the reason for the close frame (always 1002, a protocol error).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectRefusal {
+    pub id: String,
+    pub error: Box<ErrorShape>,
+    pub reason: &'static str,
+}
+
+/// An `INVALID_REQUEST` error with `details.code`.
+pub fn invalid_request(message: impl Into<String>, code: &str) -> ErrorShape {
+    ErrorShape::new("INVALID_REQUEST", message).with_details(serde_json::json!({"code": code}))
+}
+
+/// Reads the first frame of a connection: a `req` frame whose method is `connect`, with readable params and a
+/// protocol range that includes this gateway's (probes and nodes may be one older). Authentication is the
+/// gateway's business, after this.
+///
+/// # Errors
+/// A [`ConnectRefusal`] saying what was wrong.
+pub fn parse_connect(text: &str) -> Result<(RequestFrame, ConnectParams), ConnectRefusal> {
+    let refuse = |id: &str, error: ErrorShape, reason: &'static str| ConnectRefusal {
+        id: id.to_owned(),
+        error: Box::new(error),
+        reason,
+    };
+    let request = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Req(request)) => request,
+        Err(error) => {
+            return Err(refuse(
+                "",
+                invalid_request(format!("invalid frame: {error}"), "INVALID_FRAME"),
+                "invalid frame",
+            ));
+        }
+    };
+    if request.method != "connect" {
+        let message = format!("the first request must be connect, not {}", request.method);
+        return Err(refuse(&request.id, invalid_request(message, "CONNECT_REQUIRED"), "connect required"));
+    }
+    let params: ConnectParams = match serde_json::from_value(request.params.clone()) {
+        Ok(params) => params,
+        Err(error) => {
+            let error = invalid_request(format!("invalid connect params: {error}"), "INVALID_CONNECT_PARAMS");
+            return Err(refuse(&request.id, error, "invalid connect params"));
+        }
+    };
+    let node = params.role.as_deref() == Some("node");
+    let lowest = if params.client.mode == "probe" || node { MIN_PROBE_PROTOCOL_VERSION } else { PROTOCOL_VERSION };
+    if params.min_protocol > PROTOCOL_VERSION || params.max_protocol < lowest {
+        let message = format!(
+            "protocol mismatch: the client speaks {}..{}, this gateway speaks {PROTOCOL_VERSION}",
+            params.min_protocol, params.max_protocol
+        );
+        let error = ErrorShape::new("INVALID_REQUEST", message)
+            .with_details(serde_json::json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION}));
+        return Err(refuse(&request.id, error, "protocol mismatch"));
+    }
+    Ok((request, params))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn parse_connect_says_what_is_wrong_with_a_first_frame() {
+        let connect = |params: serde_json::Value| {
+            json!({"type": "req", "id": "c1", "method": "connect", "params": params}).to_string()
+        };
+        let client = json!({"id": "cli", "version": "1", "platform": "linux", "mode": "cli"});
+        let (request, params) = parse_connect(&connect(json!({"minProtocol": 3, "maxProtocol": 4, "client": client})))
+            .expect("a good connect");
+        assert_eq!((request.id.as_str(), params.max_protocol), ("c1", 4));
+        let refused = |text: &str| parse_connect(text).expect_err("refused");
+        let garbage = refused("{not json");
+        assert_eq!((garbage.id.as_str(), garbage.reason), ("", "invalid frame"));
+        let other = refused(&json!({"type": "req", "id": "x", "method": "health", "params": {}}).to_string());
+        assert_eq!(
+            (other.id.as_str(), other.error.details.clone().expect("details")["code"].clone()),
+            ("x", json!("CONNECT_REQUIRED"))
+        );
+        assert_eq!(refused(&connect(json!({"minProtocol": 3}))).reason, "invalid connect params");
+        let old = refused(&connect(json!({"minProtocol": 1, "maxProtocol": 3, "client": client})));
+        assert_eq!(old.reason, "protocol mismatch", "an operator client must speak 4");
+        let probe = json!({"id": "p", "version": "1", "platform": "linux", "mode": "probe"});
+        assert!(parse_connect(&connect(json!({"minProtocol": 3, "maxProtocol": 3, "client": probe}))).is_ok());
+    }
 
     #[test]
     fn parses_what_the_reference_cli_sends() {

@@ -217,58 +217,11 @@ impl WebhookChannel {
         if let Err(reason) = self.verify(headers, body, now) {
             return self.reject(inbox, reason).await;
         }
-        let parsed: InboundBody = match serde_json::from_slice(body) {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                return reply(
-                    StatusCode::BAD_REQUEST,
-                    json!({"ok": false, "error": format!("body is not a webhook message: {error} (expected {{\"id\", \"conversation\", \"text\"}})")}),
-                );
-            }
+        let message = match parse_message(body) {
+            Ok(message) => message,
+            Err(error) => return reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": error})),
         };
-        let (Some(id), Some(conversation)) = (id_text(&parsed.id), id_text(&parsed.conversation)) else {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                json!({"ok": false, "error": "id and conversation must be non-empty strings or numbers (at most 200 characters)"}),
-            );
-        };
-        if parsed.text.trim().is_empty() {
-            return reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": "text is empty"}));
-        }
-        let kind = match parsed.kind.as_deref() {
-            None | Some("direct") => PeerKind::Direct,
-            Some("group") => PeerKind::Group,
-            Some(other) => {
-                return reply(
-                    StatusCode::BAD_REQUEST,
-                    json!({"ok": false, "error": format!("kind {other:?} is not direct or group")}),
-                );
-            }
-        };
-        let sender = match &parsed.sender {
-            Some(sender) => Sender {
-                id: id_text(&sender.id).unwrap_or_else(|| conversation.clone()),
-                name: sender.name.clone(),
-                username: None,
-                is_bot: false,
-            },
-            None => Sender { id: conversation.clone(), name: None, username: None, is_bot: false },
-        };
-        let message = Inbound {
-            channel: "webhook".to_owned(),
-            account: "default".to_owned(),
-            peer: Peer { kind, id: conversation.clone(), thread: None, title: None },
-            sender,
-            text: parsed.text,
-            media: Vec::new(),
-            reply_to: None,
-            platform_id: id.clone(),
-            message_id: Some(id.clone()),
-            timestamp_ms: openclaw_protocol::now_ms(),
-            mentioned: parsed.mentioned,
-            session_key: None,
-            route: json!({"conversation": conversation, "inReplyTo": id}),
-        };
+        let id = message.platform_id.clone();
         match inbox.accept(&message, None).await {
             Ok(Accepted::New(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id})),
             Ok(Accepted::Duplicate(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id, "duplicate": true})),
@@ -281,6 +234,54 @@ impl WebhookChannel {
             }
         }
     }
+}
+
+/// Reads an inbound webhook body (`{id, conversation, text, kind?, sender?, mentioned?}`) into a message, or says
+/// what is wrong with it. The signature was checked before.
+///
+/// # Errors
+/// What the sender must fix, in one sentence.
+pub fn parse_message(body: &[u8]) -> Result<Inbound, String> {
+    let parsed: InboundBody = serde_json::from_slice(body).map_err(|error| {
+        format!("body is not a webhook message: {error} (expected {{\"id\", \"conversation\", \"text\"}})")
+    })?;
+    let (Some(id), Some(conversation)) = (id_text(&parsed.id), id_text(&parsed.conversation)) else {
+        return Err("id and conversation must be non-empty strings or numbers (at most 200 characters)".to_owned());
+    };
+    if parsed.text.trim().is_empty() {
+        return Err("text is empty".to_owned());
+    }
+    let kind = match parsed.kind.as_deref() {
+        None | Some("direct") => PeerKind::Direct,
+        Some("group") => PeerKind::Group,
+        Some(other) => {
+            return Err(format!("kind {other:?} is not direct or group"));
+        }
+    };
+    let sender = match &parsed.sender {
+        Some(sender) => Sender {
+            id: id_text(&sender.id).unwrap_or_else(|| conversation.clone()),
+            name: sender.name.clone(),
+            username: None,
+            is_bot: false,
+        },
+        None => Sender { id: conversation.clone(), name: None, username: None, is_bot: false },
+    };
+    Ok(Inbound {
+        channel: "webhook".to_owned(),
+        account: "default".to_owned(),
+        peer: Peer { kind, id: conversation.clone(), thread: None, title: None },
+        sender,
+        text: parsed.text,
+        media: Vec::new(),
+        reply_to: None,
+        platform_id: id.clone(),
+        message_id: Some(id.clone()),
+        timestamp_ms: openclaw_protocol::now_ms(),
+        mentioned: parsed.mentioned,
+        session_key: None,
+        route: json!({"conversation": conversation, "inReplyTo": id}),
+    })
 }
 
 #[async_trait]
@@ -377,5 +378,34 @@ impl Channel for WebhookChannel {
             Some(url) => Health { ok: true, detail: format!("inbound {}; replies to {url}", self.path) },
             None => Health { ok: false, detail: format!("inbound {}; no reply url (channels.webhook.url)", self.path) },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_message_reads_a_body_or_says_what_is_missing() {
+        let message = parse_message(br#"{"id": 7, "conversation": "c1", "text": "hi", "kind": "group"}"#).expect("ok");
+        assert_eq!(
+            (message.platform_id.as_str(), message.peer.kind, message.sender.id.as_str()),
+            ("7", PeerKind::Group, "c1")
+        );
+        assert!(parse_message(b"[]").expect_err("not an object").contains("expected"));
+        assert!(
+            parse_message(br#"{"id": "", "conversation": "c", "text": "x"}"#)
+                .expect_err("empty id")
+                .contains("non-empty")
+        );
+        assert_eq!(
+            parse_message(br#"{"id": 1, "conversation": "c", "text": " "}"#).expect_err("blank"),
+            "text is empty"
+        );
+        assert!(
+            parse_message(br#"{"id": 1, "conversation": "c", "text": "x", "kind": "room"}"#)
+                .expect_err("kind")
+                .contains("room")
+        );
     }
 }
