@@ -123,6 +123,15 @@ fn text_of(map: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// Reads the frontmatter of a whole SKILL.md (the body after it is the instructions, read when the skill is used).
+///
+/// # Errors
+/// What is missing or malformed, as [`FrontmatterError`] says it.
+pub fn read(text: &str) -> Result<Frontmatter, FrontmatterError> {
+    let (front, _) = split(text)?;
+    parse(front)
+}
+
 /// Parses the frontmatter text (between the `---` lines).
 pub fn parse(text: &str) -> Result<Frontmatter, FrontmatterError> {
     // YAML 1.2 scalars, as the reference's parser reads them (`y`, `yes`, `on` are strings).

@@ -107,8 +107,7 @@ pub fn install(
     let skill_file = fetched.join("SKILL.md");
     let text = std::fs::read_to_string(&skill_file).map_err(|_| InstallError::NoSkillFile(PathBuf::from(source)))?;
     let invalid = |message: String| InstallError::Invalid { path: PathBuf::from(source).join("SKILL.md"), message };
-    let (front, _) = frontmatter::split(&text).map_err(|error| invalid(error.to_string()))?;
-    let front = frontmatter::parse(front).map_err(|error| invalid(error.to_string()))?;
+    let front = frontmatter::read(&text).map_err(|error| invalid(error.to_string()))?;
     let fallback = local
         .canonicalize()
         .ok()

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use openclaw_config::{SkillEntry, SkillPermissions};
 use serde_json::Value;
 
-pub use frontmatter::{Frontmatter, FrontmatterError, OpenclawMeta, Requires};
+pub use frontmatter::{Frontmatter, FrontmatterError, OpenclawMeta, Requires, read as read_frontmatter};
 pub use install::{InstallError, install, remove};
 
 /// How deep below a root a SKILL.md is looked for.
@@ -183,8 +183,7 @@ fn load(root: &Path, dir: &Path, source: Source, max_file_bytes: u64) -> Result<
         return Err(format!("SKILL.md is {size} bytes, more than skills.limits.maxSkillFileBytes ({max_file_bytes})"));
     }
     let text = std::fs::read_to_string(&real_file).map_err(|error| format!("cannot read SKILL.md: {error}"))?;
-    let (front, _) = frontmatter::split(&text).map_err(|error| error.to_string())?;
-    let front = frontmatter::parse(front).map_err(|error| error.to_string())?;
+    let front = frontmatter::read(&text).map_err(|error| error.to_string())?;
     let name = front
         .name
         .clone()

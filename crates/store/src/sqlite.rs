@@ -753,6 +753,39 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 
+    /// A full disk (here: the database may not grow past its current size) is a clear `DiskFull` error, nothing
+    /// half-written remains, what was stored before is intact, and writing works again once there is room.
+    #[tokio::test]
+    async fn a_full_disk_is_a_clear_error_and_corrupts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.sqlite")).await.unwrap();
+        let message = |id: &str, size: usize| crate::NewInbound {
+            channel: "telegram".to_owned(),
+            account: "default".to_owned(),
+            platform_id: id.to_owned(),
+            conversation: "c1".to_owned(),
+            sender: "42".to_owned(),
+            payload: serde_json::json!({"text": "x".repeat(size)}),
+            received_at: 1,
+        };
+        store.accept_inbound(message("kept", 10), None).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&store.pool).await.unwrap();
+        // The pool's one connection may not grow the file any more.
+        sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let error = store.accept_inbound(message("too big", 200_000), None).await.unwrap_err();
+        assert!(matches!(error, StoreError::DiskFull(_)), "{error:?}");
+        assert!(error.to_string().contains("full"), "the message says so: {error}");
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
+        let pending = store.pending_inbound(10).await.unwrap();
+        assert_eq!(pending.iter().map(|r| r.platform_id.as_str()).collect::<Vec<_>>(), vec!["kept"]);
+        sqlx::query("PRAGMA max_page_count = 1073741823").execute(&store.pool).await.unwrap();
+        store.accept_inbound(message("too big", 200_000), None).await.unwrap();
+        assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
+    }
+
     #[tokio::test]
     async fn audit_log_refuses_updates_and_deletes() {
         let store = SqliteStore::in_memory().await.unwrap();

@@ -1,0 +1,19 @@
+//! `openclaw.json` (JSON5 with `${VAR}` substitution, `$include`s refused outside the state dir, validation).
+#![no_main]
+
+use std::sync::OnceLock;
+
+fn paths() -> &'static openclaw_config::Paths {
+    static PATHS: OnceLock<openclaw_config::Paths> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let state_dir = std::env::temp_dir().join("openclaw-fuzz-config");
+        openclaw_config::Paths { config_path: state_dir.join("openclaw.json"), state_dir, home: None }
+    })
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let env = |name: &str| (name == "FUZZ_VAR").then(|| "value".to_owned());
+        let _ = openclaw_config::load_str(text, paths(), &env);
+    }
+});
