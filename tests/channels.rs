@@ -385,11 +385,7 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
 async fn telegram_finds_a_cut_send_instead_of_repeating_it() {
     let Some(emulator) = telegram_emulator() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
-    let paths = openclaw_config::Paths {
-        state_dir: dir.path().to_owned(),
-        config_path: dir.path().join("openclaw.json"),
-        home: None,
-    };
+    let paths = openclaw_config::Paths::for_state_dir(dir.path().to_owned());
     let config = json!({"channels": {"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root()}}});
     let loaded = openclaw_config::load_str(&config.to_string(), &paths, &|_| None).expect("config");
     let (channels, errors) = openclaw_channels::build_all(&loaded, &|_| None);

@@ -5,10 +5,7 @@ use std::sync::OnceLock;
 
 fn paths() -> &'static openclaw_config::Paths {
     static PATHS: OnceLock<openclaw_config::Paths> = OnceLock::new();
-    PATHS.get_or_init(|| {
-        let state_dir = std::env::temp_dir().join("openclaw-fuzz-config");
-        openclaw_config::Paths { config_path: state_dir.join("openclaw.json"), state_dir, home: None }
-    })
+    PATHS.get_or_init(|| openclaw_config::Paths::for_state_dir(std::env::temp_dir().join("openclaw-fuzz-config")))
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

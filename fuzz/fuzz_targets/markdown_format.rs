@@ -8,16 +8,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let limit = 16 + usize::from(limit) * 4;
     for dialect in [Dialect::TelegramHtml, Dialect::Plain, Dialect::Markdown] {
-        let caps = Capabilities {
-            max_text: Some(limit),
-            chunk_limit: limit,
-            dialect,
-            media: false,
-            threads: false,
-            reactions: false,
-            edits: false,
-            typing: false,
-        };
+        let caps = Capabilities::text(Some(limit), limit, dialect);
         for chunk in format::render(text, &caps) {
             assert!(!chunk.trim().is_empty());
         }

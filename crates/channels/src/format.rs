@@ -356,16 +356,7 @@ mod tests {
     use super::*;
 
     fn caps(limit: usize, dialect: Dialect) -> Capabilities {
-        Capabilities {
-            max_text: Some(limit),
-            chunk_limit: limit,
-            dialect,
-            media: false,
-            threads: false,
-            reactions: false,
-            edits: false,
-            typing: false,
-        }
+        Capabilities::text(Some(limit), limit, dialect)
     }
 
     #[test]

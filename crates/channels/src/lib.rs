@@ -191,6 +191,22 @@ pub struct Capabilities {
     pub typing: bool,
 }
 
+impl Capabilities {
+    /// Text only: no media, threads, reactions, edits or typing (a channel adds what it does).
+    pub fn text(max_text: Option<usize>, chunk_limit: usize, dialect: Dialect) -> Self {
+        Capabilities {
+            max_text,
+            chunk_limit,
+            dialect,
+            media: false,
+            threads: false,
+            reactions: false,
+            edits: false,
+            typing: false,
+        }
+    }
+}
+
 /// Why a send failed, as far as retrying goes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {

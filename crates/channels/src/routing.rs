@@ -154,7 +154,7 @@ mod tests {
 
     fn loaded(text: &str) -> Loaded {
         let state_dir = std::env::temp_dir().join("openclaw-routing-test");
-        let paths = openclaw_config::Paths { config_path: state_dir.join("openclaw.json"), state_dir, home: None };
+        let paths = openclaw_config::Paths::for_state_dir(state_dir);
         openclaw_config::load_str(text, &paths, &|_| None).expect("config")
     }
 

@@ -435,10 +435,8 @@ impl Gateway {
         handle: runs::RunHandle,
         run_id: &str,
     ) -> Result<TurnOutcome, AgentError> {
-        let (abort, watcher) = runs::either(request.abort.take(), handle.abort.clone());
-        request.abort = Some(abort);
+        let _watch = runs::join_abort(&mut request, &handle.abort);
         let result = self.run_turn(profile, request, &mut |_| {}).await;
-        watcher.abort();
         self.runs.finish(handle, methods::final_payload(run_id, &result.as_ref()));
         result
     }

@@ -666,10 +666,9 @@ impl Run {
                 let _ = tx.send(payload);
             }
         };
-        let (abort, watcher) = crate::runs::either(turn.abort.take(), self.handle.abort.clone());
-        turn.abort = Some(abort);
+        let watch = crate::runs::join_abort(&mut turn, &self.handle.abort);
         let outcome = gateway.run_turn(profile, turn, &mut on_event).await;
-        watcher.abort();
+        drop(watch);
         drop(tx);
         let last_seq = forwarder.await.unwrap_or(0);
         let payload = final_payload(&self.run_id, &outcome.as_ref());

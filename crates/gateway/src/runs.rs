@@ -122,28 +122,34 @@ impl Runs {
     }
 }
 
-/// One abort switch that flips when either of two does (a channel's `/stop` and `chat.abort`). The returned task
-/// watches them; abort it when the turn ends.
-pub(crate) fn either(
-    turn: Option<watch::Receiver<bool>>,
-    run: watch::Receiver<bool>,
-) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
-    async fn flipped(receiver: Option<watch::Receiver<bool>>) {
-        if let Some(mut receiver) = receiver
-            && receiver.wait_for(|stop| *stop).await.is_ok()
-        {
-            return;
-        }
-        // No switch, or its sender is gone: this one never flips.
-        std::future::pending::<()>().await;
-    }
+/// Makes a turn stop when its run is aborted (`chat.abort`) as well as on its own switch (a channel's `/stop`).
+/// A turn without a switch of its own just takes the run's; otherwise a task watches both, for as long as the
+/// returned guard lives.
+pub(crate) fn join_abort(turn: &mut openclaw_agent::TurnRequest, run: &watch::Receiver<bool>) -> Option<AbortWatch> {
+    let Some(mut own) = turn.abort.take() else {
+        turn.abort = Some(run.clone());
+        return None;
+    };
+    let mut run = run.clone();
     let (tx, rx) = watch::channel(false);
     let watcher = tokio::spawn(async move {
+        // A switch whose sender is gone never flips.
         tokio::select! {
-            () = flipped(turn) => {}
-            () = flipped(Some(run)) => {}
+            Ok(_) = own.wait_for(|stop| *stop) => {}
+            Ok(_) = run.wait_for(|stop| *stop) => {}
+            else => return,
         }
         let _ = tx.send(true);
     });
-    (rx, watcher)
+    turn.abort = Some(rx);
+    Some(AbortWatch(watcher))
+}
+
+/// Stops the task of [`join_abort`] when dropped.
+pub(crate) struct AbortWatch(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortWatch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

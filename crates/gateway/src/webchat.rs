@@ -40,9 +40,16 @@ impl LiveRuns {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn insert(&self, run_id: &str, conn: Arc<Conn>, identity: Value) {
-        let waiting = Waiting { conn, identity, next_seq: watch::channel(Some(1)).0 };
-        self.lock().insert(run_id.to_owned(), waiting);
+    /// Registers the client waiting on a run, unless one already is (a second send of the same message keeps the
+    /// first client's stream). Returns whether it did.
+    fn insert(&self, run_id: &str, conn: Arc<Conn>, identity: Value) -> bool {
+        match self.lock().entry(run_id.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Waiting { conn, identity, next_seq: watch::channel(Some(1)).0 });
+                true
+            }
+        }
     }
 
     fn conn(&self, run_id: &str) -> Option<Arc<Conn>> {
@@ -119,23 +126,29 @@ async fn accept(gateway: &Arc<Gateway>, conn: &Arc<Conn>, params: &Value) -> Res
     let Some(host) = gateway.channels.get() else {
         return Err(unavailable("the gateway's channels are not running yet; retry in a moment"));
     };
-    gateway.webchat.insert(
-        run_id,
-        conn.clone(),
-        json!({"runId": run_id, "sessionKey": session_key, "agentId": agent.id}),
-    );
+    // Registered before the message is recorded: the dispatcher may start its turn at once.
+    let identity = json!({"runId": run_id, "sessionKey": session_key, "agentId": agent.id});
+    let waiting = gateway.webchat.insert(run_id, conn.clone(), identity);
     let inbound = WebChat::message(session_key, message, run_id, &conn.client_id);
-    match host.inbox().accept(&inbound, None).await {
-        Ok(Accepted::New(_)) => Ok(json!({"runId": run_id, "status": "started"})),
+    let accepted = host.inbox().accept(&inbound, None).await;
+    // A message still queued (sent before a restart) streams to the client that sent it again; otherwise nothing
+    // will run for this client.
+    let queued = match &accepted {
+        Ok(Accepted::New(_)) => true,
         Ok(Accepted::Duplicate(id)) => {
-            // Seen by an earlier process (or queued and not started): its state from the store.
-            let done = gateway.store.inbound(id).await.ok().flatten().is_some_and(|row| row.status != "pending");
-            Ok(json!({"runId": run_id, "status": if done { "ok" } else { "in_flight" }, "duplicate": true}))
+            gateway.store.inbound(*id).await.ok().flatten().is_some_and(|row| row.status == "pending")
         }
-        Err(error) => {
-            gateway.webchat.remove(run_id);
-            Err(unavailable(format!("cannot record the message: {error}")))
+        Err(_) => false,
+    };
+    if waiting && !queued {
+        gateway.webchat.remove(run_id);
+    }
+    match accepted {
+        Ok(Accepted::New(_)) => Ok(json!({"runId": run_id, "status": "started"})),
+        Ok(Accepted::Duplicate(_)) => {
+            Ok(json!({"runId": run_id, "status": if queued { "in_flight" } else { "ok" }, "duplicate": true}))
         }
+        Err(error) => Err(unavailable(format!("cannot record the message: {error}"))),
     }
 }
 

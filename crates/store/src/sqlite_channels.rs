@@ -190,7 +190,7 @@ pub(crate) async fn channel_cursor(pool: &SqlitePool, key: &str) -> Result<Optio
 }
 
 pub(crate) async fn set_channel_cursor(pool: &SqlitePool, key: &str, value: &str) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     set_cursor(&mut tx, key, value).await?;
     tx.commit().await.map_err(map_disk_full)?;
     Ok(())

@@ -321,15 +321,12 @@ impl Channel for Telegram {
     }
 
     fn capabilities(&self) -> Capabilities {
+        // What this channel does: text with typing, into forum topics. Media are read in as references only; the
+        // platform's edits and reactions are not offered (edits serve `find_sent` alone).
         Capabilities {
-            max_text: Some(MAX_TEXT),
-            chunk_limit: self.chunk_limit,
-            dialect: Dialect::TelegramHtml,
-            media: true,
             threads: true,
-            reactions: true,
-            edits: true,
             typing: true,
+            ..Capabilities::text(Some(MAX_TEXT), self.chunk_limit, Dialect::TelegramHtml)
         }
     }
 
@@ -386,13 +383,7 @@ impl Channel for Telegram {
         {
             body["reply_parameters"] = json!({"message_id": reply_to, "allow_sending_without_reply": true});
         }
-        let sent = match self.api.call("sendMessage", &body, Duration::from_secs(30)).await {
-            Err(ApiError::Api { code: 400, description, .. }) if description.contains("parse entities") => {
-                // Telegram refused the markup: send the same words without it.
-                self.api.call("sendMessage", &without_markup(body, chunk), Duration::from_secs(30)).await?
-            }
-            result => result?,
-        };
+        let sent = self.call_text("sendMessage", body, chunk, Duration::from_secs(30)).await?;
         Ok(sent["message_id"].as_i64().map(|id| id.to_string()))
     }
 
@@ -413,14 +404,8 @@ impl Channel for Telegram {
         for candidate in floor + 1..=floor + FIND_SENT_WINDOW {
             let mut body = message_body(route, chunk);
             body["message_id"] = json!(candidate);
-            let mut result = self.api.call("editMessageText", &body, timeout).await;
-            if let Err(ApiError::Api { code: 400, description, .. }) = &result
-                && description.contains("parse entities")
-            {
-                // The chunk went out as plain text (see `send`).
-                result = self.api.call("editMessageText", &without_markup(body, chunk), timeout).await;
-            }
-            match result {
+            // As `send` sent it: plain text if Telegram refused the markup.
+            match self.call_text("editMessageText", body, chunk, timeout).await {
                 Err(ApiError::Api { code: 400, description, .. }) if description.contains("not modified") => {
                     return Ok(Some(candidate.to_string()));
                 }
@@ -555,8 +540,9 @@ fn normalize(update: &Value, account: &str, me: Option<&Me>, reply_to: ReplyTo) 
     })
 }
 
-/// Reads a Telegram update (the JSON of `getUpdates` or a webhook call) as bot `@bot_username` would, with the
-/// default reply mode (the fuzz target reads updates through it).
+/// Reads a Telegram update (the JSON of `getUpdates` or a webhook call) as bot `@bot_username` would, quoting the
+/// message it answers (`replyToMode: first`, so the whole reply route is built); the fuzz target reads updates
+/// through it.
 pub fn parse_update(body: &[u8], bot_username: &str) -> Option<Inbound> {
     let update: Value = serde_json::from_slice(body).ok()?;
     let me = Me { id: 1, username: bot_username.to_owned() };
@@ -583,6 +569,17 @@ fn without_markup(mut body: Value, chunk: &str) -> Value {
 }
 
 impl Telegram {
+    /// Calls a text method with the chunk as HTML; when Telegram refuses the markup, with the same words as plain
+    /// text.
+    async fn call_text(&self, method: &str, body: Value, chunk: &str, timeout: Duration) -> Result<Value, ApiError> {
+        match self.api.call(method, &body, timeout).await {
+            Err(ApiError::Api { code: 400, description, .. }) if description.contains("parse entities") => {
+                self.api.call(method, &without_markup(body, chunk), timeout).await
+            }
+            result => result,
+        }
+    }
+
     async fn webhook_update(&self, inbox: &Inbox, headers: &HeaderMap, body: &[u8]) -> (StatusCode, &'static str) {
         let Some(webhook) = &self.webhook else { return (StatusCode::NOT_FOUND, "not found") };
         let given = headers.get("x-telegram-bot-api-secret-token").and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -70,17 +70,8 @@ impl Channel for WebChat {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_text: None,
-            // One answer is one event, however long.
-            chunk_limit: usize::MAX,
-            dialect: Dialect::Markdown,
-            media: false,
-            threads: false,
-            reactions: false,
-            edits: false,
-            typing: false,
-        }
+        // One answer is one event, however long.
+        Capabilities::text(None, usize::MAX, Dialect::Markdown)
     }
 
     fn policy(&self) -> &Policy {

@@ -295,16 +295,7 @@ impl Channel for WebhookChannel {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_text: None,
-            chunk_limit: self.chunk_limit,
-            dialect: Dialect::Markdown,
-            media: false,
-            threads: false,
-            reactions: false,
-            edits: false,
-            typing: false,
-        }
+        Capabilities::text(None, self.chunk_limit, Dialect::Markdown)
     }
 
     fn policy(&self) -> &Policy {
