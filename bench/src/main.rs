@@ -1,188 +1,571 @@
-//! `openclaw-bench`: runs the `openclaw` binary against an instant mock model on loopback and prints a table (and
-//! JSON with `--json`): start → `/readyz`, idle RSS, and `/v1/chat/completions` latency (p50/p99) and throughput,
-//! next to the same requests sent straight to the mock — the yardstick for what the gateway itself adds.
+//! `openclaw-bench`: every benchmark in one run, one table. It starts the instant mock model, then measures
+//! `openclaw` (ours), the bare `hello` yardstick and, with `--vs-reference`, the reference OpenClaw — each against the
+//! same mock, on the same machine, in the same run — and prints the columns side by side with the ratios, writing
+//! the table as markdown and JSON too. `--soak MINUTES` instead runs steady load on ours and fails when its memory
+//! grows past a bound.
 //!
-//! Usage: `cargo run --release -p openclaw-bench -- [--bin target/release/openclaw] [--requests N] [--concurrency C]`
+//! Usage: `cargo build --release -p openclaw -p openclaw-bench && target/release/openclaw-bench [--vs-reference]`
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+mod persist;
+mod servers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use openclaw_bench::{median, percentile, proc_status_mb};
-use openclaw_testkit::{ScriptedServer, openai};
+use openclaw_bench::mock::MockModel;
+use openclaw_bench::ws::Client;
+use openclaw_bench::{LoadResult, median, tree_rss_mb};
 use serde_json::{Value, json};
+use servers::{Kind, Server};
 
-/// Runs the `openclaw` binary against an instant mock model on loopback.
+/// Makes every WS turn's session new.
+static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs every benchmark and prints one table.
 #[derive(clap::Parser)]
 struct Options {
-    /// The binary to measure.
+    /// Our binary.
     #[arg(long, default_value = "target/release/openclaw")]
-    bin: String,
-    /// Requests per measured load.
-    #[arg(long, default_value_t = 2000)]
+    bin: PathBuf,
+    /// The yardstick binary.
+    #[arg(long, default_value = "target/release/hello")]
+    hello: PathBuf,
+    /// Also measure the reference OpenClaw (installed with shared/tools/reference-openclaw/install.sh).
+    #[arg(long)]
+    vs_reference: bool,
+    /// The reference's install script.
+    #[arg(long, default_value = "../shared/tools/reference-openclaw/install.sh")]
+    reference_install: PathBuf,
+    /// Starts measured per server (the reference's take ~20 s each).
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
+    /// `/v1/chat/completions` and WS `agent` turns per measurement (one client: latency).
+    #[arg(long, default_value_t = 1000)]
     requests: usize,
-    /// Concurrent clients.
+    /// Turns for the throughput measurement, with `--concurrency` clients.
+    #[arg(long, default_value_t = 4000)]
+    throughput_requests: usize,
+    /// Concurrent clients for throughput.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Print JSON instead of a table.
+    /// The reference's turns per measurement (each takes a quarter of a second or more).
+    #[arg(long, default_value_t = 40)]
+    reference_requests: usize,
+    /// Idle WebSocket client counts to measure memory at.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000, 10000])]
+    idle_clients: Vec<usize>,
+    /// Turns written by the persistence benchmark.
+    #[arg(long, default_value_t = 20000)]
+    persisted_turns: usize,
+    /// Where bench.json and bench.md go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Instead of the table: N minutes of steady load on ours, sampling memory.
     #[arg(long)]
-    json: bool,
+    soak: Option<f64>,
+    /// The soak fails when memory grows more than this many MB above the first fifth's peak.
+    #[arg(long, default_value_t = 16.0)]
+    soak_growth_mb: f64,
 }
 
-fn rss_mb(pid: u32) -> f64 {
-    proc_status_mb(&pid.to_string(), "VmRSS")
+/// One server's figures; `None` where a figure does not apply or could not be measured.
+#[derive(Default, Clone)]
+struct Column {
+    start_ms: Option<f64>,
+    idle_rss_mb: Option<f64>,
+    http: Option<LoadResult>,
+    http_throughput: Option<LoadResult>,
+    ws: Option<LoadResult>,
+    ws_throughput: Option<LoadResult>,
+    idle_client_kb: Vec<(usize, Option<f64>)>,
+    rss_after_mb: Option<f64>,
+    persisted_per_s: Option<f64>,
+    size_mb: Option<f64>,
+    /// Turns go to the mock model (not the yardstick).
+    calls_mock: bool,
+    notes: Vec<String>,
 }
 
-struct Gateway {
-    child: Child,
-    base: String,
+/// Sends `total` chat completions over `concurrency` clients.
+async fn http_load(server: &Server, total: usize, concurrency: usize) -> LoadResult {
+    let url = format!("{}/v1/chat/completions", server.http_base());
+    http_load_url(url, &server.token, &server.model, total, concurrency).await
 }
 
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(bin: &str, state: &std::path::Path) -> (Gateway, f64) {
-    let started = Instant::now();
-    let mut child = Command::new(bin)
-        .args(["gateway", "run", "--port", "0", "--token", "bench-token"])
-        .env("OPENCLAW_STATE_DIR", state)
-        .env("OPENCLAW_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the gateway");
-    let mut line = String::new();
-    let _ = std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
-    let address = line.split_whitespace().find_map(|w| w.strip_prefix("ws://")).unwrap_or_default().to_owned();
-    // Ready means /readyz answers 200.
-    loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
-            use std::io::{Read, Write};
-            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut head = [0_u8; 12];
-            if stream.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200" {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    (Gateway { child, base: format!("http://{address}") }, ms)
-}
-
-/// Sends `total` chat completions with `concurrency` workers; returns sorted latencies (ms) and requests/s.
-async fn load(url: String, token: Option<String>, model: &str, total: usize, concurrency: usize) -> (Vec<f64>, f64) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+async fn http_load_url(url: String, token: &str, model: &str, total: usize, concurrency: usize) -> LoadResult {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap_or_default();
     let body = json!({"model": model, "messages": [{"role": "user", "content": "ping"}]});
+    let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, token, body, counter) =
-            (client.clone(), url.clone(), token.clone(), body.clone(), counter.clone());
+        let (client, url, body, counter, token) =
+            (client.clone(), url.clone(), body.clone(), counter.clone(), token.to_owned());
         workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < total {
+            let (mut latencies, mut failed) = (Vec::new(), 0);
+            while counter.fetch_add(1, Ordering::SeqCst) < total {
                 let t0 = Instant::now();
-                let mut request = client.post(&url).json(&body);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let ok = match request.send().await {
+                let ok = match client.post(&url).bearer_auth(&token).json(&body).send().await {
                     Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
                     Err(_) => false,
                 };
                 if ok {
                     latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    failed += 1;
                 }
             }
-            latencies
+            (latencies, failed)
         }));
     }
-    let mut all = Vec::new();
+    collect(workers, started).await
+}
+
+async fn collect(workers: Vec<tokio::task::JoinHandle<(Vec<f64>, usize)>>, started: Instant) -> LoadResult {
+    let (mut all, mut failed) = (Vec::new(), 0);
     for worker in workers {
-        all.extend(worker.await.unwrap_or_default());
+        if let Ok((latencies, failures)) = worker.await {
+            all.extend(latencies);
+            failed += failures;
+        }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    let throughput = all.len() as f64 / seconds;
-    (all, throughput)
+    LoadResult::new(all, failed, started.elapsed().as_secs_f64())
+}
+
+/// Runs `total` WS `agent` turns over `concurrency` connections, each turn in a new session.
+async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResult {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        match Client::connect(&server.ws_url(), &server.token).await {
+            Ok(client) => clients.push(client),
+            Err(error) => eprintln!("  {}: WS connect failed: {error}", server.kind.label()),
+        }
+    }
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for (worker, mut client) in clients.into_iter().enumerate() {
+        let counter = counter.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut latencies, mut failed) = (Vec::new(), 0);
+            loop {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if n >= total {
+                    break;
+                }
+                let t0 = Instant::now();
+                let session = format!("agent:main:bench-{}-{worker}-{n}", SESSIONS.fetch_add(1, Ordering::SeqCst));
+                match client.agent("ping", &session).await {
+                    Ok(true) => latencies.push(t0.elapsed().as_secs_f64() * 1000.0),
+                    Ok(false) => failed += 1,
+                    Err(_) => {
+                        failed += total.saturating_sub(n);
+                        break;
+                    }
+                }
+            }
+            (latencies, failed)
+        }));
+    }
+    collect(workers, started).await
+}
+
+/// Opens `count` idle authenticated clients and returns the server's resident growth per client in KB.
+async fn idle_clients(server: &Server, count: usize) -> Result<f64, String> {
+    let before = tree_rss_mb(server.pid());
+    let url = server.ws_url();
+    let mut clients = Vec::with_capacity(count);
+    // Connect in waves so the server's accept queue never overflows.
+    for wave in (0..count).collect::<Vec<_>>().chunks(200) {
+        let handshakes = wave.iter().map(|_| Client::connect(&url, &server.token));
+        for result in futures::future::join_all(handshakes).await {
+            let client = result.map_err(|error| format!("client {} of {count}: {error}", clients.len() + 1))?;
+            clients.push(client.idle());
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = tree_rss_mb(server.pid());
+    for client in clients {
+        client.abort();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok((after - before) * 1024.0 / count as f64)
+}
+
+async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
+    let mut column = Column { calls_mock: kind != Kind::Hello, ..Column::default() };
+    let label = kind.label();
+    let setup = match servers::Setup::new(kind, opts, mock).await {
+        Ok(setup) => setup,
+        Err(error) => {
+            eprintln!("{label}: {error}");
+            column.notes.push(error);
+            return column;
+        }
+    };
+    column.size_mb = setup.size_mb();
+    let is_reference = kind == Kind::Reference;
+    let starts = if is_reference { opts.starts.min(3) } else { opts.starts };
+    let (mut start_ms, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..starts {
+        match setup.start().await {
+            Ok((server, ms)) => {
+                start_ms.push(ms);
+                // Let start-up work settle before reading the idle footprint.
+                tokio::time::sleep(Duration::from_millis(if is_reference { 5000 } else { 500 })).await;
+                rss.push(tree_rss_mb(server.pid()));
+                server.stop().await;
+            }
+            Err(error) => {
+                eprintln!("{label}: {error}");
+                column.notes.push(error);
+                return column;
+            }
+        }
+    }
+    column.start_ms = Some(median(&mut start_ms));
+    column.idle_rss_mb = Some(median(&mut rss));
+    eprintln!("{label}: start {:.1} ms, idle RSS {:.1} MB", column.start_ms.unwrap_or(0.0), median(&mut rss));
+
+    let server = match setup.start().await {
+        Ok((server, _)) => server,
+        Err(error) => {
+            column.notes.push(error);
+            return column;
+        }
+    };
+    let (requests, throughput) = if is_reference {
+        (opts.reference_requests, opts.reference_requests)
+    } else {
+        (opts.requests, opts.throughput_requests)
+    };
+    // Warm both paths, then measure one client (latency) and several (throughput).
+    let _ = http_load(&server, requests.min(50), 1).await;
+    let _ = ws_load(&server, requests.min(20), 1).await;
+    column.http = Some(http_load(&server, requests, 1).await);
+    column.http_throughput = Some(http_load(&server, throughput, opts.concurrency).await);
+    column.ws = Some(ws_load(&server, requests, 1).await);
+    column.ws_throughput = Some(ws_load(&server, throughput, opts.concurrency).await);
+    eprintln!("{label}: turns measured");
+    column.rss_after_mb = Some(tree_rss_mb(server.pid()));
+    for &count in &opts.idle_clients {
+        let kb = match idle_clients(&server, count).await {
+            Ok(kb) => Some(kb),
+            Err(error) => {
+                column.notes.push(format!("{count} idle clients: {error}"));
+                None
+            }
+        };
+        eprintln!("{label}: {count} idle clients: {kb:?} KB each");
+        column.idle_client_kb.push((count, kb));
+    }
+    server.stop().await;
+    column
+}
+
+fn fmt(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "—".to_owned(), |value| format!("{value:.digits$}"))
+}
+
+/// A table row: the figure for each column, and how ours compares (ratio ours / other).
+struct Row {
+    name: String,
+    unit: &'static str,
+    values: Vec<Option<f64>>,
+    /// Higher is better (throughput) rather than lower.
+    higher_better: bool,
+}
+
+fn rows(columns: &[(Kind, Column)], mock: &LoadResult) -> Vec<Row> {
+    let pick = |f: &dyn Fn(&Column) -> Option<f64>| columns.iter().map(|(_, column)| f(column)).collect::<Vec<_>>();
+    let load = |which: fn(&Column) -> &Option<LoadResult>, stat: fn(&LoadResult) -> f64| {
+        pick(&|column: &Column| which(column).as_ref().filter(|l| !l.latencies_ms.is_empty()).map(stat))
+    };
+    let mut rows = vec![
+        Row {
+            name: "start → /readyz (median)".into(),
+            unit: "ms",
+            values: pick(&|c| c.start_ms),
+            higher_better: false,
+        },
+        Row { name: "idle RSS (median)".into(), unit: "MB", values: pick(&|c| c.idle_rss_mb), higher_better: false },
+        Row {
+            name: "/v1/chat/completions p50, 1 client".into(),
+            unit: "ms",
+            values: load(|c| &c.http, LoadResult::p50),
+            higher_better: false,
+        },
+        Row {
+            name: "/v1/chat/completions p99, 1 client".into(),
+            unit: "ms",
+            values: load(|c| &c.http, LoadResult::p99),
+            higher_better: false,
+        },
+        Row {
+            name: "/v1 overhead over the mock alone, p50".into(),
+            unit: "ms",
+            values: pick(&|c| c.http.as_ref().filter(|_| c.calls_mock).map(|l| l.p50() - mock.p50())),
+            higher_better: false,
+        },
+        Row {
+            name: "/v1 overhead over the mock alone, p99".into(),
+            unit: "ms",
+            values: pick(&|c| c.http.as_ref().filter(|_| c.calls_mock).map(|l| l.p99() - mock.p99())),
+            higher_better: false,
+        },
+        Row {
+            name: "/v1/chat/completions throughput".into(),
+            unit: "turns/s",
+            values: load(|c| &c.http_throughput, |l| l.per_second),
+            higher_better: true,
+        },
+        Row {
+            name: "WS agent p50, 1 client".into(),
+            unit: "ms",
+            values: load(|c| &c.ws, LoadResult::p50),
+            higher_better: false,
+        },
+        Row {
+            name: "WS agent p99, 1 client".into(),
+            unit: "ms",
+            values: load(|c| &c.ws, LoadResult::p99),
+            higher_better: false,
+        },
+        Row {
+            name: "WS agent throughput".into(),
+            unit: "turns/s",
+            values: load(|c| &c.ws_throughput, |l| l.per_second),
+            higher_better: true,
+        },
+        Row { name: "RSS after the turns".into(), unit: "MB", values: pick(&|c| c.rss_after_mb), higher_better: false },
+    ];
+    let counts: Vec<usize> =
+        columns.first().map(|(_, c)| c.idle_client_kb.iter().map(|(n, _)| *n).collect()).unwrap_or_default();
+    for count in counts {
+        rows.push(Row {
+            name: format!("RSS per idle WS client, {count} clients"),
+            unit: "KB",
+            values: pick(&|c| c.idle_client_kb.iter().find(|(n, _)| *n == count).and_then(|(_, kb)| *kb)),
+            higher_better: false,
+        });
+    }
+    rows.push(Row {
+        name: "persisted turns/s (store, 8 writers)".into(),
+        unit: "turns/s",
+        values: pick(&|c| c.persisted_per_s),
+        higher_better: true,
+    });
+    rows.push(Row { name: "install size".into(), unit: "MB", values: pick(&|c| c.size_mb), higher_better: false });
+    rows
+}
+
+/// "ours is N× better" (or worse), from ours and another column's figure.
+fn ratio(ours: Option<f64>, other: Option<f64>, higher_better: bool) -> Option<f64> {
+    let (ours, other) = (ours?, other?);
+    if ours <= 0.0 || other <= 0.0 {
+        return None;
+    }
+    Some(if higher_better { ours / other } else { other / ours })
+}
+
+fn markdown(columns: &[(Kind, Column)], rows: &[Row]) -> String {
+    let mut header = "| figure | unit |".to_owned();
+    let mut rule = "|---|---|".to_owned();
+    for (kind, _) in columns {
+        header.push_str(&format!(" {} |", kind.label()));
+        rule.push_str("---:|");
+    }
+    for (kind, _) in columns.iter().skip(1) {
+        header.push_str(&format!(" ours vs {} |", kind.label()));
+        rule.push_str("---:|");
+    }
+    let mut out = format!("{header}\n{rule}\n");
+    for row in rows {
+        let digits = if row.unit == "ms" { 2 } else { 1 };
+        out.push_str(&format!("| {} | {} |", row.name, row.unit));
+        for value in &row.values {
+            out.push_str(&format!(" {} |", fmt(*value, digits)));
+        }
+        for other in row.values.iter().skip(1) {
+            let better = ratio(row.values[0], *other, row.higher_better);
+            out.push_str(&format!(" {} |", better.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"))));
+        }
+        out.push('\n');
+    }
+    out.push_str("\nRatios read \"ours is N× better\" (below 1: the other is better).\n");
+    for (kind, column) in columns {
+        for note in &column.notes {
+            out.push_str(&format!("\n- {}: {note}", kind.label()));
+        }
+    }
+    out
+}
+
+fn json_of(columns: &[(Kind, Column)], rows: &[Row], opts: &Options) -> Value {
+    let figures: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let mut figure = json!({"figure": row.name, "unit": row.unit, "higherIsBetter": row.higher_better});
+            for ((kind, _), value) in columns.iter().zip(&row.values) {
+                figure[kind.label()] = json!(value);
+            }
+            figure
+        })
+        .collect();
+    let failed: Value = columns
+        .iter()
+        .map(|(kind, c)| {
+            let failed = [&c.http, &c.http_throughput, &c.ws, &c.ws_throughput]
+                .iter()
+                .filter_map(|l| l.as_ref().map(|l| l.failed))
+                .sum::<usize>();
+            (kind.label().to_owned(), json!({"failedTurns": failed, "notes": c.notes}))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    json!({
+        "date": openclaw_protocol::now_iso(),
+        "machine": machine(),
+        "requests": opts.requests, "throughputRequests": opts.throughput_requests,
+        "concurrency": opts.concurrency, "referenceRequests": opts.reference_requests,
+        "figures": figures, "servers": failed,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} × {cpu}, Linux {}", kernel.trim())
+}
+
+async fn soak(opts: &Options, mock: &MockModel, minutes: f64) -> bool {
+    let setup = match servers::Setup::new(Kind::Ours, opts, mock).await {
+        Ok(setup) => setup,
+        Err(error) => {
+            eprintln!("soak: {error}");
+            return false;
+        }
+    };
+    let server = match setup.start().await {
+        Ok((server, _)) => server,
+        Err(error) => {
+            eprintln!("soak: {error}");
+            return false;
+        }
+    };
+    let server = Arc::new(server);
+    let until = Instant::now() + Duration::from_secs_f64(minutes * 60.0);
+    let warm_until = Instant::now() + Duration::from_secs_f64(minutes * 12.0);
+    // Steady load: half the clients over HTTP, half over WS, each in a loop of small batches.
+    let mut load = Vec::new();
+    for worker in 0..opts.concurrency {
+        let server = server.clone();
+        load.push(tokio::spawn(async move {
+            let mut done = 0;
+            while Instant::now() < until {
+                let batch =
+                    if worker % 2 == 0 { http_load(&server, 50, 1).await } else { ws_load(&server, 50, 1).await };
+                done += batch.latencies_ms.len();
+            }
+            done
+        }));
+    }
+    let (mut warm_peak, mut worst, mut samples) = (0.0_f64, 0.0_f64, Vec::new());
+    let started = Instant::now();
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let rss = tree_rss_mb(server.pid());
+        samples.push((started.elapsed().as_secs(), rss));
+        if Instant::now() < warm_until {
+            warm_peak = warm_peak.max(rss);
+        } else {
+            worst = worst.max(rss);
+        }
+        eprintln!("soak: {:>5} s  RSS {rss:.1} MB", started.elapsed().as_secs());
+    }
+    let mut turns = 0;
+    for worker in load {
+        turns += worker.await.unwrap_or(0);
+    }
+    let growth = worst - warm_peak;
+    let ok = growth <= opts.soak_growth_mb;
+    println!(
+        "soak: {minutes} min, {turns} turns ({:.0}/s), RSS peak in the first fifth {warm_peak:.1} MB, later peak \
+         {worst:.1} MB: growth {growth:.1} MB (bound {} MB) — {}",
+        turns as f64 / started.elapsed().as_secs_f64(),
+        opts.soak_growth_mb,
+        if ok { "PASS" } else { "FAIL" }
+    );
+    let _ = std::fs::create_dir_all(&opts.out);
+    let report = json!({"minutes": minutes, "turns": turns, "warmPeakMb": warm_peak, "laterPeakMb": worst,
+                        "growthMb": growth, "boundMb": opts.soak_growth_mb, "pass": ok, "samples": samples});
+    let _ = std::fs::write(opts.out.join("soak.json"), report.to_string());
+    if let Ok(server) = Arc::try_unwrap(server) {
+        server.stop().await;
+    }
+    ok
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = <Options as clap::Parser>::parse();
-    let mock = ScriptedServer::start().await;
-    mock.set_fallback(openai::text("pong"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state");
-    let config = json!({
-        "gateway": {"http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
-        "agents": {"defaults": {"model": "mock/mock-1"}},
-        "models": {"providers": {"mock": {"baseUrl": format!("{}/v1", mock.url()), "api": "openai-completions",
-                                          "models": [{"id": "mock-1", "name": "mock-1"}]}}},
-    });
-    std::fs::create_dir_all(&state).expect("state dir");
-    std::fs::write(state.join("openclaw.json"), config.to_string()).expect("config");
-
-    let mut starts = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..5 {
-        let (gateway, ms) = start_gateway(&opts.bin, &state);
-        starts.push(ms);
-        std::thread::sleep(Duration::from_millis(300));
-        rss.push(rss_mb(gateway.child.id()));
+    servers::raise_file_limit();
+    let mock = match MockModel::start(0).await {
+        Ok(mock) => mock,
+        Err(error) => {
+            eprintln!("cannot start the mock model: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(minutes) = opts.soak {
+        return if soak(&opts, &mock, minutes).await {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::FAILURE
+        };
     }
-    let (gateway, _) = start_gateway(&opts.bin, &state);
-    // Warm up both paths, then measure the mock alone and the gateway in front of it.
-    let _ = load(format!("{}/v1/chat/completions", mock.url()), None, "mock-1", 200, opts.concurrency).await;
-    let url = format!("{}/v1/chat/completions", gateway.base);
-    let _ = load(url.clone(), Some("bench-token".into()), "openclaw", 200, opts.concurrency).await;
-    let (direct, direct_rps) =
-        load(format!("{}/v1/chat/completions", mock.url()), None, "mock-1", opts.requests, opts.concurrency).await;
-    let (through, through_rps) =
-        load(url, Some("bench-token".into()), "openclaw", opts.requests, opts.concurrency).await;
-    let idle_after = rss_mb(gateway.child.id());
-    drop(gateway);
-
-    let result = json!({
-        "start_to_ready_ms_median": median(&mut starts),
-        "idle_rss_mb_median": median(&mut rss),
-        "rss_after_load_mb": idle_after,
-        "requests": opts.requests,
-        "concurrency": opts.concurrency,
-        "mock_alone": {"p50_ms": percentile(&direct, 50.0), "p99_ms": percentile(&direct, 99.0), "rps": direct_rps, "ok": direct.len()},
-        "through_gateway": {"p50_ms": percentile(&through, 50.0), "p99_ms": percentile(&through, 99.0), "rps": through_rps, "ok": through.len()},
-        "gateway_overhead_p50_ms": percentile(&through, 50.0) - percentile(&direct, 50.0),
-        "gateway_overhead_p99_ms": percentile(&through, 99.0) - percentile(&direct, 99.0),
-    });
-    if opts.json {
-        println!("{result}");
-        return;
+    // The mock model alone, one client: what a turn costs without any gateway.
+    let mock_url = format!("{}/chat/completions", mock.base_url());
+    let _ = http_load_url(mock_url.clone(), "", "mock-1", 200, 1).await;
+    let mock_alone = http_load_url(mock_url, "", "mock-1", opts.requests, 1).await;
+    eprintln!("mock alone: p50 {:.3} ms, p99 {:.3} ms", mock_alone.p50(), mock_alone.p99());
+    let mut kinds = vec![Kind::Ours, Kind::Hello];
+    if opts.vs_reference {
+        kinds.push(Kind::Reference);
     }
-    let row = |name: &str, value: &Value| println!("{name:<44} {value}");
-    row("start -> /readyz, ms (median of 5)", &result["start_to_ready_ms_median"]);
-    row("idle RSS, MB (median of 5)", &result["idle_rss_mb_median"]);
-    row("RSS after the load, MB", &result["rss_after_load_mb"]);
-    row(
-        "mock alone: p50 / p99 ms, req/s",
-        &json!([result["mock_alone"]["p50_ms"], result["mock_alone"]["p99_ms"], result["mock_alone"]["rps"]]),
-    );
-    row(
-        "through the gateway: p50 / p99 ms, req/s",
-        &json!([
-            result["through_gateway"]["p50_ms"],
-            result["through_gateway"]["p99_ms"],
-            result["through_gateway"]["rps"]
-        ]),
-    );
-    row(
-        "gateway overhead: p50 / p99 ms",
-        &json!([result["gateway_overhead_p50_ms"], result["gateway_overhead_p99_ms"]]),
-    );
+    let mut columns = Vec::new();
+    for kind in kinds {
+        let mut column = measure(kind, &opts, &mock).await;
+        if kind == Kind::Ours {
+            match persist::turns_per_second(opts.persisted_turns, opts.concurrency).await {
+                Ok(rate) => column.persisted_per_s = Some(rate),
+                Err(error) => column.notes.push(format!("persisted turns: {error}")),
+            }
+        }
+        columns.push((kind, column));
+    }
+    let rows = rows(&columns, &mock_alone);
+    let table = markdown(&columns, &rows);
+    println!("{table}");
+    let _ = std::fs::create_dir_all(&opts.out);
+    let mut json = json_of(&columns, &rows, &opts);
+    json["mockAlone"] = json!({"p50Ms": mock_alone.p50(), "p99Ms": mock_alone.p99()});
+    let written = std::fs::write(opts.out.join("bench.md"), &table).and_then(|()| {
+        std::fs::write(opts.out.join("bench.json"), serde_json::to_string_pretty(&json).unwrap_or_default())
+    });
+    match written {
+        Ok(()) => eprintln!("wrote {}/bench.md and bench.json", opts.out.display()),
+        Err(error) => eprintln!("cannot write to {}: {error}", opts.out.display()),
+    }
+    std::process::ExitCode::SUCCESS
 }

@@ -268,6 +268,8 @@ fn tool_audit(
 struct Turn {
     run_id: String,
     session: SessionRecord,
+    /// The session window was opened by this turn.
+    fresh: bool,
     entries: Vec<TranscriptEntry>,
     leaf: Option<String>,
     usage: Usage,
@@ -369,10 +371,11 @@ impl AgentRuntime {
     ) -> Result<TurnOutcome, AgentError> {
         let _lane = self.lanes.acquire(&request.session_key).await;
         self.bootstrap(&agent.workspace)?;
-        let session = match self.store.active_session(&request.session_key).await? {
-            Some(session) => session,
+        let (session, fresh) = match self.store.active_session(&request.session_key).await? {
+            Some(session) => (session, false),
             None => {
-                self.store
+                let session = self
+                    .store
                     .open_session(NewSession {
                         session_key: request.session_key.clone(),
                         agent_id: agent.id.clone(),
@@ -381,7 +384,8 @@ impl AgentRuntime {
                         cwd: agent.workspace.display().to_string(),
                         reason: "initial".to_owned(),
                     })
-                    .await?
+                    .await?;
+                (session, true)
             }
         };
         let run_id = new_id();
@@ -400,6 +404,7 @@ impl AgentRuntime {
             run_id: run_id.clone(),
             leaf: session.leaf_entry_id.clone(),
             session,
+            fresh,
             entries: Vec::new(),
             usage: Usage::default(),
             audit: Vec::new(),
@@ -520,7 +525,8 @@ impl AgentRuntime {
         turn: &mut Turn,
         on_event: &mut (dyn FnMut(&AgentEvent) + Send),
     ) -> Result<TurnOutcome, TurnFailure> {
-        let stored = self.store.transcript(&turn.session.session_id).await?;
+        // A window opened for this turn holds only its header: no history to read.
+        let stored = if turn.fresh { Vec::new() } else { self.store.transcript(&turn.session.session_id).await? };
         let entries: Vec<TranscriptEntry> = stored.into_iter().map(|stored| stored.entry).collect();
         let branch = active_branch(&entries, turn.session.leaf_entry_id.as_deref());
         let mut context = context_messages(&branch);

@@ -20,13 +20,13 @@ mod http;
 mod limit;
 mod methods;
 mod openai;
+mod presence;
 mod reload;
 mod runs;
 mod tools_http;
 mod webchat;
 mod ws;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -116,7 +116,8 @@ pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Broadcast {
     pub(crate) event: &'static str,
-    pub(crate) payload: Value,
+    /// The payload's JSON, serialized once for every connection.
+    pub(crate) payload: Arc<str>,
     /// The scope a connection needs; `None`: every authenticated connection.
     pub(crate) scope: Option<&'static str>,
     /// Only for connections subscribed to this session's messages.
@@ -146,8 +147,7 @@ pub struct Gateway {
     /// Events for every connection (presence, health, config.changed, session.message).
     events: broadcast::Sender<Broadcast>,
     /// Connected clients by connection id (`system-presence`).
-    presence: Mutex<BTreeMap<String, Value>>,
-    presence_version: AtomicU64,
+    presence: presence::Presence,
     health_version: AtomicU64,
     /// A reload found a change that needs a new process: `serve` stops and the binary starts itself again.
     restart: AtomicBool,
@@ -195,8 +195,7 @@ impl Gateway {
             runs: runs::Runs::default(),
             shutdown: tokio::sync::watch::channel(false).0,
             events: broadcast::channel(1024).0,
-            presence: Mutex::default(),
-            presence_version: AtomicU64::new(0),
+            presence: presence::Presence::default(),
             health_version: AtomicU64::new(0),
             restart: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
@@ -234,44 +233,36 @@ impl Gateway {
 
     /// Sends an event to every connection allowed to see it.
     pub(crate) fn broadcast(&self, event: &'static str, payload: Value, scope: Option<&'static str>) {
-        let _ = self.events.send(Broadcast { event, payload, scope, session_key: None });
+        let _ = self.events.send(Broadcast { event, payload: payload.to_string().into(), scope, session_key: None });
     }
 
     pub(crate) fn subscribe_events(&self) -> broadcast::Receiver<Broadcast> {
         self.events.subscribe()
     }
 
-    /// Records a connected client and tells everyone (`presence`).
+    /// Records a connected client; the presence task tells everyone.
     pub(crate) fn presence_join(&self, conn_id: &str, entry: Value) {
-        self.lock_presence().insert(conn_id.to_owned(), entry);
-        self.presence_changed();
+        self.presence.join(conn_id, entry);
     }
 
-    /// Forgets a disconnected client and tells everyone.
+    /// Forgets a disconnected client; the presence task tells everyone.
     pub(crate) fn presence_leave(&self, conn_id: &str) {
-        if self.lock_presence().remove(conn_id).is_some() {
-            self.presence_changed();
-        }
+        self.presence.leave(conn_id);
     }
 
-    fn lock_presence(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Value>> {
-        self.presence.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The connected clients, as `system-presence` and `hello-ok.snapshot.presence` show them.
+    /// Every connected client (`system-presence`).
     pub(crate) fn presence_list(&self) -> Vec<Value> {
-        self.lock_presence().values().cloned().collect()
+        self.presence.all()
+    }
+
+    /// The most recent connected clients, as `hello-ok.snapshot.presence` and `presence` events show them.
+    pub(crate) fn presence_shown(&self) -> Vec<Value> {
+        self.presence.shown()
     }
 
     /// `{presence, health}` counters clients use to order snapshots.
     pub(crate) fn state_version(&self) -> Value {
-        json!({"presence": self.presence_version.load(Ordering::SeqCst), "health": self.health_version.load(Ordering::SeqCst)})
-    }
-
-    fn presence_changed(&self) {
-        self.presence_version.fetch_add(1, Ordering::SeqCst);
-        let payload = json!({"presence": self.presence_list(), "stateVersion": self.state_version()});
-        self.broadcast("presence", payload, None);
+        json!({"presence": self.presence.version(), "health": self.health_version.load(Ordering::SeqCst)})
     }
 
     /// Queues a system event for a session's next turn; `coalesced` when it repeats the last one still waiting.
@@ -316,7 +307,9 @@ impl Gateway {
                     let _ = self.events.send(Broadcast {
                         event: "session.message",
                         payload: json!({"sessionKey": session_key, "sessionId": session_id, "messageId": entry_id,
-                                        "message": message, "ts": openclaw_protocol::now_ms()}),
+                                        "message": message, "ts": openclaw_protocol::now_ms()})
+                        .to_string()
+                        .into(),
                         scope: Some("operator.read"),
                         session_key: Some(session_key.clone()),
                     });
@@ -355,6 +348,33 @@ impl Gateway {
     fn uptime_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
+}
+
+/// Pushes a `presence` event when clients came or went, at most every [`presence::EVERY`].
+fn spawn_presence_events(gateway: &Arc<Gateway>) {
+    let weak = Arc::downgrade(gateway);
+    let mut shutdown = gateway.shutdown_signal();
+    tokio::spawn(async move {
+        let mut sent_version = 0;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(presence::EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+            let Some(gateway) = weak.upgrade() else { return };
+            let version = gateway.presence.version();
+            if version == sent_version {
+                continue;
+            }
+            let mut payload = json!({"presence": gateway.presence_shown(), "stateVersion": gateway.state_version()});
+            let count = gateway.presence.count();
+            if count > presence::SHOWN {
+                payload["presenceCount"] = json!(count);
+            }
+            gateway.broadcast("presence", payload, None);
+            sent_version = version;
+        }
+    });
 }
 
 /// Pushes a `health` event when something changed (a turn finished), at most once a second, and every tick
@@ -479,10 +499,15 @@ pub async fn serve(
     let _ = gateway.channels.set(channels);
     reload::spawn_watcher(&gateway);
     spawn_health_events(&gateway);
+    spawn_presence_events(&gateway);
     gateway.set_ready();
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(address = %address, "Gateway ready.");
     let draining = gateway.clone();
+    // Small frames (one turn's events) go out at once rather than after a delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             // An outside signal, or a reload that needs a new process.

@@ -24,6 +24,9 @@ use crate::device::Refusal;
 use crate::{Gateway, VERSION, methods, secret_eq};
 use openclaw_store::{DeviceRecord, DeviceToken};
 
+/// Read and write buffer of a connection.
+const WS_BUFFER_BYTES: usize = 8 * 1024;
+
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Close codes of the reference: 1002 protocol errors, 1008 auth failures, 1009 frames too large.
 const CLOSE_PROTOCOL: u16 = 1002;
@@ -51,8 +54,12 @@ async fn upgrade(
     State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> impl IntoResponse {
+    // Buffers of 8 KiB (tungstenite's default is 128 KiB each way): an idle client should cost kilobytes; larger
+    // frames still arrive whole, the buffer grows for them.
     ws.max_message_size(MAX_PAYLOAD_BYTES)
         .max_frame_size(MAX_PAYLOAD_BYTES)
+        .read_buffer_size(WS_BUFFER_BYTES)
+        .write_buffer_size(WS_BUFFER_BYTES)
         .on_upgrade(move |socket| async move { connection(socket, gateway, peer).await })
 }
 
@@ -84,6 +91,14 @@ impl Conn {
     pub(crate) async fn event(&self, name: &str, payload: Value) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         send_frame(&self.tx, &EventFrame::new(name, payload, Some(seq))).await;
+    }
+
+    /// Sends an event whose payload is already JSON text (a broadcast, serialized once for every connection).
+    pub(crate) async fn event_json(&self, name: &str, payload: &str) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let name = serde_json::to_string(name).unwrap_or_default();
+        let text = format!(r#"{{"type":"event","event":{name},"payload":{payload},"seq":{seq}}}"#);
+        let _ = self.tx.send(Message::Text(text.into())).await;
     }
 
     /// Starts or stops `session.message` events for a session.
@@ -154,7 +169,7 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
     loop {
         tokio::select! {
             broadcast = events.recv() => match broadcast {
-                Ok(broadcast) if conn.wants(&broadcast) => conn.event(broadcast.event, broadcast.payload).await,
+                Ok(broadcast) if conn.wants(&broadcast) => conn.event_json(broadcast.event, &broadcast.payload).await,
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(conn = %conn.conn_id, missed, "A slow client missed broadcast events.");
@@ -301,7 +316,7 @@ async fn handshake(
         "server": {"version": VERSION, "connId": conn_id, "bootId": gateway.boot_id},
         "features": {"methods": methods::METHODS, "events": methods::EVENTS},
         "snapshot": {
-            "presence": gateway.presence_list(),
+            "presence": gateway.presence_shown(),
             "health": {"ok": true},
             "stateVersion": gateway.state_version(),
             "uptimeMs": gateway.uptime_ms(),

@@ -17,12 +17,20 @@ use crate::{
     Store, StoreError, StoredEntry, TurnCommit,
 };
 
+/// Read-only connections beside the writer.
+const READERS: u32 = 2;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// The one writing connection: SQLite takes one writer at a time, and queueing writers here (rather than in
+    /// SQLite's sleeping busy handler) keeps them in order and fast.
     pool: SqlitePool,
+    /// Read-only connections for the reads of a turn (WAL lets them run beside the writer); the writer's pool for
+    /// an in-memory database, which exists only on its one connection.
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -40,7 +48,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options, 1, &url).await
+        let reader_options = options.clone().read_only(true).create_if_missing(false);
+        let store = Self::connect(options, 1, &url).await?;
+        // Opened after the migrations ran, so the readers see the schema.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(reader_options)
+            .await
+            .map_err(|source| StoreError::Open { path: url.clone(), source })?;
+        Ok(SqliteStore { reader, ..store })
     }
 
     /// An in-memory database (tests and benchmarks).
@@ -62,11 +78,12 @@ impl SqliteStore {
             .await
             .map_err(|source| StoreError::Open { path: label.to_owned(), source })?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { reader: pool.clone(), pool })
     }
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
+        self.reader.close().await;
         self.pool.close().await;
     }
 }
@@ -132,6 +149,43 @@ const INSERT_ENTRY: &str = "INSERT INTO transcript_entries \
 const INSERT_AUDIT: &str = "INSERT INTO audit_log \
     (ts, actor, action, agent_id, session_key, run_id, outcome, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
+/// Entries per `INSERT` (8 parameters each, well under SQLite's 32,766).
+const ENTRIES_PER_INSERT: usize = 256;
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// One statement appending `count` entries to a session's transcript, numbered after its last entry. SQLite
+/// evaluates the `base` subquery before inserting, since the statement reads the table it writes. Binds: see
+/// [`bind_entries`].
+fn entries_sql(count: usize) -> String {
+    let rows = vec!["(?, ?, ?, ?, ?)"; count].join(", ");
+    format!(
+        "INSERT INTO transcript_entries (session_id, seq, entry_id, parent_id, entry_type, run_id, entry_json, \
+         created_at) SELECT ?, base.next + v.column1, v.column2, v.column3, v.column4, ?, v.column5, ? \
+         FROM (SELECT COALESCE(MAX(seq), -1) + 1 AS next FROM transcript_entries WHERE session_id = ?) AS base, \
+         (VALUES {rows}) AS v;"
+    )
+}
+
+fn bind_entries<'q>(
+    mut query: SqliteQuery<'q>,
+    session_id: &str,
+    run_id: &str,
+    entries: &[TranscriptEntry],
+    now: i64,
+) -> SqliteQuery<'q> {
+    query = query.bind(session_id.to_owned()).bind(run_id.to_owned()).bind(now).bind(session_id.to_owned());
+    for (index, entry) in entries.iter().enumerate() {
+        query = query
+            .bind(index as i64)
+            .bind(entry.id().to_owned())
+            .bind(entry.parent_id().map(str::to_owned))
+            .bind(entry.kind())
+            .bind(serde_json::to_string(entry).unwrap_or_default());
+    }
+    query
+}
+
 async fn insert_audit(conn: &mut sqlx::SqliteConnection, event: &AuditEvent) -> Result<()> {
     sqlx::query(INSERT_AUDIT)
         .bind(now_ms())
@@ -163,7 +217,7 @@ impl Store for SqliteStore {
     async fn active_session(&self, session_key: &str) -> Result<Option<SessionRecord>> {
         let row = sqlx::query("SELECT * FROM sessions WHERE session_key = ? AND status = 'active'")
             .bind(session_key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(session_from_row).transpose()
     }
@@ -194,9 +248,10 @@ impl Store for SqliteStore {
             cwd: new.cwd.clone(),
             parent_session: None,
         });
-        sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
-             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, 1, ?, ?)",
+             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, 1, ?, ?) \
+             RETURNING *",
         )
         .bind(&session_id)
         .bind(&new.session_key)
@@ -207,9 +262,10 @@ impl Store for SqliteStore {
         .bind(&new.display_name)
         .bind(now)
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_disk_full)?;
+        let session = session_from_row(&row)?;
         sqlx::query(INSERT_ENTRY)
             .bind(&session_id)
             .bind(0_i64)
@@ -223,7 +279,7 @@ impl Store for SqliteStore {
             .await
             .map_err(map_disk_full)?;
         tx.commit().await.map_err(map_disk_full)?;
-        self.session(&session_id).await?.ok_or(StoreError::NoSession(session_id))
+        Ok(session)
     }
 
     async fn end_session(&self, session_key: &str) -> Result<bool> {
@@ -247,7 +303,7 @@ impl Store for SqliteStore {
     async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>> {
         let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
             .bind(session_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(session_from_row).transpose()
     }
@@ -260,7 +316,7 @@ impl Store for SqliteStore {
         .bind(agent_id)
         .bind(active_only)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(session_from_row).collect()
     }
@@ -271,7 +327,7 @@ impl Store for SqliteStore {
         )
         .bind(agent_id)
         .bind(active_only)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await?;
         Ok(count)
     }
@@ -281,7 +337,7 @@ impl Store for SqliteStore {
             "SELECT seq, entry_id, run_id, entry_json FROM transcript_entries WHERE session_id = ? ORDER BY seq",
         )
         .bind(session_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {
@@ -316,73 +372,71 @@ impl Store for SqliteStore {
     async fn commit_turn(&self, turn: TurnCommit) -> Result<()> {
         let mut tx = begin(&self.pool).await?;
         let now = now_ms();
-        let mut seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM transcript_entries WHERE session_id = ?")
-                .bind(&turn.session_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut leaf: Option<String> = None;
-        let mut compactions = 0_i64;
-        for entry in &turn.entries {
-            let json = serde_json::to_string(entry).unwrap_or_default();
-            sqlx::query(INSERT_ENTRY)
-                .bind(&turn.session_id)
-                .bind(seq)
-                .bind(entry.id())
-                .bind(entry.parent_id())
-                .bind(entry.kind())
-                .bind(&turn.run_id)
-                .bind(json)
-                .bind(now)
+        let leaf = turn.entries.last().map(|entry| entry.id().to_owned());
+        let compactions =
+            turn.entries.iter().filter(|entry| matches!(entry, TranscriptEntry::Compaction(_))).count() as i64;
+        // All of a turn's statements go to SQLite's worker in one batch (one hop instead of one per statement);
+        // a turn with more entries than one statement takes sends the extra ones first.
+        let mut chunks: Vec<&[TranscriptEntry]> = turn.entries.chunks(ENTRIES_PER_INSERT).collect();
+        let last_chunk = chunks.pop().unwrap_or_default();
+        for entries in chunks {
+            let sql = entries_sql(entries.len());
+            bind_entries(sqlx::query(sqlx::AssertSqlSafe(sql)), &turn.session_id, &turn.run_id, entries, now)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_disk_full)?;
-            seq += 1;
-            leaf = Some(entry.id().to_owned());
-            if matches!(entry, TranscriptEntry::Compaction(_)) {
-                compactions += 1;
-            }
         }
-        let usage = &turn.usage;
-        sqlx::query(
+        let mut sql = if last_chunk.is_empty() { String::new() } else { entries_sql(last_chunk.len()) };
+        sql.push_str(
             "UPDATE sessions SET leaf_entry_id = COALESCE(?, leaf_entry_id), entry_count = entry_count + ?, \
              input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
              cost_usd = cost_usd + ?, compaction_count = compaction_count + ?, \
              model_provider = COALESCE(?, model_provider), model = COALESCE(?, model), updated_at = ? \
-             WHERE session_id = ?",
-        )
-        .bind(&leaf)
-        .bind(turn.entries.len() as i64)
-        .bind(usage.input as i64)
-        .bind(usage.output as i64)
-        .bind(usage.total_tokens as i64)
-        .bind(usage.cost.total)
-        .bind(compactions)
-        .bind(&turn.model_provider)
-        .bind(&turn.model)
-        .bind(now)
-        .bind(&turn.session_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_disk_full)?;
-        sqlx::query(
-            "UPDATE runs SET status = ?, error = ?, model = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?, \
-             ended_at = ? WHERE run_id = ?",
-        )
-        .bind(turn.status.as_str())
-        .bind(&turn.error)
-        .bind(&turn.model)
-        .bind(usage.input as i64)
-        .bind(usage.output as i64)
-        .bind(usage.cost.total)
-        .bind(now)
-        .bind(&turn.run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_disk_full)?;
-        for event in &turn.audit {
-            insert_audit(&mut tx, event).await?;
+             WHERE session_id = ?; \
+             UPDATE runs SET status = ?, error = ?, model = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?, \
+             ended_at = ? WHERE run_id = ?;",
+        );
+        for _ in &turn.audit {
+            sql.push_str(INSERT_AUDIT);
+            sql.push(';');
         }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if !last_chunk.is_empty() {
+            query = bind_entries(query, &turn.session_id, &turn.run_id, last_chunk, now);
+        }
+        let usage = &turn.usage;
+        query = query
+            .bind(leaf)
+            .bind(turn.entries.len() as i64)
+            .bind(usage.input as i64)
+            .bind(usage.output as i64)
+            .bind(usage.total_tokens as i64)
+            .bind(usage.cost.total)
+            .bind(compactions)
+            .bind(turn.model_provider.clone())
+            .bind(turn.model.clone())
+            .bind(now)
+            .bind(turn.session_id.clone())
+            .bind(turn.status.as_str())
+            .bind(turn.error.clone())
+            .bind(turn.model.clone())
+            .bind(usage.input as i64)
+            .bind(usage.output as i64)
+            .bind(usage.cost.total)
+            .bind(now)
+            .bind(turn.run_id.clone());
+        for event in &turn.audit {
+            query = query
+                .bind(now)
+                .bind(event.actor.clone())
+                .bind(event.action.clone())
+                .bind(event.agent_id.clone())
+                .bind(event.session_key.clone())
+                .bind(event.run_id.clone())
+                .bind(event.outcome.clone())
+                .bind(event.detail.to_string());
+        }
+        query.execute(&mut *tx).await.map_err(map_disk_full)?;
         if let Some(delivery) = &turn.delivery {
             let reply = Some(&delivery.reply).filter(|reply| !reply.text.trim().is_empty());
             channels::finish_in(&mut tx, delivery.inbox_id, "done", Some(&turn.run_id), reply).await?;
@@ -392,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?").bind(run_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?").bind(run_id).fetch_optional(&self.reader).await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
