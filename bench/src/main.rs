@@ -146,7 +146,7 @@ async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResul
     }
     let started = Instant::now();
     let mut workers = Vec::new();
-    for (worker, mut client) in clients.into_iter().enumerate() {
+    for mut client in clients {
         let counter = counter.clone();
         workers.push(tokio::spawn(async move {
             let (mut latencies, mut failed) = (Vec::new(), 0);
@@ -156,7 +156,7 @@ async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResul
                     break;
                 }
                 let t0 = Instant::now();
-                let session = format!("agent:main:bench-{}-{worker}-{n}", SESSIONS.fetch_add(1, Ordering::SeqCst));
+                let session = format!("agent:main:bench-{}", SESSIONS.fetch_add(1, Ordering::SeqCst));
                 match client.agent("ping", &session).await {
                     Ok(true) => latencies.push(t0.elapsed().as_secs_f64() * 1000.0),
                     Ok(false) => failed += 1,
@@ -176,20 +176,20 @@ async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResul
 async fn idle_clients(server: &Server, count: usize) -> Result<f64, String> {
     let before = tree_rss_mb(server.pid());
     let url = server.ws_url();
-    let mut clients = Vec::with_capacity(count);
+    // Dropping the set (also on an early return) disconnects every client.
+    let mut clients = tokio::task::JoinSet::new();
     // Connect in waves so the server's accept queue never overflows.
-    for wave in (0..count).collect::<Vec<_>>().chunks(200) {
-        let handshakes = wave.iter().map(|_| Client::connect(&url, &server.token));
+    while clients.len() < count {
+        let wave = (count - clients.len()).min(200);
+        let handshakes = (0..wave).map(|_| Client::connect(&url, &server.token));
         for result in futures::future::join_all(handshakes).await {
             let client = result.map_err(|error| format!("client {} of {count}: {error}", clients.len() + 1))?;
-            clients.push(client.idle());
+            clients.spawn(client.idle());
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = tree_rss_mb(server.pid());
-    for client in clients {
-        client.abort();
-    }
+    drop(clients);
     tokio::time::sleep(Duration::from_secs(1)).await;
     Ok((after - before) * 1024.0 / count as f64)
 }
@@ -225,9 +225,9 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
             }
         }
     }
-    column.start_ms = Some(median(&mut start_ms));
-    column.idle_rss_mb = Some(median(&mut rss));
-    eprintln!("{label}: start {:.1} ms, idle RSS {:.1} MB", column.start_ms.unwrap_or(0.0), median(&mut rss));
+    let (start, idle) = (median(&mut start_ms), median(&mut rss));
+    (column.start_ms, column.idle_rss_mb) = (Some(start), Some(idle));
+    eprintln!("{label}: start {start:.1} ms, idle RSS {idle:.1} MB");
 
     let server = match setup.start().await {
         Ok((server, _)) => server,
@@ -278,86 +278,43 @@ struct Row {
     higher_better: bool,
 }
 
-fn rows(columns: &[(Kind, Column)], mock: &LoadResult) -> Vec<Row> {
+fn rows(columns: &[(Kind, Column)], mock: &LoadResult, writers: usize) -> Vec<Row> {
     let pick = |f: &dyn Fn(&Column) -> Option<f64>| columns.iter().map(|(_, column)| f(column)).collect::<Vec<_>>();
     let load = |which: fn(&Column) -> &Option<LoadResult>, stat: fn(&LoadResult) -> f64| {
         pick(&|column: &Column| which(column).as_ref().filter(|l| !l.latencies_ms.is_empty()).map(stat))
     };
+    let overhead = |stat: fn(&LoadResult) -> f64| {
+        pick(&|c: &Column| c.http.as_ref().filter(|_| c.calls_mock).map(|l| stat(l) - stat(mock)))
+    };
+    let row = |name: &str, unit: &'static str, higher_better: bool, values: Vec<Option<f64>>| Row {
+        name: name.to_owned(),
+        unit,
+        values,
+        higher_better,
+    };
+    let (lower, higher) = (false, true);
     let mut rows = vec![
-        Row {
-            name: "start → /readyz (median)".into(),
-            unit: "ms",
-            values: pick(&|c| c.start_ms),
-            higher_better: false,
-        },
-        Row { name: "idle RSS (median)".into(), unit: "MB", values: pick(&|c| c.idle_rss_mb), higher_better: false },
-        Row {
-            name: "/v1/chat/completions p50, 1 client".into(),
-            unit: "ms",
-            values: load(|c| &c.http, LoadResult::p50),
-            higher_better: false,
-        },
-        Row {
-            name: "/v1/chat/completions p99, 1 client".into(),
-            unit: "ms",
-            values: load(|c| &c.http, LoadResult::p99),
-            higher_better: false,
-        },
-        Row {
-            name: "/v1 overhead over the mock alone, p50".into(),
-            unit: "ms",
-            values: pick(&|c| c.http.as_ref().filter(|_| c.calls_mock).map(|l| l.p50() - mock.p50())),
-            higher_better: false,
-        },
-        Row {
-            name: "/v1 overhead over the mock alone, p99".into(),
-            unit: "ms",
-            values: pick(&|c| c.http.as_ref().filter(|_| c.calls_mock).map(|l| l.p99() - mock.p99())),
-            higher_better: false,
-        },
-        Row {
-            name: "/v1/chat/completions throughput".into(),
-            unit: "turns/s",
-            values: load(|c| &c.http_throughput, |l| l.per_second),
-            higher_better: true,
-        },
-        Row {
-            name: "WS agent p50, 1 client".into(),
-            unit: "ms",
-            values: load(|c| &c.ws, LoadResult::p50),
-            higher_better: false,
-        },
-        Row {
-            name: "WS agent p99, 1 client".into(),
-            unit: "ms",
-            values: load(|c| &c.ws, LoadResult::p99),
-            higher_better: false,
-        },
-        Row {
-            name: "WS agent throughput".into(),
-            unit: "turns/s",
-            values: load(|c| &c.ws_throughput, |l| l.per_second),
-            higher_better: true,
-        },
-        Row { name: "RSS after the turns".into(), unit: "MB", values: pick(&|c| c.rss_after_mb), higher_better: false },
+        row("start → /readyz (median)", "ms", lower, pick(&|c| c.start_ms)),
+        row("idle RSS (median)", "MB", lower, pick(&|c| c.idle_rss_mb)),
+        row("/v1/chat/completions p50, 1 client", "ms", lower, load(|c| &c.http, LoadResult::p50)),
+        row("/v1/chat/completions p99, 1 client", "ms", lower, load(|c| &c.http, LoadResult::p99)),
+        row("/v1 overhead over the mock alone, p50", "ms", lower, overhead(LoadResult::p50)),
+        row("/v1 overhead over the mock alone, p99", "ms", lower, overhead(LoadResult::p99)),
+        row("/v1/chat/completions throughput", "turns/s", higher, load(|c| &c.http_throughput, |l| l.per_second)),
+        row("WS agent p50, 1 client", "ms", lower, load(|c| &c.ws, LoadResult::p50)),
+        row("WS agent p99, 1 client", "ms", lower, load(|c| &c.ws, LoadResult::p99)),
+        row("WS agent throughput", "turns/s", higher, load(|c| &c.ws_throughput, |l| l.per_second)),
+        row("RSS after the turns", "MB", lower, pick(&|c| c.rss_after_mb)),
     ];
     let counts: Vec<usize> =
         columns.first().map(|(_, c)| c.idle_client_kb.iter().map(|(n, _)| *n).collect()).unwrap_or_default();
     for count in counts {
-        rows.push(Row {
-            name: format!("RSS per idle WS client, {count} clients"),
-            unit: "KB",
-            values: pick(&|c| c.idle_client_kb.iter().find(|(n, _)| *n == count).and_then(|(_, kb)| *kb)),
-            higher_better: false,
-        });
+        let kb = pick(&|c| c.idle_client_kb.iter().find(|(n, _)| *n == count).and_then(|(_, kb)| *kb));
+        rows.push(row(&format!("RSS per idle WS client, {count} clients"), "KB", lower, kb));
     }
-    rows.push(Row {
-        name: "persisted turns/s (store, 8 writers)".into(),
-        unit: "turns/s",
-        values: pick(&|c| c.persisted_per_s),
-        higher_better: true,
-    });
-    rows.push(Row { name: "install size".into(), unit: "MB", values: pick(&|c| c.size_mb), higher_better: false });
+    let persisted = format!("persisted turns/s (store, {writers} writers)");
+    rows.push(row(&persisted, "turns/s", higher, pick(&|c| c.persisted_per_s)));
+    rows.push(row("install size", "MB", lower, pick(&|c| c.size_mb)));
     rows
 }
 
@@ -509,6 +466,7 @@ async fn soak(opts: &Options, mock: &MockModel, minutes: f64) -> bool {
     let report = json!({"minutes": minutes, "turns": turns, "warmPeakMb": warm_peak, "laterPeakMb": worst,
                         "growthMb": growth, "boundMb": opts.soak_growth_mb, "pass": ok, "samples": samples});
     let _ = std::fs::write(opts.out.join("soak.json"), report.to_string());
+    // The load has ended, so this is the last handle; otherwise dropping it kills the server.
     if let Ok(server) = Arc::try_unwrap(server) {
         server.stop().await;
     }
@@ -554,7 +512,7 @@ async fn main() -> std::process::ExitCode {
         }
         columns.push((kind, column));
     }
-    let rows = rows(&columns, &mock_alone);
+    let rows = rows(&columns, &mock_alone, opts.concurrency);
     let table = markdown(&columns, &rows);
     println!("{table}");
     let _ = std::fs::create_dir_all(&opts.out);

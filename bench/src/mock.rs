@@ -23,11 +23,7 @@ impl MockModel {
     pub async fn start(port: u16) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let app = Router::new()
-            .route("/v1/chat/completions", post(complete))
-            .route("/chat/completions", post(complete))
-            .route("/v1/models", get(models))
-            .route("/models", get(models));
+        let app = Router::new().route("/v1/chat/completions", post(complete)).route("/v1/models", get(models));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

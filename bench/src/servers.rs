@@ -256,20 +256,26 @@ impl Server {
         format!("ws://{}/", self.addr)
     }
 
-    /// SIGTERM to the process group, SIGKILL after 15 s.
-    pub async fn stop(mut self) {
+    fn kill_group(&self, signal: &str) {
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = Command::new("kill").args([signal, "--", &group]).stderr(Stdio::null()).status();
+    }
+
+    /// SIGTERM to the process group and up to 15 s for the leader to exit; dropping kills what is left.
+    pub async fn stop(mut self) {
+        self.kill_group("-TERM");
         let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // Workers of the group may outlive the leader for a moment.
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
-                return;
-            }
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    }
+}
+
+impl Drop for Server {
+    /// SIGKILL to the process group (the reference's workers may outlive its leader; a bench that stops early must
+    /// not leave servers behind).
+    fn drop(&mut self) {
+        self.kill_group("-KILL");
         let _ = self.child.wait();
     }
 }

@@ -91,10 +91,10 @@ impl Client {
         }
     }
 
-    /// Keeps the connection open as an idle client does: reading (and dropping) what the gateway sends — ticks,
-    /// presence — until it closes. Dropping the handle ends it.
-    pub fn idle(mut self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move { while self.next_frame().await.is_ok() {} })
+    /// Stays connected as an idle client does: reads (and drops) what the gateway sends — ticks, presence — until
+    /// the connection closes.
+    pub async fn idle(mut self) {
+        while self.next_frame().await.is_ok() {}
     }
 
     /// One `agent` turn in session `session_key` to its final response; `Ok(false)` when the final is an error.
@@ -102,7 +102,7 @@ impl Client {
     /// # Errors
     /// [`WsError`] when the connection fails.
     pub async fn agent(&mut self, message: &str, session_key: &str) -> Result<bool, WsError> {
-        let key = format!("{session_key}:{}:{}", std::process::id(), KEYS.fetch_add(1, Ordering::SeqCst));
+        let key = format!("bench-{}-{}", std::process::id(), KEYS.fetch_add(1, Ordering::SeqCst));
         let params = json!({"message": message, "agentId": "main", "sessionKey": session_key, "idempotencyKey": key});
         let id = self.send("agent", params).await?;
         let last = self.response(&id, true).await?;

@@ -268,8 +268,6 @@ fn tool_audit(
 struct Turn {
     run_id: String,
     session: SessionRecord,
-    /// The session window was opened by this turn.
-    fresh: bool,
     entries: Vec<TranscriptEntry>,
     leaf: Option<String>,
     usage: Usage,
@@ -371,11 +369,10 @@ impl AgentRuntime {
     ) -> Result<TurnOutcome, AgentError> {
         let _lane = self.lanes.acquire(&request.session_key).await;
         self.bootstrap(&agent.workspace)?;
-        let (session, fresh) = match self.store.active_session(&request.session_key).await? {
-            Some(session) => (session, false),
+        let session = match self.store.active_session(&request.session_key).await? {
+            Some(session) => session,
             None => {
-                let session = self
-                    .store
+                self.store
                     .open_session(NewSession {
                         session_key: request.session_key.clone(),
                         agent_id: agent.id.clone(),
@@ -384,8 +381,7 @@ impl AgentRuntime {
                         cwd: agent.workspace.display().to_string(),
                         reason: "initial".to_owned(),
                     })
-                    .await?;
-                (session, true)
+                    .await?
             }
         };
         let run_id = new_id();
@@ -404,7 +400,6 @@ impl AgentRuntime {
             run_id: run_id.clone(),
             leaf: session.leaf_entry_id.clone(),
             session,
-            fresh,
             entries: Vec::new(),
             usage: Usage::default(),
             audit: Vec::new(),
@@ -525,8 +520,12 @@ impl AgentRuntime {
         turn: &mut Turn,
         on_event: &mut (dyn FnMut(&AgentEvent) + Send),
     ) -> Result<TurnOutcome, TurnFailure> {
-        // A window opened for this turn holds only its header: no history to read.
-        let stored = if turn.fresh { Vec::new() } else { self.store.transcript(&turn.session.session_id).await? };
+        // A window holding only its header (one just opened) has no history to read.
+        let stored = if turn.session.entry_count <= 1 {
+            Vec::new()
+        } else {
+            self.store.transcript(&turn.session.session_id).await?
+        };
         let entries: Vec<TranscriptEntry> = stored.into_iter().map(|stored| stored.entry).collect();
         let branch = active_branch(&entries, turn.session.leaf_entry_id.as_deref());
         let mut context = context_messages(&branch);

@@ -350,58 +350,42 @@ impl Gateway {
     }
 }
 
-/// Pushes a `presence` event when clients came or went, at most every [`presence::EVERY`].
-fn spawn_presence_events(gateway: &Arc<Gateway>) {
-    let weak = Arc::downgrade(gateway);
-    let mut shutdown = gateway.shutdown_signal();
-    tokio::spawn(async move {
-        let mut sent_version = 0;
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(presence::EVERY) => {}
-                _ = shutdown.changed() => return,
-            }
-            let Some(gateway) = weak.upgrade() else { return };
-            let version = gateway.presence.version();
-            if version == sent_version {
-                continue;
-            }
-            let mut payload = json!({"presence": gateway.presence_shown(), "stateVersion": gateway.state_version()});
-            let count = gateway.presence.count();
-            if count > presence::SHOWN {
-                payload["presenceCount"] = json!(count);
-            }
-            gateway.broadcast("presence", payload, None);
-            sent_version = version;
-        }
-    });
-}
-
-/// Pushes a `health` event when something changed (a turn finished), at most once a second, and every tick
-/// interval regardless, as the reference does.
-fn spawn_health_events(gateway: &Arc<Gateway>) {
+/// Every second: a `presence` event when clients came or went (the 64 most recent, see [`presence`]); a `health`
+/// event when something changed (a turn finished), and every tick interval regardless, as the reference does.
+fn spawn_state_events(gateway: &Arc<Gateway>) {
     let weak = Arc::downgrade(gateway);
     let mut shutdown = gateway.shutdown_signal();
     let every = gateway.tick_interval;
     tokio::spawn(async move {
-        let mut sent_version = 0;
-        let mut sent_at = Instant::now();
+        let (mut presence_sent, mut health_sent) = (0, 0);
+        let mut health_sent_at = Instant::now();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.changed() => return,
             }
             let Some(gateway) = weak.upgrade() else { return };
+            let version = gateway.presence.version();
+            if version != presence_sent {
+                let mut payload =
+                    json!({"presence": gateway.presence_shown(), "stateVersion": gateway.state_version()});
+                let count = gateway.presence.count();
+                if count > presence::SHOWN {
+                    payload["presenceCount"] = json!(count);
+                }
+                gateway.broadcast("presence", payload, None);
+                presence_sent = version;
+            }
             let version = gateway.health_version.load(Ordering::SeqCst);
-            if version == sent_version && sent_at.elapsed() < every {
+            if version == health_sent && health_sent_at.elapsed() < every {
                 continue;
             }
             if let Ok(mut health) = methods::health(&gateway).await {
                 health["stateVersion"] = gateway.state_version();
                 gateway.broadcast("health", health, None);
             }
-            sent_version = version;
-            sent_at = Instant::now();
+            health_sent = version;
+            health_sent_at = Instant::now();
         }
     });
 }
@@ -498,8 +482,7 @@ pub async fn serve(
     let router = app(gateway.clone()).merge(channels.router());
     let _ = gateway.channels.set(channels);
     reload::spawn_watcher(&gateway);
-    spawn_health_events(&gateway);
-    spawn_presence_events(&gateway);
+    spawn_state_events(&gateway);
     gateway.set_ready();
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(address = %address, "Gateway ready.");

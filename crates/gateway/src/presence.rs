@@ -1,20 +1,16 @@
 //! Who is connected (`system-presence`, `hello-ok.snapshot.presence`, `presence` events), built to stay cheap with
 //! thousands of clients: snapshots and events show the most recent [`SHOWN`] connections (`system-presence` lists
-//! all), and changes are announced by one task at most every [`EVERY`] rather than once per connect — a storm of
-//! N connects used to cost N broadcasts of N entries to N clients.
+//! all), and changes are announced by the gateway's state task at most once a second rather than once per connect
+//! — a storm of N connects used to cost N broadcasts of N entries to N clients.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde_json::Value;
 
 /// Entries in snapshots and events.
 pub(crate) const SHOWN: usize = 64;
-
-/// The most often a `presence` event goes out.
-pub(crate) const EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Entries {

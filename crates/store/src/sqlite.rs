@@ -186,19 +186,21 @@ fn bind_entries<'q>(
     query
 }
 
-async fn insert_audit(conn: &mut sqlx::SqliteConnection, event: &AuditEvent) -> Result<()> {
-    sqlx::query(INSERT_AUDIT)
-        .bind(now_ms())
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.agent_id)
-        .bind(&event.session_key)
-        .bind(&event.run_id)
-        .bind(&event.outcome)
+/// Binds an audit event to the parameters of [`INSERT_AUDIT`].
+fn bind_audit<'q>(query: SqliteQuery<'q>, event: &AuditEvent, now: i64) -> SqliteQuery<'q> {
+    query
+        .bind(now)
+        .bind(event.actor.clone())
+        .bind(event.action.clone())
+        .bind(event.agent_id.clone())
+        .bind(event.session_key.clone())
+        .bind(event.run_id.clone())
+        .bind(event.outcome.clone())
         .bind(event.detail.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(map_disk_full)?;
+}
+
+async fn insert_audit(conn: &mut sqlx::SqliteConnection, event: &AuditEvent) -> Result<()> {
+    bind_audit(sqlx::query(INSERT_AUDIT), event, now_ms()).execute(&mut *conn).await.map_err(map_disk_full)?;
     Ok(())
 }
 
@@ -426,15 +428,7 @@ impl Store for SqliteStore {
             .bind(now)
             .bind(turn.run_id.clone());
         for event in &turn.audit {
-            query = query
-                .bind(now)
-                .bind(event.actor.clone())
-                .bind(event.action.clone())
-                .bind(event.agent_id.clone())
-                .bind(event.session_key.clone())
-                .bind(event.run_id.clone())
-                .bind(event.outcome.clone())
-                .bind(event.detail.to_string());
+            query = bind_audit(query, event, now);
         }
         query.execute(&mut *tx).await.map_err(map_disk_full)?;
         if let Some(delivery) = &turn.delivery {

@@ -176,11 +176,6 @@ impl ScriptedServer {
         self.lock().replies.push_back(reply);
     }
 
-    /// Replies queued and not used yet.
-    pub fn pending(&self) -> usize {
-        self.lock().replies.len()
-    }
-
     /// The reply used once the queue is empty (default: a 500 saying nothing is scripted).
     pub fn set_fallback(&self, reply: Reply) {
         self.lock().fallback = Some(reply);
