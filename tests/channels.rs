@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Env, GatewayProcess, free_port, last_user_text, telegram_emulator};
+use common::{Env, GatewayProcess, faulty_model, free_port, last_user_text, telegram_emulator};
 use openclaw_store::Store;
 use openclaw_testkit::telegram::TelegramEmulator;
 use openclaw_testkit::{Recorded, Reply, ScriptedServer, openai};
@@ -341,6 +341,47 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
         .collect();
     for reason in ["bad signature", "replayed signature", "timestamp outside the replay window"] {
         assert!(refused.iter().any(|r| r == reason), "{reason} not recorded: {refused:?}");
+    }
+    drop(gateway);
+}
+
+/// A provider fault reaches a channel's user as a reply that says what went wrong — the provider's error after the
+/// retries, or the turn's time limit for a hung provider — and a fault a retry can save is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_faults_reach_a_channel_user_as_a_reply() {
+    let model = ScriptedServer::start().await;
+    model.set_responder(faulty_model());
+    let receiver = ScriptedServer::start().await;
+    receiver.set_fallback(Reply::json(200, json!({"ok": true})));
+    let env = Env::new();
+    configure(&env, &model, json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}})).await;
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    config["agents"]["defaults"]["timeoutSeconds"] = json!(6);
+    std::fs::write(&path, config.to_string()).expect("write config");
+    let port = free_port();
+    let gateway = GatewayProcess::start(&env, port).await;
+
+    // One conversation each, so the three run at once.
+    let cases = [
+        ("f-1", "fault=500x9", "upstream exploded"),
+        ("f-2", "fault=hangx9", "took too long"),
+        ("f-3", "fault=429x1", "answer: "),
+    ];
+    for (id, fault, _) in &cases {
+        let body = json!({"id": id, "conversation": format!("c-{id}"), "text": format!("question {fault}")});
+        let (status, reply) = post_webhook(port, &body, now_s(), SECRET).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    eventually(Duration::from_secs(30), "three replies", || async {
+        receiver.requests().iter().filter(|r| r.path == "/replies").count() >= 3
+    })
+    .await;
+    let replies: Vec<Value> = receiver.requests().iter().filter(|r| r.path == "/replies").map(Recorded::json).collect();
+    for (id, fault, says) in &cases {
+        let reply = replies.iter().find(|r| r["id"] == format!("{id}:0"));
+        let text = reply.and_then(|r| r["text"].as_str()).unwrap_or_default();
+        assert!(text.contains(says), "{fault}: the reply {text:?} does not say {says:?}");
     }
     drop(gateway);
 }

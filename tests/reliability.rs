@@ -1,12 +1,16 @@
 //! Reliability of the whole binary under faults, end to end:
+//! - a provider that answers 500 or 429, cuts its SSE stream (before or after some text) or hangs, once or every
+//!   time: every `/v1/chat/completions` call (plain and streamed) and every WS `agent` turn ends — in an answer when
+//!   a retry can save it, otherwise in an error the user can read — within the turn's time limit, and the gateway
+//!   answers the next question;
 //! - SIGKILL at random points of a load of `/v1` turns, then a restart: the store is consistent, no turn was stored
 //!   twice, every turn a client saw answered is in the store, and no run is left `running`.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{Env, GatewayProcess, free_port};
+use common::{Env, GatewayProcess, faulty_model, free_port};
 use openclaw_store::Store;
 use openclaw_testkit::{ScriptedServer, openai};
 use serde_json::{Value, json};
@@ -31,7 +35,18 @@ async fn gateway_env(model: &ScriptedServer) -> Env {
 
 /// One `/v1/chat/completions` call; `(status, body)`.
 async fn complete(port: u16, stream: bool, user: Option<&str>, text: &str) -> Result<(u16, String), String> {
-    let mut body = json!({"model": "openclaw", "stream": stream, "messages": [{"role": "user", "content": text}]});
+    complete_with(port, "openclaw", stream, user, text).await
+}
+
+/// One `/v1/chat/completions` call to `model` (`openclaw/<agentId>`); `(status, body)`.
+async fn complete_with(
+    port: u16,
+    model: &str,
+    stream: bool,
+    user: Option<&str>,
+    text: &str,
+) -> Result<(u16, String), String> {
+    let mut body = json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]});
     if let Some(user) = user {
         body["user"] = json!(user);
     }
@@ -63,6 +78,178 @@ fn is_answer(stream: bool, body: &str) -> bool {
     body.trim_end().ends_with("data: [DONE]")
         && chunks.iter().all(|chunk| chunk.get("error").is_none())
         && chunks.iter().any(|chunk| chunk["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty()))
+}
+
+/// A stream's error message (an `error` chunk before `[DONE]`), or a plain call's (a JSON error with a status ≥ 400).
+fn error_message(stream: bool, status: u16, body: &str) -> Option<String> {
+    if !stream {
+        let json: Value = serde_json::from_str(body).ok()?;
+        let message = json["error"]["message"].as_str().filter(|m| status >= 400 && !m.is_empty())?;
+        return Some(message.to_owned());
+    }
+    let chunks = body.lines().filter_map(|line| line.strip_prefix("data: "));
+    let error =
+        chunks.filter_map(|data| serde_json::from_str::<Value>(data).ok()).find(|c| c.get("error").is_some())?;
+    let ended = body.trim_end().ends_with("data: [DONE]");
+    error["error"]["message"].as_str().filter(|m| ended && !m.is_empty()).map(str::to_owned)
+}
+
+/// How a faulty turn must end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// A retry saves it: the answer.
+    Answer,
+    /// Nothing can: an error the user reads, saying this.
+    Error(&'static str),
+    /// Part of the answer was already shown, so it is not retried: an answer or an error, but an end.
+    Either,
+}
+
+/// The faults, once or every time, and how each turn must end. With a 6-second turn limit, three retries (0.5, 1
+/// and 2 s apart, or 1 s as `Retry-After` asks) end before the limit, so the user reads the provider's own error.
+const FAULTS: [(&str, Expect); 9] = [
+    ("fault=500x1", Expect::Answer),
+    ("fault=429x1", Expect::Answer),
+    ("fault=cut0x1", Expect::Answer),
+    ("fault=cutx1", Expect::Either),
+    ("fault=hangx1", Expect::Either),
+    ("fault=500x9", Expect::Error("upstream exploded")),
+    ("fault=429x9", Expect::Error("slow down")),
+    ("fault=cut0x9", Expect::Error("stream")),
+    ("fault=hangx9", Expect::Error("took longer than 6s")),
+];
+
+/// Every fault through one way in: `plain` and `stream` are `/v1` calls, `ws` the WS `agent` method; each way has
+/// its own agent on its own provider (so the ways run at once without sharing a circuit breaker). After each fault
+/// a plain question is answered: the gateway still serves and the breaker has closed again.
+async fn faults_through(port: u16, way: &'static str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut socket = if way == "ws" { Some(ws_connect(port).await) } else { None };
+    for (index, (fault, expect)) in FAULTS.iter().enumerate() {
+        let question = format!("{way} question {index} {fault}");
+        let started = Instant::now();
+        let (answered, error) = match socket.as_mut() {
+            Some(socket) => {
+                let params = json!({"message": question, "agentId": way, "idempotencyKey": format!("f-{index}")});
+                let last = ws_request_final(socket, &format!("f-{index}"), "agent", params).await;
+                let answered = last["ok"] == true && last["payload"]["status"] == "ok";
+                let error = last["error"]["message"].as_str().or(last["payload"]["error"].as_str());
+                (answered.then(|| last.to_string()), error.filter(|m| !m.is_empty()).map(str::to_owned))
+            }
+            None => {
+                let stream = way == "stream";
+                let model = format!("openclaw/{way}");
+                match complete_with(port, &model, stream, None, &question).await {
+                    Ok((status, body)) => (
+                        (status == 200 && is_answer(stream, &body)).then(|| body.clone()),
+                        error_message(stream, status, &body),
+                    ),
+                    Err(error) => {
+                        problems.push(format!("{way} {fault}: no HTTP answer: {error}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        let took = started.elapsed();
+        eprintln!("{way} {fault}: {took:?} answered {} error {error:?}", answered.is_some());
+        let ok = match expect {
+            Expect::Answer => answered.is_some(),
+            Expect::Error(says) => answered.is_none() && error.as_deref().is_some_and(|e| e.contains(says)),
+            Expect::Either => answered.is_some() != error.is_some(),
+        };
+        if !ok {
+            problems.push(format!("{way} {fault}: expected {expect:?}, got answer {answered:?}, error {error:?}"));
+        }
+        // The turn limit bounds every fault.
+        if took > Duration::from_secs(8) {
+            problems.push(format!("{way} {fault}: took {took:?}"));
+        }
+        match complete_with(port, &format!("openclaw/{way}"), false, None, &format!("{way} healthy after {index}"))
+            .await
+        {
+            Ok((200, body)) if is_answer(false, &body) => {}
+            other => problems.push(format!("{way}: after {fault}, a healthy question got {other:?}")),
+        }
+    }
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_faults_end_in_an_answer_or_an_error_the_user_sees() {
+    let model = ScriptedServer::start().await;
+    model.set_responder(faulty_model());
+    let env = Env::new();
+    let provider = |id: &str| {
+        json!({"baseUrl": format!("{}/v1", model.url()), "api": "openai-completions", "apiKey": format!("sk-{id}"),
+               "models": [{"id": "m1", "name": "m1"}]})
+    };
+    env.write_config(
+        &json!({
+            "gateway": {"auth": {"mode": "token", "token": TOKEN},
+                        "http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
+            "agents": {"defaults": {"model": "plain/m1", "timeoutSeconds": 6},
+                       "list": [{"id": "plain", "default": true, "model": "plain/m1"},
+                                {"id": "stream", "model": "stream/m1"}, {"id": "ws", "model": "ws/m1"}]},
+            "models": {"providers": {"plain": provider("plain"), "stream": provider("stream"), "ws": provider("ws")}},
+        })
+        .to_string(),
+    );
+    let port = free_port();
+    let gateway = GatewayProcess::start(&env, port).await;
+    let (plain, stream, ws) =
+        tokio::join!(faults_through(port, "plain"), faults_through(port, "stream"), faults_through(port, "ws"));
+    let problems: Vec<String> = plain.into_iter().chain(stream).chain(ws).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    gateway.kill();
+    let store = env.store().await;
+    assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new(), "integrity problems");
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(port: u16) -> Socket {
+    use futures::{SinkExt, StreamExt};
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/")).await.expect("connect");
+    let _challenge = socket.next().await;
+    let connect = json!({"type": "req", "id": "c", "method": "connect", "params": {
+        "minProtocol": 4, "maxProtocol": 4, "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
+        "role": "operator", "scopes": ["operator.admin"], "auth": {"token": TOKEN}}});
+    socket.send(tokio_tungstenite::tungstenite::Message::text(connect.to_string())).await.expect("send");
+    let hello = ws_response(&mut socket, "c").await;
+    assert_eq!(hello["ok"], true, "{hello}");
+    socket
+}
+
+/// The response frame with this id (events in between are skipped).
+async fn ws_response(socket: &mut Socket, id: &str) -> Value {
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no response to {id} within 30 s"));
+        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = message else {
+            panic!("the connection ended waiting for {id}: {message:?}")
+        };
+        let frame: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+        if frame["type"] == "res" && frame["id"] == id {
+            return frame;
+        }
+    }
+}
+
+/// A request's final response (after an `accepted` one, for `agent`).
+async fn ws_request_final(socket: &mut Socket, id: &str, method: &str, params: Value) -> Value {
+    use futures::SinkExt;
+    let frame = json!({"type": "req", "id": id, "method": method, "params": params});
+    socket.send(tokio_tungstenite::tungstenite::Message::text(frame.to_string())).await.expect("send");
+    loop {
+        let answer = ws_response(socket, id).await;
+        if answer["ok"] == true && answer["payload"]["status"] == "accepted" {
+            continue;
+        }
+        return answer;
+    }
 }
 
 /// The role and text of a stored transcript entry that is a message.

@@ -160,3 +160,36 @@ pub fn telegram_emulator() -> Option<openclaw_testkit::telegram::TelegramEmulato
     }
     emulator
 }
+
+/// A model whose answer depends on the question: `fault=<kind>x<n>` in it makes the first `n` calls for that question
+/// fail — `500`, `429` (with `Retry-After: 1`), `cut0` (the stream cut before any text), `cut` (cut after some
+/// text), `hang` (some text, then silence) — and every other call answers `answer: <question>`.
+#[allow(dead_code)]
+pub fn faulty_model() -> openclaw_testkit::Responder {
+    use openclaw_testkit::openai;
+    let calls = std::sync::Mutex::new(std::collections::HashMap::<String, u32>::new());
+    std::sync::Arc::new(move |request: &openclaw_testkit::Recorded| {
+        let asked = last_user_text(request);
+        let fault = asked.split_whitespace().find_map(|word| word.strip_prefix("fault=")).and_then(|spec| {
+            let (kind, times) = spec.split_once('x')?;
+            Some((kind.to_owned(), times.parse::<u32>().ok()?))
+        });
+        let seen = {
+            let mut calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let seen = calls.entry(asked.clone()).or_default();
+            *seen += 1;
+            *seen
+        };
+        match fault {
+            Some((kind, times)) if seen <= times => match kind.as_str() {
+                "500" => openai::error(500, "upstream exploded", "server_error"),
+                "429" => openai::error(429, "slow down", "rate_limit_exceeded").header("retry-after", "1"),
+                "cut0" => openai::text("never shown").cut_after(1),
+                "cut" => openai::text("This answer is cut off in the middle of a sentence").cut_after(3),
+                "hang" => openai::text("This answer never finishes").hang_after(3),
+                other => panic!("unknown fault {other:?} in {asked:?}"),
+            },
+            _ => openai::text(&format!("answer: {asked}")),
+        }
+    })
+}
