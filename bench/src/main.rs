@@ -62,6 +62,9 @@ struct Options {
     /// Where bench.json and bench.md go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Instead of the table: only the persistence benchmark, this many times (to work on the store).
+    #[arg(long)]
+    persisted_only: Option<usize>,
     /// Instead of the table: N minutes of steady load on ours, sampling memory.
     #[arg(long)]
     soak: Option<f64>,
@@ -173,14 +176,21 @@ async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResul
 }
 
 /// Opens `count` idle authenticated clients and returns the server's resident growth per client in KB.
-async fn idle_clients(server: &Server, count: usize) -> Result<f64, String> {
+/// Handshakes in flight at once: the reference refuses (503) more than 32 unauthenticated sockets per IP
+/// (`OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP`), so it gets waves of 16; the others get 200, which keeps their accept
+/// queues from overflowing.
+fn handshake_wave(kind: Kind) -> usize {
+    if kind == Kind::Reference { 16 } else { 200 }
+}
+
+async fn idle_clients(server: &Server, count: usize, wave: usize) -> Result<f64, String> {
     let before = tree_rss_mb(server.pid());
     let url = server.ws_url();
     // Dropping the set (also on an early return) disconnects every client.
     let mut clients = tokio::task::JoinSet::new();
     // Connect in waves so the server's accept queue never overflows.
     while clients.len() < count {
-        let wave = (count - clients.len()).min(200);
+        let wave = (count - clients.len()).min(wave);
         let handshakes = (0..wave).map(|_| Client::connect(&url, &server.token));
         for result in futures::future::join_all(handshakes).await {
             let client = result.map_err(|error| format!("client {} of {count}: {error}", clients.len() + 1))?;
@@ -251,7 +261,7 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
     eprintln!("{label}: turns measured");
     column.rss_after_mb = Some(tree_rss_mb(server.pid()));
     for &count in &opts.idle_clients {
-        let kb = match idle_clients(&server, count).await {
+        let kb = match idle_clients(&server, count, handshake_wave(kind)).await {
             Ok(kb) => Some(kb),
             Err(error) => {
                 column.notes.push(format!("{count} idle clients: {error}"));
@@ -478,6 +488,18 @@ async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = <Options as clap::Parser>::parse();
     servers::raise_file_limit();
+    if let Some(runs) = opts.persisted_only {
+        for _ in 0..runs {
+            match persist::turns_per_second(opts.persisted_turns, opts.concurrency).await {
+                Ok(rate) => println!("persisted turns/s ({} writers): {rate:.0}", opts.concurrency),
+                Err(error) => {
+                    eprintln!("persisted turns: {error}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
     let mock = match MockModel::start(0).await {
         Ok(mock) => mock,
         Err(error) => {

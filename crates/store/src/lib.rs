@@ -14,6 +14,7 @@ mod channels;
 pub mod conformance;
 mod sqlite;
 mod sqlite_channels;
+mod writer;
 
 use async_trait::async_trait;
 pub use openclaw_protocol::MemoryHit;

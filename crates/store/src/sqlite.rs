@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::sqlite_channels as channels;
+use crate::writer::Writer;
 use crate::{
     Accepted, AuditEvent, AuditRecord, ChannelQueues, DeviceRecord, DeviceToken, InboundRecord, MemoryChunk, MemoryHit,
     NewInbound, NewOutbound, NewRun, NewSession, OutboundRecord, PairingRequest, Result, RunRecord, SessionRecord,
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     /// Read-only connections for the reads of a turn (WAL lets them run beside the writer); the writer's pool for
     /// an in-memory database, which exists only on its one connection.
     reader: SqlitePool,
+    /// Write transactions of turns, committed in groups on `pool`'s connection.
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -78,7 +81,7 @@ impl SqliteStore {
             .await
             .map_err(|source| StoreError::Open { path: label.to_owned(), source })?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { reader: pool.clone(), pool })
+        Ok(SqliteStore { reader: pool.clone(), writer: Writer::start(pool.clone()), pool })
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -152,7 +155,7 @@ const INSERT_AUDIT: &str = "INSERT INTO audit_log \
 /// Entries per `INSERT` (8 parameters each, well under SQLite's 32,766).
 const ENTRIES_PER_INSERT: usize = 256;
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+pub(crate) type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// One statement appending `count` entries to a session's transcript, numbered after its last entry. SQLite
 /// evaluates the `base` subquery before inserting, since the statement reads the table it writes. Binds: see
@@ -225,23 +228,11 @@ impl Store for SqliteStore {
     }
 
     async fn open_session(&self, new: NewSession) -> Result<SessionRecord> {
-        let mut tx = begin(&self.pool).await?;
-        let previous: Option<String> = sqlx::query_scalar(
-            "SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        )
-        .bind(&new.session_key)
-        .fetch_optional(&mut *tx)
-        .await?;
+        // The key's latest window (if any) is ended and named as the new one's previous; the subqueries run before
+        // the new row exists.
+        const LATEST: &str =
+            "(SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1)";
         let now = now_ms();
-        if let Some(previous) = &previous {
-            sqlx::query(
-                "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = ? AND status = 'active'",
-            )
-            .bind(now)
-            .bind(previous)
-            .execute(&mut *tx)
-            .await?;
-        }
         let session_id = new_id();
         let header = TranscriptEntry::Session(SessionHeader {
             version: TRANSCRIPT_VERSION,
@@ -250,38 +241,40 @@ impl Store for SqliteStore {
             cwd: new.cwd.clone(),
             parent_session: None,
         });
-        let row = sqlx::query(
-            "INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
-             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, 1, ?, ?) \
-             RETURNING *",
-        )
-        .bind(&session_id)
-        .bind(&new.session_key)
-        .bind(&new.agent_id)
-        .bind(&new.reason)
-        .bind(&previous)
-        .bind(&new.channel)
-        .bind(&new.display_name)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_disk_full)?;
-        let session = session_from_row(&row)?;
-        sqlx::query(INSERT_ENTRY)
-            .bind(&session_id)
-            .bind(0_i64)
-            .bind(&session_id)
-            .bind(None::<String>)
-            .bind("session")
-            .bind(None::<String>)
-            .bind(serde_json::to_string(&header).unwrap_or_default())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_disk_full)?;
-        tx.commit().await.map_err(map_disk_full)?;
-        Ok(session)
+        let sql = format!(
+            "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = {LATEST} AND status = 'active'; \
+             INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
+             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, {LATEST}, ?, ?, 1, ?, ?) \
+             RETURNING *; {INSERT_ENTRY};"
+        );
+        let header = serde_json::to_string(&header).unwrap_or_default();
+        let rows = self
+            .writer
+            .write(sql, move |query| {
+                query
+                    .bind(now)
+                    .bind(new.session_key.clone())
+                    .bind(session_id.clone())
+                    .bind(new.session_key.clone())
+                    .bind(new.agent_id.clone())
+                    .bind(new.reason.clone())
+                    .bind(new.session_key.clone())
+                    .bind(new.channel.clone())
+                    .bind(new.display_name.clone())
+                    .bind(now)
+                    .bind(now)
+                    .bind(session_id.clone())
+                    .bind(0_i64)
+                    .bind(session_id.clone())
+                    .bind(None::<String>)
+                    .bind("session")
+                    .bind(None::<String>)
+                    .bind(header.clone())
+                    .bind(now)
+            })
+            .await?;
+        let row = rows.first().ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
+        session_from_row(row)
     }
 
     async fn end_session(&self, session_key: &str) -> Result<bool> {
@@ -355,40 +348,29 @@ impl Store for SqliteStore {
     }
 
     async fn begin_run(&self, run: NewRun) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO runs (run_id, session_id, session_key, agent_id, status, owner_pid, started_at) \
-             VALUES (?, ?, ?, ?, 'running', ?, ?)",
-        )
-        .bind(&run.run_id)
-        .bind(&run.session_id)
-        .bind(&run.session_key)
-        .bind(&run.agent_id)
-        .bind(run.owner_pid)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(map_disk_full)?;
+        let sql = "INSERT INTO runs (run_id, session_id, session_key, agent_id, status, owner_pid, started_at) \
+                   VALUES (?, ?, ?, ?, 'running', ?, ?);";
+        let now = now_ms();
+        self.writer
+            .write(sql.to_owned(), move |query| {
+                query
+                    .bind(run.run_id.clone())
+                    .bind(run.session_id.clone())
+                    .bind(run.session_key.clone())
+                    .bind(run.agent_id.clone())
+                    .bind(run.owner_pid)
+                    .bind(now)
+            })
+            .await?;
         Ok(())
     }
 
     async fn commit_turn(&self, turn: TurnCommit) -> Result<()> {
-        let mut tx = begin(&self.pool).await?;
         let now = now_ms();
         let leaf = turn.entries.last().map(|entry| entry.id().to_owned());
         let compactions =
             turn.entries.iter().filter(|entry| matches!(entry, TranscriptEntry::Compaction(_))).count() as i64;
-        // All of a turn's statements go to SQLite's worker in one batch (one hop instead of one per statement);
-        // a turn with more entries than one statement takes sends the extra ones first.
-        let mut chunks: Vec<&[TranscriptEntry]> = turn.entries.chunks(ENTRIES_PER_INSERT).collect();
-        let last_chunk = chunks.pop().unwrap_or_default();
-        for entries in chunks {
-            let sql = entries_sql(entries.len());
-            bind_entries(sqlx::query(sqlx::AssertSqlSafe(sql)), &turn.session_id, &turn.run_id, entries, now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_disk_full)?;
-        }
-        let mut sql = if last_chunk.is_empty() { String::new() } else { entries_sql(last_chunk.len()) };
+        let mut sql: String = turn.entries.chunks(ENTRIES_PER_INSERT).map(|chunk| entries_sql(chunk.len())).collect();
         sql.push_str(
             "UPDATE sessions SET leaf_entry_id = COALESCE(?, leaf_entry_id), entry_count = entry_count + ?, \
              input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
@@ -402,40 +384,48 @@ impl Store for SqliteStore {
             sql.push_str(INSERT_AUDIT);
             sql.push(';');
         }
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if !last_chunk.is_empty() {
-            query = bind_entries(query, &turn.session_id, &turn.run_id, last_chunk, now);
-        }
-        let usage = &turn.usage;
-        query = query
-            .bind(leaf)
-            .bind(turn.entries.len() as i64)
-            .bind(usage.input as i64)
-            .bind(usage.output as i64)
-            .bind(usage.total_tokens as i64)
-            .bind(usage.cost.total)
-            .bind(compactions)
-            .bind(turn.model_provider.clone())
-            .bind(turn.model.clone())
-            .bind(now)
-            .bind(turn.session_id.clone())
-            .bind(turn.status.as_str())
-            .bind(turn.error.clone())
-            .bind(turn.model.clone())
-            .bind(usage.input as i64)
-            .bind(usage.output as i64)
-            .bind(usage.cost.total)
-            .bind(now)
-            .bind(turn.run_id.clone());
-        for event in &turn.audit {
-            query = bind_audit(query, event, now);
-        }
-        query.execute(&mut *tx).await.map_err(map_disk_full)?;
-        if let Some(delivery) = &turn.delivery {
-            let reply = Some(&delivery.reply).filter(|reply| !reply.text.trim().is_empty());
-            channels::finish_in(&mut tx, delivery.inbox_id, "done", Some(&turn.run_id), reply).await?;
-        }
-        tx.commit().await.map_err(map_disk_full)?;
+        // A channel turn finishes its inbound message and queues the reply in the same transaction.
+        let delivery = turn.delivery.map(|delivery| {
+            let reply = Some(delivery.reply).filter(|reply| !reply.text.trim().is_empty());
+            sql.push_str(&channels::finish_sql(reply.is_some()));
+            (delivery.inbox_id, reply)
+        });
+        self.writer
+            .write(sql, move |mut query| {
+                for entries in turn.entries.chunks(ENTRIES_PER_INSERT) {
+                    query = bind_entries(query, &turn.session_id, &turn.run_id, entries, now);
+                }
+                let usage = &turn.usage;
+                query = query
+                    .bind(leaf.clone())
+                    .bind(turn.entries.len() as i64)
+                    .bind(usage.input as i64)
+                    .bind(usage.output as i64)
+                    .bind(usage.total_tokens as i64)
+                    .bind(usage.cost.total)
+                    .bind(compactions)
+                    .bind(turn.model_provider.clone())
+                    .bind(turn.model.clone())
+                    .bind(now)
+                    .bind(turn.session_id.clone())
+                    .bind(turn.status.as_str())
+                    .bind(turn.error.clone())
+                    .bind(turn.model.clone())
+                    .bind(usage.input as i64)
+                    .bind(usage.output as i64)
+                    .bind(usage.cost.total)
+                    .bind(now)
+                    .bind(turn.run_id.clone());
+                for event in &turn.audit {
+                    query = bind_audit(query, event, now);
+                }
+                if let Some((inbox_id, reply)) = &delivery {
+                    let run_id = Some(turn.run_id.clone());
+                    query = channels::bind_finish(query, *inbox_id, "done".to_owned(), run_id, reply.clone(), now);
+                }
+                query
+            })
+            .await?;
         Ok(())
     }
 
@@ -699,7 +689,7 @@ impl Store for SqliteStore {
         note: Option<&str>,
         reply: Option<NewOutbound>,
     ) -> Result<()> {
-        channels::finish_inbound(&self.pool, id, status, note, reply).await
+        channels::finish_inbound(&self.writer, id, status, note, reply).await
     }
 
     async fn channel_cursor(&self, key: &str) -> Result<Option<String>> {
@@ -711,7 +701,7 @@ impl Store for SqliteStore {
     }
 
     async fn queue_outbound(&self, reply: NewOutbound) -> Result<i64> {
-        channels::queue_outbound(&self.pool, reply).await
+        channels::queue_outbound(&self.writer, reply).await
     }
 
     async fn due_outbound(&self, now: i64, limit: i64) -> Result<Vec<OutboundRecord>> {
@@ -832,6 +822,95 @@ mod tests {
         sqlx::query("PRAGMA max_page_count = 1073741823").execute(&store.pool).await.unwrap();
         store.accept_inbound(message("too big", 200_000), None).await.unwrap();
         assert_eq!(store.pending_inbound(10).await.unwrap().len(), 2);
+    }
+
+    fn test_event(n: i64) -> AuditEvent {
+        AuditEvent {
+            actor: "test".into(),
+            action: format!("batch-{n}"),
+            agent_id: None,
+            session_key: None,
+            run_id: None,
+            outcome: "ok".into(),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// One audit row per transaction; the second statement of a `failing` one names a table that does not exist.
+    fn audit_write(store: &SqliteStore, n: i64, failing: bool) -> impl Future<Output = Result<Vec<SqliteRow>>> + use<> {
+        let sql = if failing {
+            format!("{INSERT_AUDIT}; SELECT * FROM no_such_table;")
+        } else {
+            format!("{INSERT_AUDIT} RETURNING id;")
+        };
+        let event = test_event(n);
+        let writer = store.writer.clone();
+        async move { writer.write(sql, move |query| bind_audit(query, &event, n)).await }
+    }
+
+    async fn audit_rows(store: &SqliteStore) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&store.pool).await.unwrap()
+    }
+
+    /// A transaction that fails part-way leaves nothing of itself behind and the writer usable (rolled back, not
+    /// left open on the pooled connection); one whose caller gave up still commits whole.
+    #[tokio::test]
+    async fn a_failed_or_abandoned_write_leaves_the_writer_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.sqlite")).await.unwrap();
+        let error = audit_write(&store, 1, true).await.unwrap_err();
+        assert!(error.to_string().contains("no_such_table"), "{error}");
+        assert_eq!(audit_rows(&store).await, 0, "the first statement was rolled back");
+        store.append_audit(test_event(2)).await.expect("the writer is usable");
+        assert_eq!(audit_rows(&store).await, 1);
+
+        let abandoned = audit_write(&store, 3, false);
+        tokio::pin!(abandoned);
+        let finished = tokio::select! {
+            biased;
+            _ = &mut abandoned => true,
+            () = std::future::ready(()) => false,
+        };
+        assert!(!finished, "the caller gave up before the transaction ran");
+        drop(abandoned);
+        audit_write(&store, 4, false).await.expect("the writer is usable");
+        assert_eq!(audit_rows(&store).await, 3, "the abandoned transaction committed, before the next one");
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
+    }
+
+    /// Transactions queued at once commit in groups; each gets its own rows back, and a failing one fails alone
+    /// (its group is rolled back and run again one by one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_commit_in_groups_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("state.sqlite")).await.unwrap();
+        let writes: Vec<_> = (0..200).map(|n| tokio::spawn(audit_write(&store, n, n % 50 == 7))).collect::<Vec<_>>();
+        // A write outside the group-commit queue gets the connection in the meantime.
+        let beside = tokio::time::timeout(Duration::from_secs(5), store.append_audit(test_event(1000))).await;
+        assert!(matches!(beside, Ok(Ok(()))), "a write beside the queue waited too long: {beside:?}");
+        let mut ids = Vec::new();
+        for (n, write) in writes.into_iter().enumerate() {
+            let outcome = write.await.unwrap();
+            if n % 50 == 7 {
+                assert!(outcome.is_err(), "write {n} should fail");
+                continue;
+            }
+            let rows = outcome.unwrap_or_else(|error| panic!("write {n}: {error}"));
+            assert_eq!(rows.len(), 1, "write {n} gets its own RETURNING row");
+            let id: i64 = rows[0].try_get("id").unwrap();
+            let action: String = sqlx::query_scalar("SELECT action FROM audit_log WHERE id = ?")
+                .bind(id)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(action, format!("batch-{n}"), "write {n} got another write's row");
+            ids.push(id);
+        }
+        assert_eq!(audit_rows(&store).await, 197);
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 196);
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@ use openclaw_protocol::now_ms;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::sqlite::{begin, map_disk_full};
+use crate::sqlite::{SqliteQuery, begin, map_disk_full};
+use crate::writer::Writer;
 use crate::{
     Accepted, ChannelQueues, InboundRecord, NewInbound, NewOutbound, OutboundRecord, PairingRequest, Result, StoreError,
 };
@@ -98,79 +99,73 @@ pub(crate) async fn claim_inbound(pool: &SqlitePool, id: i64) -> Result<i64> {
     Ok(attempts.unwrap_or(0))
 }
 
-/// Finishes an inbound message and queues its reply, inside the caller's transaction. Returns `false` (and
-/// queues nothing) when the message was already finished.
-pub(crate) async fn finish_in(
-    tx: &mut Transaction<'_, Sqlite>,
+const INSERT_OUTBOUND: &str = "INSERT INTO channel_outbox (inbox_id, channel, account, conversation, route_json, \
+    text, next_attempt_at, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?";
+
+/// The statements that finish an inbound message and, when it was still pending, queue its reply (none is queued
+/// for a message already finished); for a [`write_batch`]. Binds: [`bind_finish`].
+pub(crate) fn finish_sql(reply: bool) -> String {
+    let mut sql = "UPDATE channel_inbox SET status = ?, note = ?, finished_at = ? WHERE id = ? AND status = 'pending';"
+        .to_owned();
+    if reply {
+        sql.push_str(&format!(" {INSERT_OUTBOUND} WHERE changes() = 1;"));
+    }
+    sql
+}
+
+pub(crate) fn bind_finish(
+    query: SqliteQuery<'static>,
     id: i64,
-    status: &str,
-    note: Option<&str>,
-    reply: Option<&NewOutbound>,
-) -> Result<bool> {
-    let now = now_ms();
-    let changed = sqlx::query(
-        "UPDATE channel_inbox SET status = ?, note = ?, finished_at = ? WHERE id = ? AND status = 'pending'",
-    )
-    .bind(status)
-    .bind(note)
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await
-    .map_err(map_disk_full)?
-    .rows_affected();
-    if changed == 0 {
-        return Ok(false);
+    status: String,
+    note: Option<String>,
+    reply: Option<NewOutbound>,
+    now: i64,
+) -> SqliteQuery<'static> {
+    let query = query.bind(status).bind(note).bind(now).bind(id);
+    match reply {
+        Some(reply) => bind_outbound(query, Some(id), reply, now),
+        None => query,
     }
-    if let Some(reply) = reply {
-        insert_outbound(tx, Some(id), reply, now).await?;
-    }
-    Ok(true)
+}
+
+fn bind_outbound(
+    query: SqliteQuery<'static>,
+    inbox_id: Option<i64>,
+    reply: NewOutbound,
+    now: i64,
+) -> SqliteQuery<'static> {
+    query
+        .bind(inbox_id)
+        .bind(reply.channel)
+        .bind(reply.account)
+        .bind(reply.conversation)
+        .bind(to_json(&reply.route))
+        .bind(reply.text)
+        .bind(now)
+        .bind(now)
+        .bind(now)
 }
 
 pub(crate) async fn finish_inbound(
-    pool: &SqlitePool,
+    writer: &Writer,
     id: i64,
     status: &str,
     note: Option<&str>,
     reply: Option<NewOutbound>,
 ) -> Result<()> {
-    let mut tx = begin(pool).await?;
-    finish_in(&mut tx, id, status, note, reply.as_ref()).await?;
-    tx.commit().await.map_err(map_disk_full)?;
+    let (status, note) = (status.to_owned(), note.map(str::to_owned));
+    let sql = finish_sql(reply.is_some());
+    let now = now_ms();
+    writer.write(sql, move |query| bind_finish(query, id, status.clone(), note.clone(), reply.clone(), now)).await?;
     Ok(())
 }
 
-async fn insert_outbound(
-    tx: &mut Transaction<'_, Sqlite>,
-    inbox_id: Option<i64>,
-    reply: &NewOutbound,
-    now: i64,
-) -> Result<i64> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO channel_outbox (inbox_id, channel, account, conversation, route_json, text, next_attempt_at, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(inbox_id)
-    .bind(&reply.channel)
-    .bind(&reply.account)
-    .bind(&reply.conversation)
-    .bind(to_json(&reply.route))
-    .bind(&reply.text)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(map_disk_full)?;
-    Ok(id)
-}
-
-pub(crate) async fn queue_outbound(pool: &SqlitePool, reply: NewOutbound) -> Result<i64> {
-    let mut tx = begin(pool).await?;
-    let id = insert_outbound(&mut tx, None, &reply, now_ms()).await?;
-    tx.commit().await.map_err(map_disk_full)?;
-    Ok(id)
+pub(crate) async fn queue_outbound(writer: &Writer, reply: NewOutbound) -> Result<i64> {
+    let sql = format!("{INSERT_OUTBOUND} RETURNING id;");
+    let now = now_ms();
+    let rows = writer.write(sql, move |query| bind_outbound(query, None, reply.clone(), now)).await?;
+    let row = rows.first().ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
+    Ok(row.try_get("id")?)
 }
 
 async fn set_cursor(tx: &mut Transaction<'_, Sqlite>, key: &str, value: &str) -> Result<()> {
