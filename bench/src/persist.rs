@@ -1,36 +1,26 @@
 //! Persisted turns per second: a turn's writes exactly as the agent runtime makes them for a `/v1` request (open a
-//! session window, record the run, commit the model change, question, answer and audit event in one transaction),
-//! through the `Store` trait into SQLite on disk with the gateway's settings, from several writers at once.
+//! session window with its run in one write, then commit the model change, question, answer and audit event in one
+//! transaction), through the `Store` trait into SQLite on disk with the gateway's settings, from several writers at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use openclaw_protocol::{AgentMessage, EntryHeader, ModelChangeEntry, TranscriptEntry, Usage};
-use openclaw_store::{AuditEvent, NewRun, NewSession, RunStatus, SqliteStore, Store, TurnCommit};
+use openclaw_store::{AuditEvent, NewSession, RunStatus, SqliteStore, Store, TurnCommit};
 
 async fn one_turn(store: &SqliteStore, n: usize) -> Result<(), openclaw_store::StoreError> {
     let session_key = format!("agent:main:openai:bench-{n}");
-    let session = store
-        .open_session(NewSession {
-            session_key: session_key.clone(),
-            agent_id: "main".to_owned(),
-            channel: None,
-            display_name: None,
-            cwd: "/bench/ws".to_owned(),
-            reason: "initial".to_owned(),
-        })
-        .await?;
     let run_id = format!("run-{n}");
-    store
-        .begin_run(NewRun {
-            run_id: run_id.clone(),
-            session_id: session.session_id.clone(),
-            session_key: session_key.clone(),
-            agent_id: "main".to_owned(),
-            owner_pid: Some(i64::from(std::process::id())),
-        })
-        .await?;
+    let new = NewSession {
+        session_key: session_key.clone(),
+        agent_id: "main".to_owned(),
+        channel: None,
+        display_name: None,
+        cwd: "/bench/ws".to_owned(),
+        reason: "initial".to_owned(),
+    };
+    let session = store.open_session_for_run(new, run_id.clone(), Some(i64::from(std::process::id()))).await?;
     let change = TranscriptEntry::ModelChange(ModelChangeEntry {
         provider: "mock".to_owned(),
         model_id: "mock-1".to_owned(),

@@ -369,31 +369,33 @@ impl AgentRuntime {
     ) -> Result<TurnOutcome, AgentError> {
         let _lane = self.lanes.acquire(&request.session_key).await;
         self.bootstrap(&agent.workspace)?;
+        let run_id = new_id();
         let session = match self.store.active_session(&request.session_key).await? {
-            Some(session) => session,
-            None => {
+            Some(session) => {
                 self.store
-                    .open_session(NewSession {
+                    .begin_run(NewRun {
+                        run_id: run_id.clone(),
+                        session_id: session.session_id.clone(),
                         session_key: request.session_key.clone(),
                         agent_id: agent.id.clone(),
-                        channel: None,
-                        display_name: None,
-                        cwd: agent.workspace.display().to_string(),
-                        reason: "initial".to_owned(),
+                        owner_pid: self.owner_pid,
                     })
-                    .await?
+                    .await?;
+                session
+            }
+            // A fresh session's window and its first run are one write.
+            None => {
+                let new = NewSession {
+                    session_key: request.session_key.clone(),
+                    agent_id: agent.id.clone(),
+                    channel: None,
+                    display_name: None,
+                    cwd: agent.workspace.display().to_string(),
+                    reason: "initial".to_owned(),
+                };
+                self.store.open_session_for_run(new, run_id.clone(), self.owner_pid).await?
             }
         };
-        let run_id = new_id();
-        self.store
-            .begin_run(NewRun {
-                run_id: run_id.clone(),
-                session_id: session.session_id.clone(),
-                session_key: request.session_key.clone(),
-                agent_id: agent.id.clone(),
-                owner_pid: self.owner_pid,
-            })
-            .await?;
         on_event(&AgentEvent::RunStarted { run_id: run_id.clone(), session_id: session.session_id.clone() });
         let started = Instant::now();
         let mut turn = Turn {

@@ -150,14 +150,21 @@ fn split_block(block: &Block, limit: usize) -> Vec<String> {
 fn pack(units: impl IntoIterator<Item = String>, limit: usize, separator: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut current = String::new();
+    // Characters in `current`, kept rather than recounted (recounting made long texts quadratic).
+    let mut size = 0;
+    let gap = chars(separator);
     for unit in units {
+        let unit_size = chars(&unit);
         if current.is_empty() {
             current = unit;
-        } else if chars(&current) + chars(separator) + chars(&unit) <= limit {
+            size = unit_size;
+        } else if size + gap + unit_size <= limit {
             current.push_str(separator);
             current.push_str(&unit);
+            size += gap + unit_size;
         } else {
             pieces.push(std::mem::replace(&mut current, unit));
+            size = unit_size;
         }
     }
     if !current.is_empty() {

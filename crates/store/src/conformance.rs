@@ -103,11 +103,19 @@ async fn sessions_and_turns(store: &dyn Store) {
     assert!(store.active_session(key).await.expect("active_session").is_none());
     let second = store.open_session(new_session(key)).await.expect("open_session");
     assert_eq!(second.previous_session_id.as_deref(), Some(session.session_id.as_str()));
+    // A fresh window and its first run in one call: the old window ends, the run is running in the new one.
+    let third = store.open_session_for_run(new_session(key), "run-2".to_owned(), Some(7)).await.expect("open for run");
+    assert_eq!(third.previous_session_id.as_deref(), Some(second.session_id.as_str()));
+    assert_eq!(store.active_session(key).await.expect("active").map(|s| s.session_id), Some(third.session_id.clone()));
+    let run = store.run("run-2").await.expect("run").expect("recorded");
+    assert_eq!((run.status.as_str(), run.session_id.as_str()), ("running", third.session_id.as_str()));
+    assert_eq!((run.session_key.as_str(), run.owner_pid), (key, Some(7)));
+    store.commit_turn(turn(&third.session_id, "run-2", vec![])).await.expect("commit_turn");
     let listed = store.list_sessions(Some("main"), false, 10).await.expect("list_sessions");
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     let active = store.list_sessions(None, true, 10).await.expect("list_sessions");
     assert_eq!(active.len(), 1);
-    assert_eq!(store.count_sessions(Some("main"), false).await.expect("count_sessions"), 2);
+    assert_eq!(store.count_sessions(Some("main"), false).await.expect("count_sessions"), 3);
     assert_eq!(store.count_sessions(None, true).await.expect("count_sessions"), 1);
     assert_eq!(store.count_sessions(Some("other"), false).await.expect("count_sessions"), 0);
 
@@ -115,7 +123,7 @@ async fn sessions_and_turns(store: &dyn Store) {
     assert!(audit.iter().any(|record| record.event.action == "turn.completed"));
 
     // Deleting a key removes its windows and their transcripts.
-    assert_eq!(store.delete_session(key).await.expect("delete_session"), 2);
+    assert_eq!(store.delete_session(key).await.expect("delete_session"), 3);
     assert!(store.session(&session.session_id).await.expect("session").is_none());
     assert!(store.transcript(&session.session_id).await.expect("transcript").is_empty());
     assert_eq!(store.delete_session(key).await.expect("delete_session"), 0);

@@ -246,6 +246,22 @@ pub trait Store: Send + Sync {
     /// Records a run as `running`.
     async fn begin_run(&self, run: NewRun) -> Result<()>;
 
+    /// A fresh session's first turn: [`Store::open_session`] and [`Store::begin_run`] (run `run_id` in the new
+    /// window, for its key and agent). The default does the two one after the other; an implementation that can
+    /// should do them in one transaction.
+    async fn open_session_for_run(
+        &self,
+        new: NewSession,
+        run_id: String,
+        owner_pid: Option<i64>,
+    ) -> Result<SessionRecord> {
+        let (session_key, agent_id) = (new.session_key.clone(), new.agent_id.clone());
+        let session = self.open_session(new).await?;
+        let session_id = session.session_id.clone();
+        self.begin_run(NewRun { run_id, session_id, session_key, agent_id, owner_pid }).await?;
+        Ok(session)
+    }
+
     /// Writes a whole turn atomically: entries, session leaf and totals, run status, audit events.
     async fn commit_turn(&self, turn: TurnCommit) -> Result<()>;
 

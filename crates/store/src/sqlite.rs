@@ -84,6 +84,70 @@ impl SqliteStore {
         Ok(SqliteStore { reader: pool.clone(), writer: Writer::start(pool.clone()), pool })
     }
 
+    /// A new window for `new.session_key` (ending the current one) with its header entry and, given `(run_id,
+    /// owner_pid)`, a running run in it: one transaction.
+    async fn open_window(&self, new: NewSession, run: Option<(String, Option<i64>)>) -> Result<SessionRecord> {
+        // The key's latest window (if any) is ended and named as the new one's previous; the subqueries run before
+        // the new row exists.
+        const LATEST: &str =
+            "(SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1)";
+        let now = now_ms();
+        let session_id = new_id();
+        let header = TranscriptEntry::Session(SessionHeader {
+            version: TRANSCRIPT_VERSION,
+            id: session_id.clone(),
+            timestamp: now_iso(),
+            cwd: new.cwd.clone(),
+            parent_session: None,
+        });
+        let sql = format!(
+            "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = {LATEST} AND status = 'active'; \
+             INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
+             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, {LATEST}, ?, ?, 1, ?, ?) \
+             RETURNING *; {INSERT_ENTRY};{}",
+            if run.is_some() { INSERT_RUN } else { "" }
+        );
+        let header = serde_json::to_string(&header).unwrap_or_default();
+        let run = run.map(|(run_id, owner_pid)| NewRun {
+            run_id,
+            session_id: session_id.clone(),
+            session_key: new.session_key.clone(),
+            agent_id: new.agent_id.clone(),
+            owner_pid,
+        });
+        let rows = self
+            .writer
+            .write(sql, move |query| {
+                let query = query
+                    .bind(now)
+                    .bind(new.session_key.clone())
+                    .bind(session_id.clone())
+                    .bind(new.session_key.clone())
+                    .bind(new.agent_id.clone())
+                    .bind(new.reason.clone())
+                    .bind(new.session_key.clone())
+                    .bind(new.channel.clone())
+                    .bind(new.display_name.clone())
+                    .bind(now)
+                    .bind(now)
+                    .bind(session_id.clone())
+                    .bind(0_i64)
+                    .bind(session_id.clone())
+                    .bind(None::<String>)
+                    .bind("session")
+                    .bind(None::<String>)
+                    .bind(header.clone())
+                    .bind(now);
+                match &run {
+                    Some(run) => bind_run(query, run, now),
+                    None => query,
+                }
+            })
+            .await?;
+        let row = rows.first().ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
+        session_from_row(row)
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.reader.close().await;
@@ -148,6 +212,20 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
 
 const INSERT_ENTRY: &str = "INSERT INTO transcript_entries \
     (session_id, seq, entry_id, parent_id, entry_type, run_id, entry_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+const INSERT_RUN: &str = " INSERT INTO runs (run_id, session_id, session_key, agent_id, status, owner_pid, \
+    started_at) VALUES (?, ?, ?, ?, 'running', ?, ?);";
+
+/// Binds a run to the parameters of [`INSERT_RUN`].
+fn bind_run<'q>(query: SqliteQuery<'q>, run: &NewRun, now: i64) -> SqliteQuery<'q> {
+    query
+        .bind(run.run_id.clone())
+        .bind(run.session_id.clone())
+        .bind(run.session_key.clone())
+        .bind(run.agent_id.clone())
+        .bind(run.owner_pid)
+        .bind(now)
+}
 
 const INSERT_AUDIT: &str = "INSERT INTO audit_log \
     (ts, actor, action, agent_id, session_key, run_id, outcome, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -228,53 +306,7 @@ impl Store for SqliteStore {
     }
 
     async fn open_session(&self, new: NewSession) -> Result<SessionRecord> {
-        // The key's latest window (if any) is ended and named as the new one's previous; the subqueries run before
-        // the new row exists.
-        const LATEST: &str =
-            "(SELECT session_id FROM sessions WHERE session_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1)";
-        let now = now_ms();
-        let session_id = new_id();
-        let header = TranscriptEntry::Session(SessionHeader {
-            version: TRANSCRIPT_VERSION,
-            id: session_id.clone(),
-            timestamp: now_iso(),
-            cwd: new.cwd.clone(),
-            parent_session: None,
-        });
-        let sql = format!(
-            "UPDATE sessions SET status = 'ended', updated_at = ? WHERE session_id = {LATEST} AND status = 'active'; \
-             INSERT INTO sessions (session_id, session_key, agent_id, status, reason, previous_session_id, channel, \
-             display_name, entry_count, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, {LATEST}, ?, ?, 1, ?, ?) \
-             RETURNING *; {INSERT_ENTRY};"
-        );
-        let header = serde_json::to_string(&header).unwrap_or_default();
-        let rows = self
-            .writer
-            .write(sql, move |query| {
-                query
-                    .bind(now)
-                    .bind(new.session_key.clone())
-                    .bind(session_id.clone())
-                    .bind(new.session_key.clone())
-                    .bind(new.agent_id.clone())
-                    .bind(new.reason.clone())
-                    .bind(new.session_key.clone())
-                    .bind(new.channel.clone())
-                    .bind(new.display_name.clone())
-                    .bind(now)
-                    .bind(now)
-                    .bind(session_id.clone())
-                    .bind(0_i64)
-                    .bind(session_id.clone())
-                    .bind(None::<String>)
-                    .bind("session")
-                    .bind(None::<String>)
-                    .bind(header.clone())
-                    .bind(now)
-            })
-            .await?;
-        let row = rows.first().ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
-        session_from_row(row)
+        self.open_window(new, None).await
     }
 
     async fn end_session(&self, session_key: &str) -> Result<bool> {
@@ -348,21 +380,18 @@ impl Store for SqliteStore {
     }
 
     async fn begin_run(&self, run: NewRun) -> Result<()> {
-        let sql = "INSERT INTO runs (run_id, session_id, session_key, agent_id, status, owner_pid, started_at) \
-                   VALUES (?, ?, ?, ?, 'running', ?, ?);";
         let now = now_ms();
-        self.writer
-            .write(sql.to_owned(), move |query| {
-                query
-                    .bind(run.run_id.clone())
-                    .bind(run.session_id.clone())
-                    .bind(run.session_key.clone())
-                    .bind(run.agent_id.clone())
-                    .bind(run.owner_pid)
-                    .bind(now)
-            })
-            .await?;
+        self.writer.write(INSERT_RUN.to_owned(), move |query| bind_run(query, &run, now)).await?;
         Ok(())
+    }
+
+    async fn open_session_for_run(
+        &self,
+        new: NewSession,
+        run_id: String,
+        owner_pid: Option<i64>,
+    ) -> Result<SessionRecord> {
+        self.open_window(new, Some((run_id, owner_pid))).await
     }
 
     async fn commit_turn(&self, turn: TurnCommit) -> Result<()> {

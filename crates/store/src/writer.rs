@@ -142,20 +142,26 @@ async fn run_jobs(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) {
 /// cached like any other query's.
 async fn run_group(conn: &mut sqlx::SqliteConnection, jobs: &[Job]) -> Result<Vec<Vec<SqliteRow>>, sqlx::Error> {
     let mut sql = String::from("BEGIN IMMEDIATE; ");
-    for job in jobs {
-        sql.push_str(&format!("SELECT 1 AS {MARKER}; "));
+    // Only a transaction that returns rows (from a RETURNING clause) gets a marker row before its statements.
+    let mut returning = Vec::new();
+    for (index, job) in jobs.iter().enumerate() {
+        if job.body.contains("RETURNING") {
+            sql.push_str(&format!("SELECT 1 AS {MARKER}; "));
+            returning.push(index);
+        }
         sql.push_str(&job.body);
     }
     sql.push_str(" COMMIT;");
     let jobs: Vec<&Job> = jobs.iter().collect();
     let rows = execute(conn, sql, &jobs).await?;
     let mut split: Vec<Vec<SqliteRow>> = jobs.iter().map(|_| Vec::new()).collect();
-    // Each marker row starts the next job's rows.
-    let mut current = None::<usize>;
+    // Each marker row starts the next returning transaction's rows.
+    let mut markers = 0_usize;
     for row in rows {
         if row.columns().first().is_some_and(|column| column.name() == MARKER) {
-            current = Some(current.map_or(0, |index| index + 1));
-        } else if let Some(rows) = current.and_then(|index| split.get_mut(index)) {
+            markers += 1;
+        } else if let Some(rows) = markers.checked_sub(1).and_then(|n| returning.get(n)).and_then(|&i| split.get_mut(i))
+        {
             rows.push(row);
         }
     }
