@@ -893,8 +893,7 @@ mod tests {
         store.append_audit(test_event(2)).await.expect("the writer is usable");
         assert_eq!(audit_rows(&store).await, 1);
 
-        let abandoned = audit_write(&store, 3, false);
-        tokio::pin!(abandoned);
+        let mut abandoned = Box::pin(audit_write(&store, 3, false));
         let finished = tokio::select! {
             biased;
             _ = &mut abandoned => true,
