@@ -12,21 +12,35 @@ use std::time::{Duration, Instant};
 
 use common::{Env, GatewayProcess, faulty_model, free_port};
 use openclaw_store::Store;
+use openclaw_testkit::gateway::Client;
 use openclaw_testkit::{ScriptedServer, openai};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "reliability-token";
 
-/// A state dir whose gateway serves `/v1/chat/completions` with `TOKEN`, on the scripted model.
-async fn gateway_env(model: &ScriptedServer) -> Env {
+/// A state dir whose gateway serves `/v1/chat/completions` with `TOKEN`: one agent per id, each on a provider of its
+/// own (the first is the default) pointing at the scripted model, and a turn limit of `timeout_seconds`.
+fn gateway_env(model: &ScriptedServer, agents: &[&str], timeout_seconds: u64) -> Env {
+    let list: Vec<Value> = agents
+        .iter()
+        .enumerate()
+        .map(|(index, id)| json!({"id": id, "default": index == 0, "model": format!("{id}/m1")}))
+        .collect();
+    let providers: serde_json::Map<String, Value> = agents
+        .iter()
+        .map(|id| {
+            let provider = json!({"baseUrl": format!("{}/v1", model.url()), "api": "openai-completions",
+                                  "apiKey": format!("sk-{id}"), "models": [{"id": "m1", "name": "m1"}]});
+            ((*id).to_owned(), provider)
+        })
+        .collect();
     let env = Env::new();
     env.write_config(
         &json!({
             "gateway": {"auth": {"mode": "token", "token": TOKEN},
                         "http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
-            "agents": {"defaults": {"model": "mock/m1"}},
-            "models": {"providers": {"mock": {"baseUrl": format!("{}/v1", model.url()), "api": "openai-completions",
-                                              "apiKey": "sk-test", "models": [{"id": "m1", "name": "m1"}]}}},
+            "agents": {"defaults": {"timeoutSeconds": timeout_seconds}, "list": list},
+            "models": {"providers": providers},
         })
         .to_string(),
     );
@@ -124,14 +138,26 @@ const FAULTS: [(&str, Expect); 9] = [
 /// a plain question is answered: the gateway still serves and the breaker has closed again.
 async fn faults_through(port: u16, way: &'static str) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut socket = if way == "ws" { Some(ws_connect(port).await) } else { None };
+    let mut socket = if way == "ws" {
+        let url = format!("ws://127.0.0.1:{port}/");
+        Some(Client::connect(&url, TOKEN).await.unwrap_or_else(|error| panic!("connect: {error}")))
+    } else {
+        None
+    };
     for (index, (fault, expect)) in FAULTS.iter().enumerate() {
         let question = format!("{way} question {index} {fault}");
         let started = Instant::now();
         let (answered, error) = match socket.as_mut() {
             Some(socket) => {
                 let params = json!({"message": question, "agentId": way, "idempotencyKey": format!("f-{index}")});
-                let last = ws_request_final(socket, &format!("f-{index}"), "agent", params).await;
+                let last =
+                    match tokio::time::timeout(Duration::from_secs(30), socket.request_final("agent", params)).await {
+                        Ok(Ok(last)) => last,
+                        failed => {
+                            problems.push(format!("{way} {fault}: no final response in 30 s: {failed:?}"));
+                            continue;
+                        }
+                    };
                 let answered = last["ok"] == true && last["payload"]["status"] == "ok";
                 let error = last["error"]["message"].as_str().or(last["payload"]["error"].as_str());
                 (answered.then(|| last.to_string()), error.filter(|m| !m.is_empty()).map(str::to_owned))
@@ -179,22 +205,7 @@ async fn faults_through(port: u16, way: &'static str) -> Vec<String> {
 async fn provider_faults_end_in_an_answer_or_an_error_the_user_sees() {
     let model = ScriptedServer::start().await;
     model.set_responder(faulty_model());
-    let env = Env::new();
-    let provider = |id: &str| {
-        json!({"baseUrl": format!("{}/v1", model.url()), "api": "openai-completions", "apiKey": format!("sk-{id}"),
-               "models": [{"id": "m1", "name": "m1"}]})
-    };
-    env.write_config(
-        &json!({
-            "gateway": {"auth": {"mode": "token", "token": TOKEN},
-                        "http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
-            "agents": {"defaults": {"model": "plain/m1", "timeoutSeconds": 6},
-                       "list": [{"id": "plain", "default": true, "model": "plain/m1"},
-                                {"id": "stream", "model": "stream/m1"}, {"id": "ws", "model": "ws/m1"}]},
-            "models": {"providers": {"plain": provider("plain"), "stream": provider("stream"), "ws": provider("ws")}},
-        })
-        .to_string(),
-    );
+    let env = gateway_env(&model, &["plain", "stream", "ws"], 6);
     let port = free_port();
     let gateway = GatewayProcess::start(&env, port).await;
     let (plain, stream, ws) =
@@ -204,52 +215,6 @@ async fn provider_faults_end_in_an_answer_or_an_error_the_user_sees() {
     gateway.kill();
     let store = env.store().await;
     assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new(), "integrity problems");
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_connect(port: u16) -> Socket {
-    use futures::{SinkExt, StreamExt};
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/")).await.expect("connect");
-    let _challenge = socket.next().await;
-    let connect = json!({"type": "req", "id": "c", "method": "connect", "params": {
-        "minProtocol": 4, "maxProtocol": 4, "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
-        "role": "operator", "scopes": ["operator.admin"], "auth": {"token": TOKEN}}});
-    socket.send(tokio_tungstenite::tungstenite::Message::text(connect.to_string())).await.expect("send");
-    let hello = ws_response(&mut socket, "c").await;
-    assert_eq!(hello["ok"], true, "{hello}");
-    socket
-}
-
-/// The response frame with this id (events in between are skipped).
-async fn ws_response(socket: &mut Socket, id: &str) -> Value {
-    use futures::StreamExt;
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no response to {id} within 30 s"));
-        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = message else {
-            panic!("the connection ended waiting for {id}: {message:?}")
-        };
-        let frame: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
-        if frame["type"] == "res" && frame["id"] == id {
-            return frame;
-        }
-    }
-}
-
-/// A request's final response (after an `accepted` one, for `agent`).
-async fn ws_request_final(socket: &mut Socket, id: &str, method: &str, params: Value) -> Value {
-    use futures::SinkExt;
-    let frame = json!({"type": "req", "id": id, "method": method, "params": params});
-    socket.send(tokio_tungstenite::tungstenite::Message::text(frame.to_string())).await.expect("send");
-    loop {
-        let answer = ws_response(socket, id).await;
-        if answer["ok"] == true && answer["payload"]["status"] == "accepted" {
-            continue;
-        }
-        return answer;
-    }
 }
 
 /// The role and text of a stored transcript entry that is a message.
@@ -269,7 +234,7 @@ async fn sigkill_during_turns_loses_and_duplicates_nothing() {
     let model = ScriptedServer::start().await;
     // Slow enough answers (nine SSE pieces 15 ms apart, about 135 ms) that kills land inside turns.
     model.set_fallback(openai::text("A steady answer in pieces.").paced(Duration::from_millis(15)));
-    let env = gateway_env(&model).await;
+    let env = gateway_env(&model, &["main"], 60);
     let port = free_port();
     let users = 6;
     let rounds = 6;

@@ -1,8 +1,7 @@
-//! What the benchmark binaries share: order statistics, memory readings from `/proc`, the instant mock model and a
-//! gateway-protocol WebSocket client.
+//! What the benchmark binaries share: order statistics, memory readings from `/proc` and the instant mock model (the
+//! gateway WebSocket client is `openclaw_testkit::gateway`).
 
 pub mod mock;
-pub mod ws;
 
 /// The `p`th percentile of sorted values (nearest rank; 0 for none).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

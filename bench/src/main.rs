@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use openclaw_bench::mock::MockModel;
-use openclaw_bench::ws::Client;
 use openclaw_bench::{LoadResult, median, tree_rss_mb};
+use openclaw_testkit::gateway::Client;
 use serde_json::{Value, json};
 use servers::{Kind, Server};
 

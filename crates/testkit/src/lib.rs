@@ -1,11 +1,13 @@
 //! Test support for OpenClaw-rs: [`ScriptedServer`], a real HTTP/1.1 server on `127.0.0.1:0` that answers with
 //! scripted [`Reply`]s — whole JSON bodies, or SSE streams written chunk by chunk with pauses, split anywhere (even
 //! mid-line), cut before the end, or left hanging — and records every request it gets. The `openai` and
-//! `anthropic` modules build streams in each provider's real wire format.
+//! `anthropic` modules build streams in each provider's real wire format; `gateway` is a protocol-v4 WebSocket
+//! client.
 //!
 //! **Invariant:** only tests and benchmarks depend on this crate.
 
 pub mod anthropic;
+pub mod gateway;
 pub mod openai;
 pub mod telegram;
 

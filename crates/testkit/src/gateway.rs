@@ -1,5 +1,5 @@
-//! A gateway-protocol (v4) WebSocket client for the load: connect with a token, then `agent` turns awaited to their
-//! final response. Works against ours, the reference and the hello yardstick alike.
+//! A gateway-protocol (v4) WebSocket client for tests and the benchmark load: connect with a token, then requests
+//! awaited to their final response. Works against ours, the reference and the bench's hello yardstick alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,7 +43,7 @@ impl Client {
             "minProtocol": 4, "maxProtocol": 4,
             "client": {"id": "cli", "version": "0.0.1", "platform": "linux", "mode": "cli"},
             "role": "operator", "scopes": ["operator.read", "operator.write", "operator.admin"],
-            "caps": [], "auth": {"token": token}, "userAgent": "openclaw-bench",
+            "caps": [], "auth": {"token": token}, "userAgent": "openclaw-testkit",
         });
         let answer = client.request("connect", params).await?;
         if answer["ok"] != true {
@@ -77,6 +77,15 @@ impl Client {
         Ok(id)
     }
 
+    /// Sends a request and returns its final response frame (an `agent` run answers `accepted` first).
+    ///
+    /// # Errors
+    /// [`WsError`] when the connection fails.
+    pub async fn request_final(&mut self, method: &str, params: Value) -> Result<Value, WsError> {
+        let id = self.send(method, params).await?;
+        self.response(&id, true).await
+    }
+
     /// The response to `id`; with `last`, skips an `accepted` one for the final.
     async fn response(&mut self, id: &str, last: bool) -> Result<Value, WsError> {
         loop {
@@ -102,10 +111,8 @@ impl Client {
     /// # Errors
     /// [`WsError`] when the connection fails.
     pub async fn agent(&mut self, message: &str, session_key: &str) -> Result<bool, WsError> {
-        let key = format!("bench-{}-{}", std::process::id(), KEYS.fetch_add(1, Ordering::SeqCst));
+        let key = format!("testkit-{}-{}", std::process::id(), KEYS.fetch_add(1, Ordering::SeqCst));
         let params = json!({"message": message, "agentId": "main", "sessionKey": session_key, "idempotencyKey": key});
-        let id = self.send("agent", params).await?;
-        let last = self.response(&id, true).await?;
-        Ok(last["ok"] == true)
+        Ok(self.request_final("agent", params).await?["ok"] == true)
     }
 }
