@@ -103,7 +103,7 @@ const INSERT_OUTBOUND: &str = "INSERT INTO channel_outbox (inbox_id, channel, ac
     text, next_attempt_at, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?";
 
 /// The statements that finish an inbound message and, when it was still pending, queue its reply (none is queued
-/// for a message already finished); for a [`write_batch`]. Binds: [`bind_finish`].
+/// for a message already finished); for a [`Writer::write`]. Binds: [`bind_finish`].
 pub(crate) fn finish_sql(reply: bool) -> String {
     let mut sql = "UPDATE channel_inbox SET status = ?, note = ?, finished_at = ? WHERE id = ? AND status = 'pending';"
         .to_owned();

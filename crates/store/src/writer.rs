@@ -45,12 +45,6 @@ pub(crate) struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("body", &self.body).finish_non_exhaustive()
-    }
-}
-
 impl Writer {
     /// Starts the writer task on `pool` (whose one connection is the writer).
     pub(crate) fn start(pool: SqlitePool) -> Self {
