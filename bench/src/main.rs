@@ -175,7 +175,6 @@ async fn ws_load(server: &Server, total: usize, concurrency: usize) -> LoadResul
     collect(workers, started).await
 }
 
-/// Opens `count` idle authenticated clients and returns the server's resident growth per client in KB.
 /// Handshakes in flight at once: the reference refuses (503) more than 32 unauthenticated sockets per IP
 /// (`OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP`), so it gets waves of 16; the others get 200, which keeps their accept
 /// queues from overflowing.
@@ -183,6 +182,12 @@ fn handshake_wave(kind: Kind) -> usize {
     if kind == Kind::Reference { 16 } else { 200 }
 }
 
+/// How long start-up work takes to settle before a memory reading (the reference keeps working for seconds).
+fn settle(kind: Kind) -> Duration {
+    Duration::from_millis(if kind == Kind::Reference { 5000 } else { 500 })
+}
+
+/// Opens `count` idle authenticated clients and returns the server's resident growth per client in KB.
 async fn idle_clients(server: &Server, count: usize, wave: usize) -> Result<f64, String> {
     let before = tree_rss_mb(server.pid());
     let url = server.ws_url();
@@ -231,8 +236,7 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
         match setup.start().await {
             Ok((server, ms)) => {
                 start_ms.push(ms);
-                // Let start-up work settle before reading the idle footprint.
-                tokio::time::sleep(Duration::from_millis(if is_reference { 5000 } else { 500 })).await;
+                tokio::time::sleep(settle(kind)).await;
                 rss.push(tree_rss_mb(server.pid()));
                 server.stop().await;
             }
@@ -269,28 +273,28 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
     eprintln!("{label}: turns measured");
     column.rss_after_mb = Some(tree_rss_mb(server.pid()));
     server.stop().await;
-    // Idle clients on a fresh start of their own, settled like the idle figure: after the turns, a garbage-collected
-    // heap (the reference's) shrinks while the clients connect and hides their cost, and the clients' memory would
-    // stay in the next figure's process.
-    match setup.start().await {
-        Ok((server, _)) => {
-            tokio::time::sleep(Duration::from_millis(if is_reference { 5000 } else { 500 })).await;
-            for &count in &opts.idle_clients {
-                let kb = match idle_clients(&server, count, handshake_wave(kind)).await {
-                    Ok(kb) => Some(kb),
-                    Err(error) => {
-                        column.notes.push(format!("{count} idle clients: {error}"));
-                        None
-                    }
-                };
-                eprintln!("{label}: {count} idle clients: {kb:?} KB each");
-                column.idle_client_kb.push((count, kb));
-            }
-            server.stop().await;
-        }
-        Err(error) => column.notes.push(error),
-    }
+    idle_client_figures(&setup, kind, opts, &mut column).await;
     column
+}
+
+/// RSS per idle client at each count, on a fresh start of its own, settled like the idle figure: after the turns, a
+/// garbage-collected heap (the reference's) shrinks while the clients connect and hides their cost, and the
+/// clients' memory would stay in the next figure's process.
+async fn idle_client_figures(setup: &servers::Setup, kind: Kind, opts: &Options, column: &mut Column) {
+    let server = match setup.start().await {
+        Ok((server, _)) => server,
+        Err(error) => return column.notes.push(error),
+    };
+    tokio::time::sleep(settle(kind)).await;
+    for &count in &opts.idle_clients {
+        let kb = idle_clients(&server, count, handshake_wave(kind)).await;
+        eprintln!("{}: {count} idle clients: {kb:?} KB each", kind.label());
+        if let Err(error) = &kb {
+            column.notes.push(format!("{count} idle clients: {error}"));
+        }
+        column.idle_client_kb.push((count, kb.ok()));
+    }
+    server.stop().await;
 }
 
 fn fmt(value: Option<f64>, digits: usize) -> String {
