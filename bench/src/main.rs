@@ -65,6 +65,9 @@ struct Options {
     /// Instead of the table: only the persistence benchmark, this many times (to work on the store).
     #[arg(long)]
     persisted_only: Option<usize>,
+    /// Instead of the table: only ours' idle RSS and RSS per idle client (to work on memory).
+    #[arg(long)]
+    memory_only: bool,
     /// Instead of the table: N minutes of steady load on ours, sampling memory.
     #[arg(long)]
     soak: Option<f64>,
@@ -505,6 +508,38 @@ async fn soak(opts: &Options, mock: &MockModel, minutes: f64) -> bool {
     ok
 }
 
+/// Ours' idle RSS (each start settled) and RSS per idle client, printed.
+async fn memory_only(opts: &Options, mock: &MockModel) -> std::process::ExitCode {
+    let setup = match servers::Setup::new(Kind::Ours, opts, mock).await {
+        Ok(setup) => setup,
+        Err(error) => {
+            eprintln!("ours: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut rss = Vec::new();
+    for _ in 0..opts.starts {
+        match setup.start().await {
+            Ok((server, _)) => {
+                tokio::time::sleep(settle(Kind::Ours)).await;
+                rss.push(tree_rss_mb(server.pid()));
+                server.stop().await;
+            }
+            Err(error) => {
+                eprintln!("ours: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("idle RSS: {:.1} MB (median of {rss:.1?})", median(&mut rss.clone()));
+    let mut column = Column::default();
+    idle_client_figures(&setup, Kind::Ours, opts, &mut column).await;
+    for (count, kb) in &column.idle_client_kb {
+        println!("RSS per idle WS client, {count} clients: {}", fmt(*kb, 1));
+    }
+    if column.notes.is_empty() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -529,6 +564,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if opts.memory_only {
+        return memory_only(&opts, &mock).await;
+    }
     if let Some(minutes) = opts.soak {
         return if soak(&opts, &mock, minutes).await {
             std::process::ExitCode::SUCCESS

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use openclaw_protocol::gateway::{
@@ -19,13 +19,23 @@ use openclaw_protocol::gateway::{
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::device::Refusal;
 use crate::{Gateway, VERSION, methods, secret_eq};
 use openclaw_store::{DeviceRecord, DeviceToken};
 
-/// Read and write buffer of a connection.
-const WS_BUFFER_BYTES: usize = 8 * 1024;
+type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The read buffer of a connection, and the most a text frame carries: longer messages go out as a first frame and
+/// continuation frames of at most this size. The socket's write buffer keeps the capacity of the largest frame it
+/// ever held, so unfragmented, one 1 MB answer would pin a megabyte to that connection for as long as it stays
+/// open (and every idle client kept the size of the 64-entry presence event, ~23 KB).
+const WS_CHUNK_BYTES: usize = 4 * 1024;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Close codes of the reference: 1002 protocol errors, 1008 auth failures, 1009 frames too large.
@@ -49,18 +59,85 @@ pub(crate) fn routes() -> Router<Arc<Gateway>> {
     Router::new().route("/", get(upgrade))
 }
 
+/// The RFC 6455 opening handshake on hyper's connection, done here rather than by axum's `WebSocketUpgrade` because
+/// that one hides tungstenite's raw frames, which the writer needs to fragment long messages (see [`WS_CHUNK_BYTES`]).
 async fn upgrade(
-    ws: WebSocketUpgrade,
     State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> impl IntoResponse {
-    // Buffers of 8 KiB (tungstenite's default is 128 KiB each way): an idle client should cost kilobytes; larger
-    // frames still arrive whole, the buffer grows for them.
-    ws.max_message_size(MAX_PAYLOAD_BYTES)
-        .max_frame_size(MAX_PAYLOAD_BYTES)
-        .read_buffer_size(WS_BUFFER_BYTES)
-        .write_buffer_size(WS_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move { connection(socket, gateway, peer).await })
+    mut request: Request,
+) -> Response {
+    let key = match websocket_key(request.method(), request.headers()) {
+        Ok(key) => key,
+        Err((status, message)) => return (status, message).into_response(),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (StatusCode::UPGRADE_REQUIRED, "this connection cannot be upgraded to a WebSocket").into_response();
+    };
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => return tracing::debug!(peer = %peer, %error, "A WebSocket upgrade failed."),
+        };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_PAYLOAD_BYTES))
+            .max_frame_size(Some(MAX_PAYLOAD_BYTES))
+            .read_buffer_size(WS_CHUNK_BYTES)
+            // Each frame goes to the socket as it is queued: nothing accumulates in the write buffer.
+            .write_buffer_size(0);
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        connection(socket, gateway, peer).await;
+    });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let headers = [(header::CONNECTION, "upgrade".to_owned()), (header::UPGRADE, "websocket".to_owned())];
+    (StatusCode::SWITCHING_PROTOCOLS, headers, [(header::SEC_WEBSOCKET_ACCEPT, accept)]).into_response()
+}
+
+/// The client's `Sec-WebSocket-Key` once the request is a valid opening handshake (RFC 6455 §4.2.1), or the status
+/// and what to fix.
+fn websocket_key(method: &Method, headers: &HeaderMap) -> Result<String, (StatusCode, String)> {
+    const HINT: &str = "this is the gateway's WebSocket endpoint (protocol v4): connect with a WebSocket client";
+    let bad = |what: &str| Err((StatusCode::BAD_REQUEST, format!("{what}; {HINT}")));
+    if method != Method::GET {
+        return Err((StatusCode::METHOD_NOT_ALLOWED, format!("the method must be GET; {HINT}")));
+    }
+    let text = |name: &HeaderName| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if !text(&header::CONNECTION).split(',').any(|token| token.trim().eq_ignore_ascii_case("upgrade")) {
+        return bad("the Connection header must include `upgrade`");
+    }
+    if !text(&header::UPGRADE).split(',').any(|token| token.trim().eq_ignore_ascii_case("websocket")) {
+        return bad("the Upgrade header must be `websocket`");
+    }
+    if text(&header::SEC_WEBSOCKET_VERSION).trim() != "13" {
+        return bad("the Sec-WebSocket-Version header must be 13");
+    }
+    match text(&header::SEC_WEBSOCKET_KEY).trim() {
+        "" => bad("the Sec-WebSocket-Key header is missing"),
+        key => Ok(key.to_owned()),
+    }
+}
+
+/// Sends one message; a long text goes as frames of at most [`WS_CHUNK_BYTES`], cut on character boundaries.
+async fn send_message(sink: &mut futures::stream::SplitSink<Socket, Message>, message: Message) -> bool {
+    let text = match message {
+        Message::Text(text) if text.len() > WS_CHUNK_BYTES => text,
+        other => return sink.send(other).await.is_ok(),
+    };
+    let bytes = tokio_tungstenite::tungstenite::Bytes::from(text);
+    let (mut start, mut opcode) = (0, OpCode::Data(Data::Text));
+    while start < bytes.len() {
+        let mut end = (start + WS_CHUNK_BYTES).min(bytes.len());
+        // A UTF-8 continuation byte (10xxxxxx) never starts a character: back up to the character's first byte.
+        while end < bytes.len() && end > start + 1 && bytes[end] & 0xC0 == 0x80 {
+            end -= 1;
+        }
+        let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
+        if sink.feed(Message::Frame(frame)).await.is_err() {
+            return false;
+        }
+        (start, opcode) = (end, OpCode::Data(Data::Continue));
+    }
+    sink.flush().await.is_ok()
 }
 
 /// One client connection, seen by the method handlers.
@@ -127,17 +204,17 @@ impl Conn {
 }
 
 async fn close(tx: &mpsc::Sender<Message>, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.to_owned().into() };
+    let frame = CloseFrame { code: code.into(), reason: Utf8Bytes::from(reason.to_owned()) };
     let _ = tx.send(Message::Close(Some(frame))).await;
 }
 
-async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) {
+async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
             let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
+            if !send_message(&mut sink, message).await || closing {
                 break;
             }
         }
@@ -208,7 +285,7 @@ async fn connection(socket: WebSocket, gateway: Arc<Gateway>, peer: SocketAddr) 
                     },
                     Message::Binary(_) => conn.respond(ResponseFrame::error("", ErrorShape::new("INVALID_REQUEST", "binary frames are not supported; send JSON text frames"))).await,
                     Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => {}
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 }
             }
             _ = tick.tick() => conn.event("tick", json!({"ts": openclaw_protocol::now_ms()})).await,
@@ -229,7 +306,7 @@ async fn refuse(tx: &mpsc::Sender<Message>, id: &str, error: ErrorShape, close_c
 
 /// Reads and checks `connect`; answers `hello-ok` or an error followed by a close.
 async fn handshake(
-    stream: &mut futures::stream::SplitStream<WebSocket>,
+    stream: &mut futures::stream::SplitStream<Socket>,
     tx: &mpsc::Sender<Message>,
     gateway: &Gateway,
     peer: SocketAddr,

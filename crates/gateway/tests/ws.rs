@@ -496,3 +496,128 @@ async fn exec_approvals_are_asked_over_the_gateway() {
     assert_eq!(error["ok"], false);
     assert!(error["error"]["message"].as_str().unwrap().contains("no pending approval"), "{error}");
 }
+
+/// A WebSocket client on a bare TCP socket that sees the frames as the gateway sent them, not reassembled.
+struct RawSocket(tokio::net::TcpStream);
+
+impl RawSocket {
+    /// Opens the socket with the RFC 6455 example key and checks the answer's accept key.
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                       Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(stream.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 101"), "{head}");
+        assert!(head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+        RawSocket(stream)
+    }
+
+    /// One frame: whether it is final, its opcode, its payload (a server never masks).
+    async fn frame(&mut self) -> (bool, u8, Vec<u8>) {
+        let mut head = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(10), self.0.read_exact(&mut head)).await.unwrap().unwrap();
+        assert_eq!(head[1] & 0x80, 0, "a server frame is never masked");
+        let len = match head[1] & 0x7f {
+            126 => u64::from(self.0.read_u16().await.unwrap()),
+            127 => self.0.read_u64().await.unwrap(),
+            n => u64::from(n),
+        };
+        let mut payload = vec![0; usize::try_from(len).unwrap()];
+        self.0.read_exact(&mut payload).await.unwrap();
+        (head[0] & 0x80 != 0, head[0] & 0x0f, payload)
+    }
+
+    /// One text message and the payload size of each frame it came in. Each frame is checked to be UTF-8 on its
+    /// own: frames are cut between characters.
+    async fn message(&mut self) -> (Value, Vec<usize>) {
+        let (mut fin, opcode, mut bytes) = self.frame().await;
+        assert_eq!(opcode, 1, "a message starts with a text frame");
+        assert!(std::str::from_utf8(&bytes).is_ok(), "a frame cut inside a character");
+        let mut sizes = vec![bytes.len()];
+        while !fin {
+            let (next_fin, opcode, more) = self.frame().await;
+            assert_eq!(opcode, 0, "the rest of a message comes in continuation frames");
+            assert!(std::str::from_utf8(&more).is_ok(), "a frame cut inside a character");
+            sizes.push(more.len());
+            bytes.extend(more);
+            fin = next_fin;
+        }
+        (serde_json::from_slice(&bytes).unwrap(), sizes)
+    }
+
+    async fn send(&mut self, value: Value) {
+        let payload = value.to_string().into_bytes();
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        let mut frame = vec![0x81];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n => {
+                frame.push(0x80 | 126);
+                frame.extend(u16::try_from(n).unwrap().to_be_bytes());
+            }
+        }
+        frame.extend(mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.0.write_all(&frame).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_long_message_arrives_whole_in_frames_of_at_most_4_kib() {
+    let fx = start().await;
+    // Two-, three- and four-byte characters, so that frame boundaries fall inside characters unless cut with care.
+    let answer = "é漢🙂x".repeat(1500);
+    fx.model.push(openai::text(&answer));
+    let mut socket = RawSocket::open(fx.addr).await;
+    assert_eq!(socket.message().await.0["event"], "connect.challenge");
+    socket.send(connect_frame("secret-token", 4, 4, json!(["operator.write"]))).await;
+    assert_eq!(socket.message().await.0["ok"], true);
+    socket
+        .send(json!({"type": "req", "id": "a", "method": "agent",
+            "params": {"message": "hi", "agentId": "main", "idempotencyKey": "long-1", "deliver": false}}))
+        .await;
+    let (mut largest, mut longest_split) = (0, 0);
+    let final_frame = loop {
+        let (frame, sizes) = socket.message().await;
+        largest = largest.max(sizes.iter().copied().max().unwrap_or_default());
+        longest_split = longest_split.max(sizes.len());
+        if frame["type"] == "res" && frame["payload"]["status"] != "accepted" {
+            break frame;
+        }
+    };
+    assert_eq!(final_frame["payload"]["result"]["payloads"][0]["text"], answer.as_str(), "the text arrives intact");
+    assert!(largest <= 4096, "no frame is over 4 KiB: the largest had {largest} bytes");
+    assert!(longest_split >= 3, "the ~15 KB answer came in several frames: at most {longest_split}");
+}
+
+#[tokio::test]
+async fn a_plain_http_request_to_the_websocket_endpoint_says_what_to_do() {
+    let fx = start().await;
+    for (request, status, says) in [
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "Connection header must include `upgrade`"),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            400,
+            "Sec-WebSocket-Version header must be 13",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            400,
+            "Sec-WebSocket-Key header is missing",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(fx.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response)).await.unwrap().unwrap();
+        let response = String::from_utf8_lossy(&response[..n]);
+        assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{request:?} → {response}");
+        assert!(response.contains(says) && response.contains("connect with a WebSocket client"), "{response}");
+    }
+}
