@@ -35,7 +35,7 @@ type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>
 /// continuation frames of at most this size. The socket's write buffer keeps the capacity of the largest frame it
 /// ever held, so unfragmented, one 1 MB answer would pin a megabyte to that connection for as long as it stays
 /// open (and every idle client kept the size of the 64-entry presence event, ~23 KB).
-const WS_CHUNK_BYTES: usize = 4 * 1024;
+const WS_CHUNK_BYTES: usize = 2 * 1024;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Close codes of the reference: 1002 protocol errors, 1008 auth failures, 1009 frames too large.
