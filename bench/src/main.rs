@@ -234,22 +234,14 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
     column.size_mb = setup.size_mb();
     let is_reference = kind == Kind::Reference;
     let starts = if is_reference { opts.starts.min(3) } else { opts.starts };
-    let (mut start_ms, mut rss) = (Vec::new(), Vec::new());
-    for _ in 0..starts {
-        match setup.start().await {
-            Ok((server, ms)) => {
-                start_ms.push(ms);
-                tokio::time::sleep(settle(kind)).await;
-                rss.push(tree_rss_mb(server.pid()));
-                server.stop().await;
-            }
-            Err(error) => {
-                eprintln!("{label}: {error}");
-                column.notes.push(error);
-                return column;
-            }
+    let (mut start_ms, mut rss) = match idle_starts(&setup, kind, starts).await {
+        Ok(readings) => readings,
+        Err(error) => {
+            eprintln!("{label}: {error}");
+            column.notes.push(error);
+            return column;
         }
-    }
+    };
     let (start, idle) = (median(&mut start_ms), median(&mut rss));
     (column.start_ms, column.idle_rss_mb) = (Some(start), Some(idle));
     eprintln!("{label}: start {start:.1} ms, idle RSS {idle:.1} MB");
@@ -278,6 +270,19 @@ async fn measure(kind: Kind, opts: &Options, mock: &MockModel) -> Column {
     server.stop().await;
     idle_client_figures(&setup, kind, opts, &mut column).await;
     column
+}
+
+/// Starts the server `starts` times: the start-up time of each and its RSS once settled.
+async fn idle_starts(setup: &servers::Setup, kind: Kind, starts: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let (mut start_ms, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..starts {
+        let (server, ms) = setup.start().await?;
+        start_ms.push(ms);
+        tokio::time::sleep(settle(kind)).await;
+        rss.push(tree_rss_mb(server.pid()));
+        server.stop().await;
+    }
+    Ok((start_ms, rss))
 }
 
 /// RSS per idle client at each count, on a fresh start of its own, settled like the idle figure: after the turns, a
@@ -517,21 +522,15 @@ async fn memory_only(opts: &Options, mock: &MockModel) -> std::process::ExitCode
             return std::process::ExitCode::FAILURE;
         }
     };
-    let mut rss = Vec::new();
-    for _ in 0..opts.starts {
-        match setup.start().await {
-            Ok((server, _)) => {
-                tokio::time::sleep(settle(Kind::Ours)).await;
-                rss.push(tree_rss_mb(server.pid()));
-                server.stop().await;
-            }
-            Err(error) => {
-                eprintln!("ours: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
+    let mut rss = match idle_starts(&setup, Kind::Ours, opts.starts).await {
+        Ok((_, rss)) => rss,
+        Err(error) => {
+            eprintln!("ours: {error}");
+            return std::process::ExitCode::FAILURE;
         }
-    }
-    println!("idle RSS: {:.1} MB (median of {rss:.1?})", median(&mut rss.clone()));
+    };
+    let readings = format!("{rss:.1?}");
+    println!("idle RSS: {:.1} MB (median of {readings})", median(&mut rss));
     let mut column = Column::default();
     idle_client_figures(&setup, Kind::Ours, opts, &mut column).await;
     for (count, kb) in &column.idle_client_kb {

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use futures::{SinkExt, StreamExt};
 use openclaw_protocol::gateway::{
     ClientFrame, ConnectParams, ErrorShape, EventFrame, MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES,
@@ -56,7 +56,8 @@ pub(crate) const OPERATOR_SCOPES: &[&str] = &[
 ];
 
 pub(crate) fn routes() -> Router<Arc<Gateway>> {
-    Router::new().route("/", get(upgrade))
+    // Every method, so that a wrong one hears what this endpoint is rather than a bare 405.
+    Router::new().route("/", any(upgrade))
 }
 
 /// The RFC 6455 opening handshake on hyper's connection, done here rather than by axum's `WebSocketUpgrade` because
@@ -123,14 +124,11 @@ async fn send_message(sink: &mut futures::stream::SplitSink<Socket, Message>, me
         Message::Text(text) if text.len() > WS_CHUNK_BYTES => text,
         other => return sink.send(other).await.is_ok(),
     };
-    let bytes = tokio_tungstenite::tungstenite::Bytes::from(text);
     let (mut start, mut opcode) = (0, OpCode::Data(Data::Text));
+    let bytes = tokio_tungstenite::tungstenite::Bytes::from(text.clone());
     while start < bytes.len() {
-        let mut end = (start + WS_CHUNK_BYTES).min(bytes.len());
-        // A UTF-8 continuation byte (10xxxxxx) never starts a character: back up to the character's first byte.
-        while end < bytes.len() && end > start + 1 && bytes[end] & 0xC0 == 0x80 {
-            end -= 1;
-        }
+        // A character is at most 4 bytes, so every cut moves forward.
+        let end = text.as_str().floor_char_boundary(start + WS_CHUNK_BYTES);
         let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
         if sink.feed(Message::Frame(frame)).await.is_err() {
             return false;

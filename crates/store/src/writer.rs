@@ -115,8 +115,8 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
 async fn run_jobs(conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) {
     if jobs.len() > 1 {
         match run_group(conn, &jobs).await {
-            Ok(mut rows) => {
-                for (job, rows) in jobs.into_iter().zip(rows.drain(..)) {
+            Ok(rows) => {
+                for (job, rows) in jobs.into_iter().zip(rows) {
                     let _ = job.reply.send(Ok(rows));
                 }
                 return;
