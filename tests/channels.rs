@@ -216,8 +216,20 @@ async fn telegram_replies_chunks_pairs_and_respects_groups() {
     assert_eq!(status["accounts"][0]["probe"]["ok"], true, "{status}");
     // And over the gateway, in the reference's shape.
     let url = format!("ws://127.0.0.1:{}", gateway.port);
-    let out =
-        env.run(&["gateway", "call", "channels.status", "--url", &url, "--params", "{probe: true}", "--json"]).await;
+    let out = env
+        .run(&[
+            "gateway",
+            "call",
+            "channels.status",
+            "--url",
+            &url,
+            "--token",
+            &env.gateway_token(),
+            "--params",
+            "{probe: true}",
+            "--json",
+        ])
+        .await;
     assert!(out.status.success(), "{}", common::text(&out.stderr));
     let live: Value = serde_json::from_slice(&out.stdout).expect("channels.status json");
     assert_eq!(live["channelOrder"], json!(["telegram"]));
@@ -485,7 +497,20 @@ async fn webchat_messages_survive_a_kill_through_the_inbox() {
     let gateway = GatewayProcess::start(&env, port).await;
     let url = format!("ws://127.0.0.1:{port}");
     let params = r#"{sessionKey: "agent:main:webchat-crash", message: "survive this", idempotencyKey: "wc-1"}"#;
-    let out = env.run(&["gateway", "call", "chat.send", "--url", &url, "--params", params, "--json"]).await;
+    let out = env
+        .run(&[
+            "gateway",
+            "call",
+            "chat.send",
+            "--url",
+            &url,
+            "--token",
+            &env.gateway_token(),
+            "--params",
+            params,
+            "--json",
+        ])
+        .await;
     assert!(out.status.success(), "{}", common::text(&out.stderr));
     let started: Value = serde_json::from_slice(&out.stdout).expect("chat.send json");
     assert_eq!(started, json!({"runId": "wc-1", "status": "started"}));
@@ -509,7 +534,20 @@ async fn webchat_messages_survive_a_kill_through_the_inbox() {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "the cut turn ran once more, and only once");
 
     // The client retries its send after reconnecting: recognised by its key, not run again.
-    let out = env.run(&["gateway", "call", "chat.send", "--url", &url, "--params", params, "--json"]).await;
+    let out = env
+        .run(&[
+            "gateway",
+            "call",
+            "chat.send",
+            "--url",
+            &url,
+            "--token",
+            &env.gateway_token(),
+            "--params",
+            params,
+            "--json",
+        ])
+        .await;
     let retried: Value = serde_json::from_slice(&out.stdout).expect("chat.send json");
     assert_eq!(retried, json!({"runId": "wc-1", "status": "ok", "duplicate": true}));
     assert_eq!(calls.load(Ordering::SeqCst), 2);

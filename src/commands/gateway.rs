@@ -287,6 +287,12 @@ pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode>
             "refusing to listen on {host} without authentication (fix: set gateway.auth.token or OPENCLAW_GATEWAY_TOKEN, or use --bind loopback)"
         );
     }
+    if !loopback && auth.shortest().is_some_and(|length| length < openclaw_gateway::MIN_REMOTE_SECRET) {
+        bail!(
+            "refusing to listen on {host} with a secret shorter than {} characters (fix: openclaw config set gateway.auth.token \"$(openssl rand -hex 24)\")",
+            openclaw_gateway::MIN_REMOTE_SECRET
+        );
+    }
     let port = args.port.unwrap_or(gateway_config.port);
     let store = ctx.store(&loaded.paths).await?;
     let runtime = super::build_runtime(&loaded, store.clone()).await?;

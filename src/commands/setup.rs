@@ -204,6 +204,17 @@ pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     if openclaw_config::get_path(&raw, "gateway.mode").is_none() {
         set(&mut raw, "gateway.mode", json!("local"))?;
     }
+    // A gateway without a secret would serve any local process (and, through a browser, any page): setup writes a
+    // random token, as the reference's onboarding does, unless one is configured or in the environment. The CLI
+    // reads it from the file; other clients take it from `openclaw config get gateway.auth.token`.
+    let has_secret = ["gateway.auth.token", "gateway.auth.password"]
+        .iter()
+        .any(|path| openclaw_config::get_path(&raw, path).is_some())
+        || super::env("OPENCLAW_GATEWAY_TOKEN").is_some_and(|value| !value.is_empty());
+    let generated = !has_secret;
+    if generated {
+        set(&mut raw, "gateway.auth.token", json!(openclaw_gateway::new_secret()))?;
+    }
     // Validate what we are about to write with the same loader everything else uses.
     let text = serde_json::to_string(&raw)?;
     openclaw_config::load_str(&text, &paths, &super::env)?;
@@ -220,6 +231,9 @@ pub async fn run(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
         && super::env(var).is_none_or(|value| value.is_empty())
     {
         println!("Note: {var} is not set in this shell; export it before talking to the agent.");
+    }
+    if generated {
+        println!("Gateway token: generated into gateway.auth.token (clients: openclaw config get gateway.auth.token)");
     }
     println!("Next: openclaw agent --local -m \"hello\"");
     Ok(ExitCode::SUCCESS)

@@ -67,6 +67,13 @@ impl Env {
         assert!(out.status.success(), "setup failed: {}", text(&out.stderr));
     }
 
+    /// The gateway token `openclaw setup` generated (clients given `--url` must pass it, as in the reference).
+    pub fn gateway_token(&self) -> String {
+        let text = std::fs::read_to_string(self.state.join("openclaw.json")).expect("config");
+        let config: serde_json::Value = serde_json::from_str(&text).expect("config json");
+        config["gateway"]["auth"]["token"].as_str().expect("setup wrote gateway.auth.token").to_owned()
+    }
+
     pub fn write_config(&self, text: &str) {
         std::fs::create_dir_all(&self.state).expect("mkdir");
         std::fs::write(self.state.join("openclaw.json"), text).expect("write config");

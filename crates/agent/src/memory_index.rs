@@ -25,7 +25,7 @@ impl StoreMemoryIndex {
         let indexed = self.store.memory_files(agent_id).await.map_err(|error| error.to_string())?;
         let files = memory_files(workspace);
         for (relative, path) in &files {
-            let Ok(meta) = std::fs::metadata(path) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(path) else { continue };
             let modified = meta
                 .modified()
                 .ok()
@@ -36,7 +36,7 @@ impl StoreMemoryIndex {
             if indexed.iter().any(|(known, print)| known == relative && *print == fingerprint) {
                 continue;
             }
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let text = openclaw_tools::read_workspace_file(workspace, relative).unwrap_or_default();
             let chunks = chunk_markdown(&text, CHUNK_LINES)
                 .into_iter()
                 .map(|(start_line, end_line, content)| MemoryChunk { start_line, end_line, content })

@@ -126,7 +126,7 @@ pub(crate) fn turn_skills(host: &SkillsHost, workspace: &std::path::Path, settin
         .map(|skill| {
             let entry = settings.entries.get(&skill.name);
             let api_key = entry.and_then(|entry| entry.api_key.as_ref()).and_then(|key| key.resolve(env).ok());
-            let granted = openclaw_skills::access(skill, entry, api_key, env, host.home.as_deref());
+            let granted = openclaw_skills::access(skill, entry, api_key, env, host.home.as_deref(), workspace);
             SkillAccess {
                 name: skill.name.clone(),
                 dir: skill.dir.clone(),
@@ -138,9 +138,10 @@ pub(crate) fn turn_skills(host: &SkillsHost, workspace: &std::path::Path, settin
     TurnSkills { prompt, access }
 }
 
-/// Default programs of `tools.exec.security = "allowlist"` (read-only text tools).
+/// Default programs of `tools.exec.security = "allowlist"`: read-only text tools that run no other program
+/// (`find` was one until it turned out to: `-exec`, `-fprintf`).
 const DEFAULT_SAFE_BINS: &[&str] =
-    &["ls", "cat", "head", "tail", "wc", "grep", "sort", "uniq", "cut", "tr", "echo", "pwd", "date", "jq", "find"];
+    &["ls", "cat", "head", "tail", "wc", "grep", "sort", "uniq", "cut", "tr", "echo", "pwd", "date", "jq"];
 
 /// `tools.exec` and `tools.web.fetch` → how `exec` and `web_fetch` behave.
 pub(crate) fn tool_settings(tools: &openclaw_config::ToolPolicy) -> ToolSettings {

@@ -51,7 +51,7 @@ pub fn load_workspace_files(workspace: &Path, include_memory: bool) -> Vec<Works
         .filter(|name| include_memory || **name != "MEMORY.md")
         .filter_map(|name| {
             let path = workspace.join(name);
-            let content = std::fs::read_to_string(&path).ok();
+            let content = openclaw_tools::read_workspace_file(workspace, name);
             // BOOTSTRAP.md is optional: it only exists until the first-run ritual deletes it.
             if content.is_none() && *name == "BOOTSTRAP.md" {
                 return None;

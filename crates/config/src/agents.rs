@@ -1,7 +1,7 @@
 //! Agents from every source — `agents.entries.<id>`, the legacy `agents.list[]`, and the seed's agent files
 //! `agents/<id>.json` — resolved into one [`ResolvedAgent`] each, with workspace, model and policy filled in.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{AgentEntry, Config, Issue, ModelSelection, Paths, Personality, Severity, ToolPolicy, expand_home};
 use openclaw_protocol::AgentId;
@@ -97,6 +97,37 @@ pub(crate) fn load_agent_files(state_dir: &std::path::Path) -> (Vec<AgentEntry>,
 
 fn error_issue(path: &str, message: String, hint: &str) -> Issue {
     Issue { severity: Severity::Error, path: path.to_owned(), message, hint: Some(hint.to_owned()) }
+}
+
+/// An agent's commands may write anywhere in its workspace: a workspace that holds the state dir or the config file
+/// would let them rewrite the gateway's own configuration, database and secrets. Compared as written and, where the
+/// folders exist, after links.
+pub(crate) fn workspaces_outside_state(agents: &[ResolvedAgent], paths: &Paths) -> Vec<Issue> {
+    let real = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let guarded = [
+        ("state dir", paths.state_dir.clone(), real(&paths.state_dir)),
+        ("config file", paths.config_path.clone(), real(&paths.config_path)),
+    ];
+    let mut issues = Vec::new();
+    for agent in agents {
+        let workspace = real(&agent.workspace);
+        if let Some((what, path, _)) = guarded
+            .iter()
+            .find(|(_, path, real_path)| path.starts_with(&agent.workspace) || real_path.starts_with(&workspace))
+        {
+            issues.push(error_issue(
+                &format!("{}.workspace", agent.source),
+                format!(
+                    "the workspace {} of agent {:?} contains the gateway's {what} {}: the agent's commands could rewrite the gateway's configuration and secrets",
+                    agent.workspace.display(),
+                    agent.id,
+                    path.display()
+                ),
+                "choose a workspace outside the state dir's own files (the default is <state dir>/workspace)",
+            ));
+        }
+    }
+    issues
 }
 
 /// Checks agent ids from every source and that each id is defined once.

@@ -212,7 +212,8 @@ pub fn load_text(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>
     loaded.warnings.extend(warnings);
     loaded.agent_files = agent_files;
     loaded.resolve_agents();
-    let agent_issues = agents::validate_ids(&loaded.config, &loaded.agent_files);
+    let mut agent_issues = agents::validate_ids(&loaded.config, &loaded.agent_files);
+    agent_issues.extend(agents::workspaces_outside_state(&loaded.agents, paths));
     if !agent_issues.is_empty() {
         return Err(ConfigError::Invalid { path: paths.config_path.clone(), issues: agent_issues });
     }

@@ -54,6 +54,19 @@ pub struct GatewayConfig {
     pub reload: GatewayReload,
     /// `gateway.tools`: changes to the HTTP `/tools/invoke` deny list.
     pub tools: GatewayTools,
+    /// `gateway.controlUi`: here only `allowedOrigins`, the browser origins admitted besides the gateway's own.
+    pub control_ui: GatewayControlUi,
+    /// `gateway.publicOrigin`: the origin clients reach the gateway under (its host is an accepted `Host`).
+    pub public_origin: Option<String>,
+}
+
+/// `gateway.controlUi`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayControlUi {
+    /// Browser origins (`https://ops.example.com`) that may open the WebSocket and call the HTTP APIs; their hosts
+    /// are accepted in `Host` too.
+    pub allowed_origins: Vec<String>,
 }
 
 /// `gateway.reload`.
@@ -180,6 +193,8 @@ impl Default for GatewayConfig {
             http: GatewayHttp::default(),
             reload: GatewayReload::default(),
             tools: GatewayTools::default(),
+            control_ui: GatewayControlUi::default(),
+            public_origin: None,
         }
     }
 }

@@ -56,7 +56,7 @@ fn reference_keys_not_implemented_are_warnings() {
         load_str(r#"{ gateway: { controlUi: { enabled: true } }, cron: { enabled: false } }"#, &paths(), &no_env)
             .unwrap();
     let paths: Vec<&str> = loaded.warnings.iter().map(|w| w.path.as_str()).collect();
-    assert!(paths.contains(&"gateway.controlUi"), "{paths:?}");
+    assert!(paths.contains(&"gateway.controlUi.enabled"), "{paths:?}");
     assert!(paths.contains(&"cron"), "{paths:?}");
 }
 

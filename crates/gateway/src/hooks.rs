@@ -144,8 +144,10 @@ impl Hook<'_> {
         Ok(agent)
     }
 
-    /// A caller-chosen session key, if policy allows it (`allowRequestSessionKey` and the prefix list).
-    fn checked_key(&self, key: &str, from_caller: bool) -> Result<String, Reject> {
+    /// A caller-chosen session key, if policy allows it (`allowRequestSessionKey` and the prefix list), always
+    /// under the target agent: an `agent:<id>:…` key must name that agent (a hook for agent `hooks` cannot read or
+    /// write `agent:main:main`), and the prefix rule applies to the part after `agent:<id>:`.
+    fn checked_key(&self, key: &str, from_caller: bool, agent_id: &str) -> Result<String, Reject> {
         if from_caller && !self.hooks.allow_request_session_key {
             let message = "a sessionKey in the request needs hooks.allowRequestSessionKey: true";
             return Err(Reject(StatusCode::BAD_REQUEST, message.to_owned()));
@@ -157,17 +159,32 @@ impl Hook<'_> {
             .filter(|p| !p.trim().is_empty())
             .map(|p| p.to_lowercase())
             .collect();
-        let lowered = key.to_lowercase();
-        let bare = SessionKey::parse(&lowered)
-            .and_then(|parsed| parsed.as_str().splitn(3, ':').nth(2).map(str::to_owned))
-            .unwrap_or_else(|| lowered.clone());
-        if !prefixes.is_empty()
-            && !prefixes.iter().any(|p| bare.starts_with(p.as_str()) || lowered.starts_with(p.as_str()))
-        {
-            let message = format!("sessionKey {key} does not match hooks.allowedSessionKeyPrefixes");
+        let lowered = key.trim().to_lowercase();
+        let bare = match lowered.strip_prefix("agent:") {
+            Some(rest) => {
+                let (named, bare) = rest.split_once(':').unwrap_or((rest, ""));
+                if named != agent_id.to_lowercase() {
+                    let message = format!(
+                        "sessionKey {} belongs to agent {named:?}, but this hook runs agent {agent_id:?}; use a key of that agent (or a bare key, which is scoped to it)",
+                        openclaw_protocol::log_safe(key)
+                    );
+                    return Err(Reject(StatusCode::FORBIDDEN, message));
+                }
+                bare.to_owned()
+            }
+            None => lowered.clone(),
+        };
+        if bare.is_empty() {
+            return Err(Reject(StatusCode::BAD_REQUEST, "sessionKey names no session".to_owned()));
+        }
+        if !prefixes.is_empty() && !prefixes.iter().any(|p| bare.starts_with(p.as_str())) {
+            let message = format!(
+                "sessionKey {} does not match hooks.allowedSessionKeyPrefixes",
+                openclaw_protocol::log_safe(key)
+            );
             return Err(Reject(StatusCode::BAD_REQUEST, message));
         }
-        Ok(key.to_owned())
+        Ok(format!("agent:{agent_id}:{bare}"))
     }
 
     /// `/hooks/agent` (or a mapping with `action: agent`): admits one turn and answers `{ok, runId}`.
@@ -201,10 +218,10 @@ impl Hook<'_> {
         let persistent = payload.get("sessionMode").and_then(Value::as_str) == Some("persistent");
         let logical =
             match (mapping.as_ref().and_then(|(m, _)| m.session_key.clone()), Self::text(payload, "sessionKey")) {
-                (Some(key), _) => self.checked_key(&key, false),
-                (None, Some(key)) if mapping.is_none() => self.checked_key(key, true),
+                (Some(key), _) => self.checked_key(&key, false, &agent.id),
+                (None, Some(key)) if mapping.is_none() => self.checked_key(key, true, &agent.id),
                 _ => match &self.hooks.default_session_key {
-                    Some(key) => self.checked_key(key, false),
+                    Some(key) => self.checked_key(key, false, &agent.id),
                     None if persistent => {
                         return error(
                             StatusCode::BAD_REQUEST,
@@ -299,10 +316,8 @@ impl Hook<'_> {
         };
         let main = SessionKey::main(&agent.id, &self.loaded.config.session.main_key).as_str().to_owned();
         let session_key = match Self::text(payload, "sessionKey").filter(|_| mapped.is_none()) {
-            Some(key) if mode == "now" => match self.checked_key(key, true) {
-                Ok(key) => {
-                    SessionKey::scoped(&agent.id, Some(&key), &self.loaded.config.session.main_key).as_str().to_owned()
-                }
+            Some(key) if mode == "now" => match self.checked_key(key, true, &agent.id) {
+                Ok(key) => key,
                 Err(reject) => return reject.into_response(),
             },
             Some(_) => return error(StatusCode::BAD_REQUEST, "a sessionKey needs mode \"now\""),

@@ -12,9 +12,11 @@
 //!   from start to end.
 //! - Every turn, whatever its entry point (WS, HTTP, hooks), goes through [`Gateway::run_turn`].
 
+mod admission;
 mod approvals;
 pub mod client;
 mod device;
+mod guard;
 mod hooks;
 mod http;
 mod limit;
@@ -74,15 +76,31 @@ impl AuthSettings {
                 .transpose()
                 .map_err(|e| format!("gateway.auth.{what} {e}"))
         };
+        let token = configured(&auth.token, "token")?;
+        let password = configured(&auth.password, "password")?;
+        for (what, flag, value) in [("token", &flags.token, &token), ("password", &flags.password, &password)] {
+            // An empty secret would be accepted by an empty answer: refuse it rather than treat it as unset.
+            if flag.as_deref().is_some_and(str::is_empty) {
+                return Err(format!(
+                    "the --{what} given is empty (fix: pass a random secret, e.g. openssl rand -hex 24)"
+                ));
+            }
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(format!(
+                    "gateway.auth.{what} is empty (fix: set a random secret — openssl rand -hex 24 — or remove the key)"
+                ));
+            }
+        }
         Ok(AuthSettings {
-            token: shared_secret(flags.token.clone(), configured(&auth.token, "token")?, "OPENCLAW_GATEWAY_TOKEN", env),
-            password: shared_secret(
-                flags.password.clone(),
-                configured(&auth.password, "password")?,
-                "OPENCLAW_GATEWAY_PASSWORD",
-                env,
-            ),
+            token: shared_secret(flags.token.clone(), token, "OPENCLAW_GATEWAY_TOKEN", env),
+            password: shared_secret(flags.password.clone(), password, "OPENCLAW_GATEWAY_PASSWORD", env),
         })
+    }
+
+    /// The shortest configured secret's length (secrets shorter than [`MIN_REMOTE_SECRET`] are refused beyond
+    /// loopback).
+    pub fn shortest(&self) -> Option<usize> {
+        [&self.token, &self.password].into_iter().flatten().map(|secret| secret.chars().count()).min()
     }
 
     /// Whether any shared secret is configured.
@@ -90,9 +108,9 @@ impl AuthSettings {
         self.token.is_some() || self.password.is_some()
     }
 
-    /// Whether `given` is the shared token or the shared password (HTTP bearer auth).
+    /// Whether `given` is the shared token or the shared password (HTTP bearer auth). An empty answer never is.
     pub(crate) fn accepts(&self, given: &str) -> bool {
-        [&self.token, &self.password].into_iter().flatten().any(|secret| secret_eq(given, secret))
+        !given.is_empty() && [&self.token, &self.password].into_iter().flatten().any(|secret| secret_eq(given, secret))
     }
 }
 
@@ -104,12 +122,21 @@ pub fn shared_secret(
     env_var: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
-    flag.or(configured).or_else(|| env(env_var).filter(|value| !value.is_empty()))
+    let set = |value: Option<String>| value.filter(|value| !value.is_empty());
+    set(flag).or(set(configured)).or_else(|| set(env(env_var)))
 }
 
-/// Compares a presented secret with the expected one in constant time.
+/// A new random shared secret (256 bits, URL-safe base64), what `openclaw setup` writes as `gateway.auth.token`.
+pub fn new_secret() -> String {
+    device::new_token()
+}
+
+/// The shortest shared secret a gateway listening beyond loopback accepts.
+pub const MIN_REMOTE_SECRET: usize = 16;
+
+/// Compares a presented secret with the expected one in constant time; an empty expected secret matches nothing.
 pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
-    subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into()
+    !expected.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()))
 }
 
 /// One event for every connection allowed to see it.
@@ -139,6 +166,8 @@ pub struct Gateway {
     ready: AtomicBool,
     draining: AtomicBool,
     connections: AtomicU64,
+    /// Open and unauthenticated WebSocket connections (`admission`).
+    admission: Arc<admission::Admission>,
     boot_id: String,
     /// Runs in progress and recently finished ones (for `agent.wait` and `chat.abort`).
     pub(crate) runs: runs::Runs,
@@ -191,6 +220,11 @@ impl Gateway {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             connections: AtomicU64::new(0),
+            admission: Arc::new(admission::Admission::new(
+                reload::env("OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP")
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or(admission::DEFAULT_PREAUTH_PER_IP),
+            )),
             boot_id: uuid::Uuid::new_v4().to_string(),
             runs: runs::Runs::default(),
             shutdown: tokio::sync::watch::channel(false).0,
@@ -454,12 +488,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The router: health endpoints, the OpenAI-compatible API, `/tools/invoke`, the hooks and the WebSocket on `/`.
 pub fn app(gateway: Arc<Gateway>) -> Router {
-    http::routes()
-        .merge(openai::routes())
-        .merge(tools_http::routes())
-        .merge(ws::routes())
-        .fallback(hooks::fallback)
-        .with_state(gateway)
+    use axum::middleware::from_fn_with_state;
+    // Host, Origin, and for the HTTP APIs the credential and content type, all before a body is read (`guard`).
+    let api = openai::routes().merge(tools_http::routes()).route_layer(from_fn_with_state(gateway.clone(), guard::api));
+    let ws = ws::routes().route_layer(from_fn_with_state(gateway.clone(), guard::websocket));
+    http::routes().merge(api).merge(ws).fallback(hooks::fallback).with_state(gateway)
 }
 
 /// Serves `app` on a bound listener until `shutdown` completes, then drains.
@@ -487,27 +520,83 @@ pub async fn serve(
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(address = %address, "Gateway ready.");
     let draining = gateway.clone();
-    // Small frames (one turn's events) go out at once rather than after a delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+    let stop = async move {
+        // An outside signal, or a reload that needs a new process.
+        tokio::select! {
+            () = shutdown => {}
+            () = draining.stop.notified() => {}
+        }
+        // Drain: /readyz turns 503 and new runs are refused; running turns get time to finish (their results
+        // still reach their clients); then every connection gets `shutdown` and a close frame.
+        draining.set_draining();
+        tracing::info!(running = draining.runs.active(), "Gateway draining.");
+        let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+        while draining.runs.active() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = draining.shutdown.send(true);
+        tracing::info!("Gateway stopped accepting connections.");
+    };
+    accept_loop(listener, router, stop).await;
+    Ok(())
+}
+
+/// How long a client has to send a request's headers; a slower one is dropped (a slow-header client would
+/// otherwise hold its connection for ever).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves HTTP/1.1 (with upgrades, for the WebSocket) on every accepted connection until `stop` completes, then
+/// lets open requests finish. Written out rather than `axum::serve`, which offers no header-read timeout.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use axum::extract::ConnectInfo;
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        // Small frames (one turn's events) go out at once rather than after a delayed ACK.
         let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            // An outside signal, or a reload that needs a new process.
-            tokio::select! {
-                () = shutdown => {}
-                () = draining.stop.notified() => {}
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+        });
+        let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).with_upgrades();
+        let mut closing = closing.clone();
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = closing.changed() => {
+                    // Stop keep-alive: the request in flight finishes, then the connection closes.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(peer = %peer, %error, "An HTTP connection ended with an error.");
             }
-            // Drain: /readyz turns 503 and new runs are refused; running turns get time to finish (their results
-            // still reach their clients); then every connection gets `shutdown` and a close frame.
-            draining.set_draining();
-            tracing::info!(running = draining.runs.active(), "Gateway draining.");
-            let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
-            while draining.runs.active() > 0 && std::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = draining.shutdown.send(true);
-            tracing::info!("Gateway stopped accepting connections.");
-        })
-        .await
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
 }

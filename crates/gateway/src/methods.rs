@@ -267,19 +267,54 @@ pub(crate) const REDACTED: &str = "__OPENCLAW_REDACTED__";
 
 /// Keys whose values are secrets: `config.get` shows that they are set, not what they are.
 const SECRET_KEYS: &[&str] = &["apiKey", "token", "password", "botToken", "secret", "webhookSecret", "appSecret"];
+/// Parts of key names that mark a secret (compared without case): `accessToken`, `clientSecret`, `privateKey`, …
+const SECRET_WORDS: &[&str] =
+    &["token", "secret", "password", "passwd", "apikey", "api_key", "privatekey", "credential", "passphrase", "cookie"];
+/// Maps whose every value is a secret, by path (`*` is any key): headers carry credentials, variables carry keys.
+const SECRET_MAPS: &[&[&str]] = &[
+    &["models", "providers", "*", "headers"],
+    &["env", "vars"],
+    &["skills", "entries", "*", "env"],
+    &["mcp", "servers", "*", "env"],
+    &["mcp", "servers", "*", "headers"],
+    &["channels", "*", "headers"],
+];
+
+fn secret_key(key: &str) -> bool {
+    let lowered = key.to_ascii_lowercase();
+    SECRET_KEYS.contains(&key) || SECRET_WORDS.iter().any(|word| lowered.contains(word))
+}
+
+fn secret_map(path: &[String]) -> bool {
+    // `env.<NAME>` (besides `vars` and `shellEnv`) is the reference's shorthand for a variable.
+    let env_shorthand = path.len() == 1 && path[0] == "env";
+    env_shorthand
+        || SECRET_MAPS.iter().any(|pattern| {
+            pattern.len() == path.len() && pattern.iter().zip(path).all(|(want, have)| *want == "*" || want == have)
+        })
+}
 
 fn redact(value: &mut Value) {
+    redact_at(&mut Vec::new(), value);
+}
+
+fn redact_at(path: &mut Vec<String>, value: &mut Value) {
     match value {
         Value::Object(map) => {
+            let whole = secret_map(path);
             for (key, item) in map.iter_mut() {
-                if SECRET_KEYS.contains(&key.as_str()) && (item.is_string() || item.is_object()) {
+                let env_setting = path.len() == 1 && path[0] == "env" && matches!(key.as_str(), "vars" | "shellEnv");
+                let secret = (whole && !env_setting) || secret_key(key);
+                if secret && (item.is_string() || item.is_object()) {
                     *item = json!(REDACTED);
                 } else {
-                    redact(item);
+                    path.push(key.clone());
+                    redact_at(path, item);
+                    path.pop();
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact_at(path, item)),
         _ => {}
     }
 }

@@ -277,6 +277,21 @@ fn tool_calls_json(calls: &[ToolCall]) -> Vec<Value> {
         .collect()
 }
 
+/// Who is calling, for scoping the sessions an OpenAI `user` names: a digest of the credential presented (one
+/// shared token is one principal; with per-user keys each key is one), `open` when the gateway has no secret. So a
+/// caller can name only sessions made under its own credential — another caller's `user` is another session.
+fn principal(headers: &HeaderMap) -> String {
+    match crate::http::presented_token(headers, false) {
+        Some(token) => crate::device::sha256_hex(token.as_bytes())[..16].to_owned(),
+        None => "open".to_owned(),
+    }
+}
+
+/// The `user` as a key part: lower case, `:` folded, at most 128 characters.
+fn user_key(user: &str) -> String {
+    user.chars().take(128).map(|c| if c == ':' || c.is_control() { '_' } else { c }).collect::<String>().to_lowercase()
+}
+
 async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -310,7 +325,7 @@ async fn chat_completions(
             } else {
                 Vec::new()
             };
-            (format!("agent:{}:openai-user:{}", agent.id, user.to_lowercase()), new_results)
+            (format!("agent:{}:openai-user:{}:{}", agent.id, principal(&headers), user_key(user)), new_results)
         }
         None => (format!("agent:{}:openai:{}", agent.id, uuid::Uuid::new_v4()), prior),
     };

@@ -108,6 +108,59 @@ pub(crate) fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
     out
 }
 
+/// The changed paths (arrays compared element by element) that touch what confines agents or admits clients: a
+/// file write changing one of them is not applied until an operator asks for it (`config.*`) or restarts the
+/// gateway. The file is the operator's, but it is also the first thing a steered agent or a stray write would go
+/// for, so a change to these waits for someone with the operator's rights.
+pub(crate) fn security_changes(old: &Value, new: &Value) -> Vec<String> {
+    fn walk(prefix: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
+        match (old, new) {
+            (Some(Value::Object(a)), Some(Value::Object(b))) => {
+                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                for key in keys {
+                    walk(&format!("{prefix}.{key}"), a.get(key), b.get(key), out);
+                }
+            }
+            (Some(Value::Array(a)), Some(Value::Array(b))) => {
+                for index in 0..a.len().max(b.len()) {
+                    walk(&format!("{prefix}.{index}"), a.get(index), b.get(index), out);
+                }
+            }
+            (a, b) if a != b => out.push(prefix.trim_start_matches('.').to_owned()),
+            _ => {}
+        }
+    }
+    let mut changed = Vec::new();
+    walk("", Some(old), Some(new), &mut changed);
+    changed.retain(|path| is_security_path(path));
+    changed
+}
+
+/// Whether a dotted config path governs confinement, grants or admission.
+fn is_security_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('.').collect();
+    let first = segments.first().copied().unwrap_or_default();
+    let second = segments.get(1).copied().unwrap_or_default();
+    match first {
+        // New servers are new programs; hooks admit callers into agents.
+        "mcp" | "hooks" => true,
+        "skills" => matches!(second, "entries" | "load"),
+        "gateway" => matches!(
+            second,
+            "auth" | "bind" | "customBindHost" | "tools" | "controlUi" | "trustedProxies" | "tls" | "http"
+        ),
+        "channels" => segments.iter().any(|s| {
+            matches!(
+                *s,
+                "dmPolicy" | "allowFrom" | "groupPolicy" | "groupAllowFrom" | "groups" | "secret" | "webhookSecret"
+            )
+        }),
+        "agents" => segments.iter().any(|s| matches!(*s, "tools" | "workspace" | "sandbox")),
+        "tools" => true,
+        _ => false,
+    }
+}
+
 /// The result of applying a configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Applied {
@@ -170,6 +223,33 @@ impl Gateway {
         self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// A file change that touches security settings: not applied (the whole change waits, so no half of it runs),
+    /// said once in the log and recorded in the audit log.
+    fn hold_back(&self, held: Vec<String>, hash: String) {
+        *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
+        tracing::warn!(
+            paths = ?held,
+            "The config file changed security settings; the change is NOT applied until the gateway restarts or an operator applies it over the gateway (config.apply / config.patch, scope operator.admin)."
+        );
+        let store = self.store.clone();
+        let event = openclaw_store::AuditEvent {
+            actor: "config-file".to_owned(),
+            action: "config.reload".to_owned(),
+            agent_id: None,
+            session_key: None,
+            run_id: None,
+            outcome: "held".to_owned(),
+            detail: json!({"paths": held, "hash": hash}),
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(error) = store.append_audit(event).await {
+                    tracing::warn!(%error, "could not record the held config change in the audit log");
+                }
+            });
+        }
+    }
+
     /// Reads the config file again and applies it if its text changed; an invalid file is logged and ignored.
     fn reload_from_disk(&self) {
         let paths = self.loaded().paths.clone();
@@ -179,6 +259,11 @@ impl Gateway {
         }
         match openclaw_config::load(&paths, &env) {
             Ok(loaded) => {
+                let held = security_changes(&self.loaded().raw, &loaded.raw);
+                if !held.is_empty() {
+                    self.hold_back(held, hash);
+                    return;
+                }
                 if let Err(error) = self.apply_config(loaded, hash, "watch") {
                     tracing::warn!(%error, "config reload skipped (cannot apply)");
                 }

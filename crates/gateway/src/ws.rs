@@ -25,11 +25,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::admission::{Admitted, Budget, Capped, Full, PRE_AUTH_READ_BYTES};
 use crate::device::Refusal;
 use crate::{Gateway, VERSION, methods, secret_eq};
 use openclaw_store::{DeviceRecord, DeviceToken};
 
-type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+type Socket = WebSocketStream<Capped<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>>;
 
 /// The read buffer of a connection, and the most a text frame carries: longer messages go out as a first frame and
 /// continuation frames of at most this size. The socket's write buffer keeps the capacity of the largest frame it
@@ -74,6 +75,19 @@ async fn upgrade(
     let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return (StatusCode::UPGRADE_REQUIRED, "this connection cannot be upgraded to a WebSocket").into_response();
     };
+    let admitted = match gateway.admission.admit(peer.ip()) {
+        Ok(admitted) => admitted,
+        Err(Full::Address(limit)) => {
+            let message = format!(
+                "too many unauthenticated connections from this address (at most {limit}): finish their connect first"
+            );
+            return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+        }
+        Err(Full::Total) => {
+            let message = "the gateway is at its connection limit; try again later";
+            return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+        }
+    };
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -85,9 +99,11 @@ async fn upgrade(
             .read_buffer_size(WS_CHUNK_BYTES)
             // Each frame goes to the socket as it is queued: nothing accumulates in the write buffer.
             .write_buffer_size(0);
-        let io = hyper_util::rt::TokioIo::new(upgraded);
+        // Until its connect is accepted, the client may send PRE_AUTH_READ_BYTES in all (read under the codec).
+        let budget = Budget::new(PRE_AUTH_READ_BYTES);
+        let io = Capped::new(hyper_util::rt::TokioIo::new(upgraded), budget.clone());
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        connection(socket, gateway, peer).await;
+        connection(socket, gateway, peer, budget, admitted).await;
     });
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let headers = [(header::CONNECTION, "upgrade".to_owned()), (header::UPGRADE, "websocket".to_owned())];
@@ -147,6 +163,9 @@ pub(crate) struct Conn {
     pub(crate) client_id: String,
     /// Session keys whose `session.message` events this connection asked for.
     subscriptions: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Requests being handled: a closing connection lets their answers out first (a `config.patch` that restarts
+    /// the gateway still answers).
+    in_flight: AtomicU64,
 }
 
 /// Queues one JSON frame for the writer task. A closed connection drops it: the client is gone.
@@ -206,7 +225,7 @@ async fn close(tx: &mpsc::Sender<Message>, code: u16, reason: &str) {
     let _ = tx.send(Message::Close(Some(frame))).await;
 }
 
-async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr) {
+async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr, budget: Budget, mut admitted: Admitted) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(async move {
@@ -228,8 +247,12 @@ async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr) {
         None,
     );
     send_frame(&tx, &challenge).await;
-    let conn = match handshake(&mut stream, &tx, &gateway, peer, &nonce).await {
-        Some(conn) => Arc::new(conn),
+    let conn = match handshake(&mut stream, &tx, &gateway, peer, &nonce, &budget).await {
+        Some(conn) => {
+            budget.lift();
+            admitted.authenticated();
+            Arc::new(conn)
+        }
         None => {
             drop(tx);
             let _ = writer.await;
@@ -257,6 +280,11 @@ async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr) {
                 if !stopping {
                     continue;
                 }
+                // Answers being written (a config.patch that asked for this restart) go out first, briefly.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while conn.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 let restart = gateway.restart_requested();
                 let reason = if restart { "gateway restarting" } else { "gateway stopping" };
                 let expected = if restart { json!(2000) } else { json!(null) };
@@ -271,7 +299,11 @@ async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr) {
                         Ok(ClientFrame::Req(request)) => {
                             let conn = conn.clone();
                             let gateway = gateway.clone();
-                            tokio::spawn(async move { methods::dispatch(&gateway, conn, request).await });
+                            conn.in_flight.fetch_add(1, Ordering::SeqCst);
+                            tokio::spawn(async move {
+                                methods::dispatch(&gateway, conn.clone(), request).await;
+                                conn.in_flight.fetch_sub(1, Ordering::SeqCst);
+                            });
                         }
                         Err(error) => {
                             let id = serde_json::from_str::<Value>(text.as_str()).ok()
@@ -309,10 +341,16 @@ async fn handshake(
     gateway: &Gateway,
     peer: SocketAddr,
     nonce: &str,
+    budget: &Budget,
 ) -> Option<Conn> {
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
         Err(_) => {
             close(tx, CLOSE_POLICY, "handshake timeout: send connect first").await;
+            return None;
+        }
+        // The read budget ran out under the codec: the frame was larger than a pre-auth frame may be.
+        Ok(Some(Err(_))) if budget.spent() => {
+            close(tx, CLOSE_TOO_BIG, "frame too large before authentication (64 KiB at most)").await;
             return None;
         }
         Ok(None | Some(Err(_))) => return None,
@@ -416,6 +454,7 @@ async fn handshake(
         scopes,
         client_id: params.client.id,
         subscriptions: Default::default(),
+        in_flight: AtomicU64::new(0),
     })
 }
 

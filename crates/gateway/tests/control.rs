@@ -308,10 +308,23 @@ async fn tools_invoke_runs_allowed_tools_and_refuses_the_rest() {
     assert!(body["error"]["message"].as_str().unwrap().contains("gateway.tools.allow"), "{body}");
     let unknown = http().post(&url).bearer_auth(TOKEN).json(&json!({"tool": "nope"})).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
-    let bad = http().post(&url).bearer_auth(TOKEN).body("not json").send().await.unwrap();
+    let json_type = ("content-type", "application/json");
+    let bad =
+        http().post(&url).bearer_auth(TOKEN).header(json_type.0, json_type.1).body("not json").send().await.unwrap();
     assert_eq!(bad.status(), 400);
+    // A body that is not declared JSON (what a cross-origin page can send without a preflight) is refused unread.
+    let plain = http()
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body(r#"{"tool": "read", "args": {"path": "notes.txt"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 415);
     let huge = format!("{{\"tool\": \"ls\", \"args\": {{\"pad\": \"{}\"}}}}", "x".repeat(2 * 1024 * 1024 + 1));
-    let too_big = http().post(&url).bearer_auth(TOKEN).body(huge).send().await.unwrap();
+    let too_big =
+        http().post(&url).bearer_auth(TOKEN).header(json_type.0, json_type.1).body(huge).send().await.unwrap();
     assert_eq!(too_big.status(), 413, "the 2 MB body cap");
     let tool_error = http()
         .post(&url)

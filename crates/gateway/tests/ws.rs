@@ -599,16 +599,24 @@ async fn a_long_message_arrives_whole_in_frames_of_at_most_2_kib() {
 async fn a_plain_http_request_to_the_websocket_endpoint_says_what_to_do() {
     let fx = start().await;
     for (request, status, says) in [
-        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 405, "the method must be GET"),
-        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "Connection header must include `upgrade`"),
         (
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n\
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            405,
+            "the method must be GET",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            400,
+            "Connection header must include `upgrade`",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
             400,
             "Sec-WebSocket-Version header must be 13",
         ),
         (
-            "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
             400,
             "Sec-WebSocket-Key header is missing",
         ),

@@ -54,3 +54,36 @@ pub fn iso_from_ms(ms: i64) -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Most characters of one outside value shown in a log line.
+pub const LOG_VALUE_CHARS: usize = 200;
+
+/// An outside value (a hook's name, a header, a chat title) made safe to print in a log line: control characters
+/// (newlines, ANSI escapes) become `\u{..}` escapes so a value cannot forge a line or drive the terminal, and it is
+/// cut at [`LOG_VALUE_CHARS`] characters.
+pub fn log_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len().min(LOG_VALUE_CHARS + 8));
+    for (count, c) in value.chars().enumerate() {
+        if count == LOG_VALUE_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202e}') {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod log_safe_tests {
+    #[test]
+    fn control_characters_cannot_forge_a_line() {
+        let forged = super::log_safe("x\n2026-12-06T00:00:00Z INFO Gateway ready.\u{1b}[2J");
+        assert!(!forged.contains('\n') && !forged.contains('\u{1b}'), "{forged}");
+        assert!(forged.contains("\\u{a}") && forged.contains("\\u{1b}"), "{forged}");
+        assert_eq!(super::log_safe(&"a".repeat(500)).chars().count(), super::LOG_VALUE_CHARS + 1);
+    }
+}

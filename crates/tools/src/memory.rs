@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use openclaw_protocol::{MemoryHit, ToolSpec};
 use serde_json::{Value, json};
 
-use crate::fs::{resolve_in_workspace, slice_lines};
+use crate::fs::{read_workspace_text, slice_lines};
 use crate::{Tool, ToolContext, ToolError, ToolOutput, str_arg, uint_arg};
 
 /// A full-text index over an agent's memory files.
@@ -30,7 +30,8 @@ pub fn memory_files(workspace: &Path) -> Vec<(String, PathBuf)> {
     let mut files = Vec::new();
     for name in ["MEMORY.md", "memory.md"] {
         let path = workspace.join(name);
-        if path.is_file() {
+        // Links are not followed (symlink_metadata): a planted link would index a file outside the workspace.
+        if path.symlink_metadata().is_ok_and(|meta| meta.is_file()) {
             files.push((name.to_owned(), path));
             break;
         }
@@ -38,8 +39,9 @@ pub fn memory_files(workspace: &Path) -> Vec<(String, PathBuf)> {
     if let Ok(entries) = std::fs::read_dir(workspace.join("memory")) {
         let mut daily: Vec<(String, PathBuf)> = entries
             .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
             .map(|entry| entry.path())
-            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "md"))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
             .map(|path| {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 (format!("memory/{name}"), path)
@@ -147,10 +149,7 @@ impl Tool for MemoryGetTool {
         }
         let from = uint_arg(&arguments, "from")?.unwrap_or(1).max(1) as usize;
         let lines = uint_arg(&arguments, "lines")?.unwrap_or(200).clamp(1, 2000) as usize;
-        let file = resolve_in_workspace(&ctx.workspace, path)?;
-        let text = tokio::fs::read_to_string(&file)
-            .await
-            .map_err(|error| ToolError::Failed(format!("cannot read {path}: {error}")))?;
+        let text = read_workspace_text(&ctx.workspace, path).await?;
         Ok(ToolOutput { text: slice_lines(&text, from, lines) })
     }
 }
