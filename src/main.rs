@@ -57,6 +57,9 @@ enum Command {
     /// Approve the DM senders who asked for access with a pairing code.
     #[command(subcommand)]
     Pairing(commands::channels::PairingCommand),
+    /// Check a deployment's security: secrets, listeners, the sandbox, exec, hooks, file permissions.
+    #[command(subcommand)]
+    Security(commands::security::SecurityCommand),
 }
 
 /// Readable logs on stderr; the gateway also writes JSON lines to `<state dir>/logs/openclaw.<date>.log` (daily),
@@ -76,6 +79,8 @@ fn init_logging(level: Option<&str>, log_dir: Option<std::path::PathBuf>) {
     let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let file = log_dir.and_then(|dir| {
         std::fs::create_dir_all(&dir).ok()?;
+        // Logs name sessions, peers and errors: the gateway's user only (existing folders too).
+        openclaw_config::set_mode(&dir, 0o700);
         let appender = tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("openclaw")
@@ -93,6 +98,9 @@ fn init_logging(level: Option<&str>, log_dir: Option<std::path::PathBuf>) {
 }
 
 fn main() -> ExitCode {
+    // Everything the gateway creates — logs, workspaces, skills, what sandboxed commands write — is its user's
+    // alone (700/600), as the state dir already is.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // TLS on ring for every HTTP client in the process (the aws-lc C build is avoided on purpose).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -129,6 +137,7 @@ fn main() -> ExitCode {
             Command::Channels(command) => commands::channels::run(&ctx, command).await,
             Command::Pairing(command) => commands::channels::pairing(&ctx, command).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
+            Command::Security(command) => commands::security::run(&ctx, command).await,
         }
     });
     match result {

@@ -354,6 +354,20 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
     for reason in ["bad signature", "replayed signature", "timestamp outside the replay window"] {
         assert!(refused.iter().any(|r| r == reason), "{reason} not recorded: {refused:?}");
     }
+
+    // Finding 7 of the security review: every forged POST added an undeletable audit row, unthrottled. A flood
+    // now adds no row in the same minute (one per source and reason), and the source is throttled (429) past 20.
+    let rows_before = audit.len();
+    let mut statuses = Vec::new();
+    for i in 0..60 {
+        let forged = json!({"id": format!("f-{i}"), "conversation": "c-1", "text": "x"});
+        statuses.push(post_webhook(port, &forged, now_s(), "wrong-secret-wrong-secret").await.0);
+    }
+    assert!(statuses.iter().take(10).all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses.iter().skip(20).all(|s| *s == 429), "{statuses:?}");
+    let audit = store.audit_events(500).await.expect("audit");
+    let new_rejections = audit[rows_before..].iter().filter(|e| e.event.action == "channel.webhook.rejected").count();
+    assert_eq!(new_rejections, 0, "the flood was counted, not written row by row");
     drop(gateway);
 }
 

@@ -69,6 +69,16 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     check_mode(&mut report, &paths.state_dir, 0o700, args.fix);
     check_mode(&mut report, &paths.state_dir.join("state"), 0o700, args.fix);
     check_mode(&mut report, &paths.config_path, 0o600, args.fix);
+    for dir in [paths.state_dir.join("logs"), paths.state_dir.join("skills")] {
+        if dir.exists() {
+            check_mode(&mut report, &dir, 0o700, args.fix);
+        }
+    }
+    for agent in loaded.agents() {
+        if agent.workspace.exists() {
+            check_mode(&mut report, &agent.workspace, 0o700, args.fix);
+        }
+    }
     let db = paths.database_path();
     check_mode(&mut report, &db, 0o600, args.fix);
     if db.exists() {

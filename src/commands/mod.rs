@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod gateway;
 pub mod logs;
 pub mod models;
+pub mod security;
 pub mod sessions;
 pub mod setup;
 pub mod skills;

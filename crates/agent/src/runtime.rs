@@ -238,7 +238,8 @@ fn error_result(call_id: &str, name: &str, text: String) -> ToolResultMessage {
     }
 }
 
-/// The audit record of one tool call: digests of the arguments and the result, never their text.
+/// The audit record of one tool call: digests of the arguments and the result, never their text — but the path of
+/// a file tool and the working folder of `exec` as given (what was touched is what an investigation asks first).
 fn tool_audit(
     agent: &AgentProfile,
     session_key: &str,
@@ -248,6 +249,22 @@ fn tool_audit(
     outcome: &str,
     duration_ms: u64,
 ) -> AuditEvent {
+    let mut detail = serde_json::json!({
+        "tool": call.name,
+        "argsSha256": digest(&call.arguments.to_string()),
+        "resultSha256": digest(&result.text()),
+        "durationMs": duration_ms,
+    });
+    let named = match call.name.as_str() {
+        "read" | "write" | "edit" | "ls" | "memory_get" => Some("path"),
+        "exec" => Some("workdir"),
+        _ => None,
+    };
+    if let Some(key) = named
+        && let Some(path) = call.arguments.get(key).and_then(serde_json::Value::as_str)
+    {
+        detail[key] = serde_json::json!(path.chars().take(1024).collect::<String>());
+    }
     AuditEvent {
         actor: format!("agent:{}", agent.id),
         action: "tool.call".to_owned(),
@@ -255,12 +272,7 @@ fn tool_audit(
         session_key: Some(session_key.to_owned()),
         run_id: run_id.map(str::to_owned),
         outcome: outcome.to_owned(),
-        detail: serde_json::json!({
-            "tool": call.name,
-            "argsSha256": digest(&call.arguments.to_string()),
-            "resultSha256": digest(&result.text()),
-            "durationMs": duration_ms,
-        }),
+        detail,
     }
 }
 

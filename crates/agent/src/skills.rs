@@ -171,6 +171,7 @@ fn exec_settings(exec: &ExecConfig) -> ExecSettings {
         memory_bytes: sandbox.memory_mb.map(|mb| mb << 20).unwrap_or(defaults.memory_bytes),
         processes: sandbox.max_processes.unwrap_or(defaults.processes),
         file_bytes: sandbox.max_file_mb.map(|mb| mb << 20).unwrap_or(defaults.file_bytes),
+        write_bytes: sandbox.max_write_mb.map(|mb| mb << 20).unwrap_or(defaults.write_bytes),
         wall: exec.timeout_seconds.map(Duration::from_secs).unwrap_or(defaults.wall),
         output_bytes: sandbox.max_output_bytes.unwrap_or(defaults.output_bytes),
     };

@@ -25,6 +25,8 @@ pub fn ensure_workspace(workspace: &Path) -> Result<Vec<PathBuf>, std::io::Error
     let with_path =
         |error: std::io::Error, path: &Path| std::io::Error::new(error.kind(), format!("{}: {error}", path.display()));
     std::fs::create_dir_all(workspace.join("memory")).map_err(|e| with_path(e, workspace))?;
+    // What the agent keeps is its user's: no other local user reads a workspace.
+    openclaw_config::set_mode(workspace, 0o700);
     let mut created = Vec::new();
     for (name, template) in TEMPLATES {
         let path = workspace.join(name);

@@ -174,7 +174,7 @@ impl Dispatcher {
         };
         if attempts > MAX_INBOUND_ATTEMPTS {
             let note = format!("given up after {MAX_INBOUND_ATTEMPTS} attempts that never finished");
-            tracing::error!(id = record.id, conversation = %record.conversation, "{note}");
+            tracing::error!(id = record.id, conversation = %openclaw_protocol::log_safe(&record.conversation), "{note}");
             self.finish(record.id, "failed", &note, None).await;
             return;
         }
@@ -208,7 +208,7 @@ impl Dispatcher {
         }
         let loaded = self.turns.loaded();
         let route = routing::route(&loaded, &message);
-        tracing::debug!(id = record.id, agent = %route.agent_id, session = %route.session_key,
+        tracing::debug!(id = record.id, agent = %route.agent_id, session = %openclaw_protocol::log_safe(&route.session_key),
                         matched_by = route.matched_by, "Inbound message routed.");
         if let Some(command) = commands::parse(&message.text, None) {
             let answer = self.command(command, record.id, &route).await;
@@ -391,7 +391,7 @@ impl Dispatcher {
                 };
                 match channel.find_sent(&item.route, chunk, after.as_deref()).await {
                     Ok(Some(platform_id)) => {
-                        tracing::info!(id = item.id, chunk = index, conversation = %item.conversation,
+                        tracing::info!(id = item.id, chunk = index, conversation = %openclaw_protocol::log_safe(&item.conversation),
                             "A chunk whose send was cut had arrived; not sending it again.");
                         if let Err(error) =
                             self.store.outbound_progress(item.id, index as i64 + 1, Some(&platform_id)).await
@@ -401,8 +401,10 @@ impl Dispatcher {
                         }
                         continue;
                     }
-                    Ok(None) => tracing::info!(id = item.id, chunk = index, conversation = %item.conversation,
-                        "A chunk whose send was cut is not on the platform; sending it again."),
+                    Ok(None) => {
+                        tracing::info!(id = item.id, chunk = index, conversation = %openclaw_protocol::log_safe(&item.conversation),
+                        "A chunk whose send was cut is not on the platform; sending it again.")
+                    }
                     Err(error) => {
                         // Still uncertain: it stays in flight and is looked for again next time.
                         self.failed(&item, error, true).await;
@@ -446,11 +448,11 @@ impl Dispatcher {
         };
         let result = match outcome {
             Some(at) => {
-                tracing::info!(id = item.id, conversation = %item.conversation, error = %message, "Delivery will be retried.");
+                tracing::info!(id = item.id, conversation = %openclaw_protocol::log_safe(&item.conversation), error = %message, "Delivery will be retried.");
                 self.store.retry_outbound(item.id, at, &message, uncertain).await
             }
             None => {
-                tracing::warn!(id = item.id, conversation = %item.conversation, error = %message, "Delivery failed: dead letter.");
+                tracing::warn!(id = item.id, conversation = %openclaw_protocol::log_safe(&item.conversation), error = %message, "Delivery failed: dead letter.");
                 self.store.finish_outbound(item.id, "dead", Some(&message)).await
             }
         };

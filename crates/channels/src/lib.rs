@@ -23,6 +23,7 @@ pub mod commands;
 pub mod dispatch;
 pub mod format;
 mod host;
+mod refusals;
 pub mod routing;
 pub mod telegram;
 pub mod webchat;

@@ -106,7 +106,7 @@ pub struct AuthRateLimit {
 
 impl Default for AuthRateLimit {
     fn default() -> Self {
-        AuthRateLimit { max_attempts: 10, window_ms: 60_000, lockout_ms: 300_000, exempt_loopback: true }
+        AuthRateLimit { max_attempts: 10, window_ms: 60_000, lockout_ms: 300_000, exempt_loopback: false }
     }
 }
 
@@ -616,6 +616,8 @@ pub struct ExecSandboxConfig {
     pub memory_mb: Option<u64>,
     pub max_processes: Option<u64>,
     pub max_file_mb: Option<u64>,
+    /// Megabytes a command may write in all (many files), default 1024.
+    pub max_write_mb: Option<u64>,
     pub max_output_bytes: Option<usize>,
 }
 

@@ -174,3 +174,25 @@ fn secrets_resolve_from_text_env_and_files() {
     let exec = Secret::Ref { source: "exec".into(), provider: None, id: "x".into() };
     assert!(matches!(exec.resolve(&env), Err(SecretError::UnsupportedSource(_))));
 }
+
+/// Finding 1 of the security review (defence in depth): an agent's commands may write its whole workspace, so a
+/// workspace holding the state dir (its config, database and secrets) is refused.
+#[test]
+fn a_workspace_may_not_contain_the_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::for_state_dir(dir.path().join(".openclaw"));
+    std::fs::create_dir_all(&paths.state_dir).unwrap();
+    let home = dir.path().display().to_string();
+    for workspace in [home.clone(), paths.state_dir.display().to_string(), "/".to_owned()] {
+        let text = format!(r#"{{ agents: {{ defaults: {{ workspace: "{workspace}" }} }} }}"#);
+        match load_text(&text, &paths, &no_env) {
+            Err(ConfigError::Invalid { issues, .. }) => {
+                assert!(issues.iter().any(|i| i.message.contains("contains the gateway's")), "{issues:?}")
+            }
+            other => panic!("{workspace}: expected a refusal, got {other:?}"),
+        }
+    }
+    let fine = format!(r#"{{ agents: {{ defaults: {{ workspace: "{home}/work" }} }} }}"#);
+    assert!(load_text(&fine, &paths, &no_env).is_ok());
+    assert!(load_text("{}", &paths, &no_env).is_ok(), "the default <state dir>/workspace is fine");
+}

@@ -114,16 +114,33 @@ pub(crate) fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
 /// for, so a change to these waits for someone with the operator's rights.
 pub(crate) fn security_changes(old: &Value, new: &Value) -> Vec<String> {
     fn walk(prefix: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
-        match (old, new) {
-            (Some(Value::Object(a)), Some(Value::Object(b))) => {
-                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-                for key in keys {
-                    walk(&format!("{prefix}.{key}"), a.get(key), b.get(key), out);
-                }
+        // A section added or removed whole is walked against nothing, so its leaves are named.
+        fn object<'a>(
+            value: Option<&'a Value>,
+            empty: &'a serde_json::Map<String, Value>,
+        ) -> Option<&'a serde_json::Map<String, Value>> {
+            match value {
+                Some(Value::Object(map)) => Some(map),
+                None => Some(empty),
+                _ => None,
             }
+        }
+        let empty = serde_json::Map::new();
+        match (old, new) {
             (Some(Value::Array(a)), Some(Value::Array(b))) => {
                 for index in 0..a.len().max(b.len()) {
                     walk(&format!("{prefix}.{index}"), a.get(index), b.get(index), out);
+                }
+            }
+            (a, b) if a.is_some_and(Value::is_object) || b.is_some_and(Value::is_object) => {
+                match (object(a, &empty), object(b, &empty)) {
+                    (Some(a), Some(b)) => {
+                        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                        for key in keys {
+                            walk(&format!("{prefix}.{key}"), a.get(key), b.get(key), out);
+                        }
+                    }
+                    _ => out.push(prefix.trim_start_matches('.').to_owned()),
                 }
             }
             (a, b) if a != b => out.push(prefix.trim_start_matches('.').to_owned()),
@@ -199,6 +216,13 @@ impl Gateway {
                 "restart"
             }
             ReloadKind::Hot | ReloadKind::None => {
+                let limits = &new.config.gateway.auth.rate_limit;
+                self.auth_failures.configure(crate::limit::Settings {
+                    max_attempts: limits.max_attempts,
+                    window: Duration::from_millis(limits.window_ms),
+                    lockout: Duration::from_millis(limits.lockout_ms),
+                    exempt_loopback: limits.exempt_loopback,
+                });
                 if kind == ReloadKind::Hot {
                     let auth = AuthSettings::resolve(&self.auth_flags, &new.config.gateway.auth, &env)?;
                     self.runtime.set_router(Arc::new(openclaw_agent::router_for(&new, &env)));

@@ -322,7 +322,7 @@ async fn connection(socket: Socket, gateway: Arc<Gateway>, peer: SocketAddr, bud
         }
     }
     gateway.presence_leave(&conn.conn_id);
-    tracing::debug!(conn = %conn.conn_id, client = %conn.client_id, "WebSocket connection closed.");
+    tracing::debug!(conn = %conn.conn_id, client = %openclaw_protocol::log_safe(&conn.client_id), "WebSocket connection closed.");
     drop(conn);
     drop(tx);
     let _ = writer.await;

@@ -335,7 +335,7 @@ async fn tools_invoke_runs_allowed_tools_and_refuses_the_rest() {
         .unwrap();
     assert_eq!(tool_error.status(), 400, "a path outside the workspace is the tool's input error");
 
-    // Wrong tokens: 401 until the limit, then 429 with Retry-After — even for the right token while locked out.
+    // Wrong tokens: 401 until the limit, then 429 with Retry-After: the address is paced to one attempt a second.
     for _ in 0..2 {
         let wrong = http().post(&url).bearer_auth("wrong").json(&json!({"tool": "ls"})).send().await.unwrap();
         assert_eq!(wrong.status(), 401);
@@ -343,20 +343,21 @@ async fn tools_invoke_runs_allowed_tools_and_refuses_the_rest() {
     let limited = http().post(&url).bearer_auth("wrong").json(&json!({"tool": "ls"})).send().await.unwrap();
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_some());
-    let locked = http().post(&url).bearer_auth(TOKEN).json(&json!({"tool": "ls"})).send().await.unwrap();
-    assert_eq!(locked.status(), 429);
+    let paced = http().post(&url).bearer_auth("wrong").json(&json!({"tool": "ls"})).send().await.unwrap();
+    assert_eq!(paced.status(), 429, "inside the pace nothing is checked");
     // The WebSocket connect is throttled by the same counter.
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/", fx.addr)).await.unwrap();
     let _challenge = next_json(&mut socket).await;
-    let refused = request(
-        &mut socket,
-        "c",
-        "connect",
-        json!({"minProtocol": 4, "maxProtocol": 4, "client": {"id": "cli", "version": "t", "platform": "linux", "mode": "cli"},
-               "auth": {"token": TOKEN}}),
-    )
-    .await;
+    let connect = json!({"minProtocol": 4, "maxProtocol": 4,
+                         "client": {"id": "cli", "version": "t", "platform": "linux", "mode": "cli"},
+                         "auth": {"token": TOKEN}});
+    let refused = request(&mut socket, "c", "connect", connect.clone()).await;
     assert_eq!(refused["error"]["details"]["code"], "AUTH_RATE_LIMITED", "{refused}");
+    // Finding 9 of the security review: the lockout refused the right token for five minutes. After the pace, the
+    // right token is let in (a guesser gets one try a second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let right = http().post(&url).bearer_auth(TOKEN).json(&json!({"tool": "ls"})).send().await.unwrap();
+    assert_eq!(right.status(), 200, "the right token passes once the pace has passed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,8 +442,12 @@ async fn hooks_run_agents_with_token_idempotency_and_mappings() {
     assert_eq!(accepted["payload"]["sessionKey"], "agent:main:main");
     let done = response(&mut socket, "t").await;
     assert_eq!(done["payload"]["status"], "ok");
-    let system = fx.model.requests()[2].json()["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
-    assert!(system.contains("Backup completed"), "{system}");
+    // Outside the system role (finding 15 of the security review): in the user's turn, wrapped.
+    let sent = fx.model.requests()[2].json();
+    let system = sent["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    assert!(!system.contains("Backup completed"), "{system}");
+    let asked = fx.model.requests()[2].message_texts().join("\n");
+    assert!(asked.contains("BEGIN_EXTERNAL_") && asked.contains("Backup completed\nEND_EXTERNAL_"), "{asked}");
 
     // Wrong hook tokens: 401 nineteen times, then 429 with Retry-After (loopback is not exempt for hooks).
     for attempt in 1..=20 {

@@ -288,3 +288,45 @@ async fn a_browser_like_client_with_a_foreign_origin_cannot_connect() {
     let refused = tokio_tungstenite::connect_async(request).await;
     assert!(refused.is_err(), "the upgrade was refused");
 }
+
+/// Finding 1 (defence in depth): a write to the config file that weakens confinement — what a stray write or a
+/// steered agent would make — is not hot-applied: it waits for an operator's `config.*` call or a restart, and is
+/// audited. An ordinary change still applies.
+#[tokio::test]
+async fn a_file_write_that_weakens_security_is_held() {
+    let fx = start(Some(TOKEN), json!({})).await;
+    // Connected first: the gateway (and its file watcher) is running before the file changes.
+    let (mut socket, hello) = connect(&fx, TOKEN, json!(["operator.admin"])).await;
+    assert_eq!(hello["ok"], true, "{hello}");
+    let path = fx._dir.path().join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["tools"] = json!({"exec": {"sandbox": {"mode": "off"}, "security": "full"}});
+    config["session"] = json!({"dmScope": "per-peer"});
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        let audit = fx.store.audit_events(50).await.unwrap();
+        if let Some(row) = audit.iter().find(|row| row.event.action == "config.reload") {
+            break row.clone();
+        }
+        assert!(Instant::now() < deadline, "no held config change in the audit log");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(held.event.outcome, "held");
+    assert!(held.event.detail["paths"].to_string().contains("tools.exec.sandbox.mode"), "{:?}", held.event.detail);
+    let current = request(&mut socket, "g", "config.get", json!({})).await;
+    assert!(current["payload"]["config"].get("tools").is_none(), "not applied: {current}");
+
+    // An ordinary change alone is applied from the file as before.
+    config.as_object_mut().unwrap().remove("tools");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let current = request(&mut socket, "g2", "config.get", json!({})).await;
+        if current["payload"]["config"]["session"]["dmScope"] == "per-peer" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ordinary change was not applied: {current}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -52,6 +52,10 @@ pub struct Limits {
     pub wall: Duration,
     /// Output kept for the caller (stdout and stderr together); the rest is read and dropped.
     pub output_bytes: usize,
+    /// Bytes the command may add to its filesystems in all (the workspace's and its temp folder's), checked ten
+    /// times a second from their free space; beyond it the whole process group is killed. `RLIMIT_FSIZE` caps one
+    /// file; this caps many.
+    pub write_bytes: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +67,7 @@ impl Default for Limits {
             file_bytes: 256 << 20,
             wall: Duration::from_secs(120),
             output_bytes: 64 * 1024,
+            write_bytes: 1 << 30,
         }
     }
 }
@@ -121,6 +126,8 @@ pub enum Limit {
     Cpu,
     Wall,
     FileSize,
+    /// The total write budget ([`Limits::write_bytes`]).
+    Writes,
 }
 
 impl Limit {
@@ -129,6 +136,7 @@ impl Limit {
             Limit::Cpu => "CPU time limit",
             Limit::Wall => "wall-clock limit",
             Limit::FileSize => "file size limit",
+            Limit::Writes => "write budget (tools.exec.sandbox.maxWriteMb)",
         }
     }
 }

@@ -238,6 +238,7 @@ impl PidsCgroup {
         let name =
             format!("openclaw-exec-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         for base in bases {
+            sweep_stale(&base);
             let dir = base.join(&name);
             if std::fs::create_dir(&dir).is_err() {
                 continue;
@@ -255,16 +256,55 @@ impl PidsCgroup {
     }
 }
 
+/// Free bytes for an unprivileged writer on the filesystem of `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statvfs(path.as_ptr(), &mut stat) } == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Kills every process left in a cgroup folder (`cgroup.kill` on v2, else each pid of `cgroup.procs`) and removes
+/// it. A process that left the command's process group (a fork bomb's children do) is still in the cgroup, and a
+/// cgroup with a live process cannot be removed.
+fn remove_cgroup(dir: &Path) -> bool {
+    for attempt in 0..200 {
+        if std::fs::remove_dir(dir).is_ok() {
+            return true;
+        }
+        if attempt % 10 == 0 && std::fs::write(dir.join("cgroup.kill"), "1").is_err() {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|line| line.trim().parse::<libc::pid_t>().ok()) {
+                // SAFETY: kill(2) with a pid read from the cgroup; no memory is involved.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// Removes the exec cgroups of gateway processes that are gone (killed before they could clean up).
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|name| name.strip_prefix("openclaw-exec-")) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|pid| pid.parse::<libc::pid_t>().ok()) else { continue };
+        // SAFETY: kill(2) with signal 0 only checks whether the process exists.
+        let alive =
+            unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            remove_cgroup(&entry.path());
+        }
+    }
+}
+
 impl Drop for PidsCgroup {
     fn drop(&mut self) {
-        // The group was killed before this; its last processes may take a moment to be reaped.
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.dir).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+        if !remove_cgroup(&self.dir) {
+            tracing::warn!(cgroup = %self.dir.display(), "could not remove an exec cgroup");
         }
-        tracing::warn!(cgroup = %self.dir.display(), "could not remove an exec cgroup");
     }
 }
 
@@ -431,13 +471,34 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
         (kept, total)
     });
 
-    let waited = tokio::time::timeout(limits.wall, child.wait()).await;
+    // The write budget: the space the command's filesystems lose while it runs, sampled ten times a second.
+    let watched: Vec<std::path::PathBuf> = vec![spec.workspace.clone(), tmp.path().to_path_buf()];
+    let write_budget = limits.write_bytes;
+    let over_budget = async move {
+        let baseline: Vec<Option<u64>> = watched.iter().map(|path| free_bytes(path)).collect();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let used: u64 = watched
+                .iter()
+                .zip(&baseline)
+                .filter_map(|(path, before)| Some(before.as_ref()?.saturating_sub(free_bytes(path)?)))
+                .max()
+                .unwrap_or(0);
+            if used > write_budget {
+                return;
+            }
+        }
+    };
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(limits.wall, child.wait()) => waited.map_err(|_| Limit::Wall),
+        () = over_budget => Err(Limit::Writes),
+    };
     // Whatever the command left running in its process group goes with it.
     drop(group);
     let status = match waited {
-        Err(_) => {
+        Err(limit) => {
             let _ = child.wait().await;
-            Status::Killed(Limit::Wall)
+            Status::Killed(limit)
         }
         Ok(Err(error)) => return Err(setup(format!("waiting for the command: {error}"))),
         Ok(Ok(status)) => match (status.code(), status.signal()) {

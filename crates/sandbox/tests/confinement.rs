@@ -154,6 +154,24 @@ async fn file_size_and_process_count_are_limited() {
         limited.output.contains("Resource temporarily unavailable") || limited.output.contains("fork"),
         "{limited:?}"
     );
+    // Finding 12 of the security review: a process that left the command's process group (setsid) survived the
+    // command and kept its exec cgroup, which then stayed behind. Every process in the group is killed now.
+    let escaped =
+        sh(&d.workspace, "setsid sleep 61.25 > /dev/null 2>&1 & sleep 0.3; echo started", |s| s.limits.processes = 10);
+    let escaped = escaped.await;
+    assert_eq!(escaped.status, Status::Exited(0), "{escaped:?}");
+    let alive = || {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|entry| {
+            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| cmdline == b"sleep\x0061.25\x00")
+        })
+    };
+    // Only a pids cgroup reaches a process outside the group; without a writable hierarchy nothing can.
+    let writable = std::fs::OpenOptions::new().write(true).open("/sys/fs/cgroup/pids/cgroup.procs").is_ok();
+    if writable {
+        assert!(!alive(), "the escaped process outlived its command");
+    } else {
+        eprintln!("SKIPPED part of file_size_and_process_count_are_limited: no writable pids cgroup here");
+    }
 }
 
 #[tokio::test]
@@ -220,4 +238,22 @@ async fn namespaces_cannot_be_created() {
     assert!(!confined.output.contains("made"), "{confined:?}");
     let open = sh(&d.workspace, script, |s| s.mode = Mode::Off).await;
     assert!(open.output.contains("made"), "{open:?}");
+}
+
+/// Finding 8 of the security review: each file was capped (256 MiB) but not their total — eight files made 2 GB in
+/// six seconds. A write budget over all of them ends the command with a clear status.
+#[tokio::test]
+async fn many_files_cannot_exceed_the_write_budget() {
+    let d = dirs();
+    let script = "for i in 1 2 3 4 5 6 7 8; do head -c 20000000 /dev/zero > f$i.bin; sync; done; echo wrote all";
+    let outcome = sh(&d.workspace, script, |s| {
+        s.limits.file_bytes = 32 << 20;
+        s.limits.write_bytes = 40 << 20;
+    })
+    .await;
+    assert_eq!(outcome.status, Status::Killed(Limit::Writes), "{outcome:?}");
+    assert!(!outcome.output.contains("wrote all"), "{outcome:?}");
+    assert!(outcome.status.to_string().contains("maxWriteMb"), "{}", outcome.status);
+    let written: u64 = std::fs::read_dir(&d.workspace).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+    assert!(written < 160_000_000, "stopped before all 160 MB: {written}");
 }

@@ -87,12 +87,22 @@ pub fn install(
             Some((base, reference)) => (base.to_owned(), Some(reference.to_owned())),
             None => (url.to_owned(), None),
         };
+        // Nothing of the URL or the ref may reach git as an option (`git+--upload-pack=…`), and no transport or hook
+        // may run a program: `ext::` URLs are off, hooks point nowhere, the URL comes after `--`.
+        if url.starts_with('-') || reference.as_deref().is_some_and(|r| r.starts_with('-') || r.is_empty()) {
+            return Err(InstallError::Git {
+                url: url.clone(),
+                message: "a git URL or ref cannot start with '-'".to_owned(),
+            });
+        }
         let mut git = std::process::Command::new("git");
-        git.args(["clone", "--quiet", "--depth", "1"]);
+        git.args(["-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]);
+        git.args(["clone", "--quiet", "--depth", "1", "--no-recurse-submodules"]);
         if let Some(reference) = &reference {
-            git.args(["--branch", reference]);
+            git.arg(format!("--branch={reference}"));
         }
         let clone = staging.path().join("clone");
+        git.arg("--");
         let output = git.arg(&url).arg(&clone).env("GIT_TERMINAL_PROMPT", "0").output().map_err(|error| {
             InstallError::Git { url: url.clone(), message: format!("cannot run git ({error}); install git") }
         })?;

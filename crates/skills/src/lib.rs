@@ -126,7 +126,22 @@ pub fn discover(roots: &[(Source, PathBuf)], max_file_bytes: u64) -> Catalog {
     for (source, root) in roots {
         let Ok(real_root) = root.canonicalize() else { continue };
         let mut found = Vec::new();
-        walk(&real_root, 0, &mut found);
+        let mut walk_state = Walk {
+            follow_links: !source.contained(),
+            visited: std::collections::HashSet::new(),
+            entries_left: MAX_WALK_ENTRIES,
+            deadline: std::time::Instant::now() + MAX_WALK_TIME,
+        };
+        walk(&real_root, 0, &mut found, &mut walk_state);
+        if walk_state.entries_left == 0 || std::time::Instant::now() >= walk_state.deadline {
+            catalog.problems.push(Problem {
+                path: real_root.clone(),
+                message: format!(
+                    "skill discovery stopped early in this folder (more than {MAX_WALK_ENTRIES} entries or {} ms); move what is not a skill elsewhere",
+                    MAX_WALK_TIME.as_millis()
+                ),
+            });
+        }
         for dir in found {
             match load(&real_root, &dir, *source, max_file_bytes) {
                 Ok(skill) => match by_name.get(&skill.name) {
@@ -143,8 +158,28 @@ pub fn discover(roots: &[(Source, PathBuf)], max_file_bytes: u64) -> Catalog {
     catalog
 }
 
+/// Entries looked at in one root at most, and for how long: a planted maze of folders or links must not slow every
+/// turn of every user of the agent.
+const MAX_WALK_ENTRIES: usize = 5_000;
+const MAX_WALK_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The state of one root's walk.
+struct Walk {
+    /// Whether symlinked folders are entered (operator roots only; never in a workspace, which the agent writes).
+    follow_links: bool,
+    /// Folders entered, by device and inode: a link loop is entered once.
+    visited: std::collections::HashSet<(u64, u64)>,
+    entries_left: usize,
+    deadline: std::time::Instant,
+}
+
 /// Folders with a SKILL.md below `dir` (not descending into a skill, hidden folders or `node_modules`).
-fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>, state: &mut Walk) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else { return };
+    if !state.visited.insert((meta.dev(), meta.ino())) {
+        return;
+    }
     if dir.join("SKILL.md").is_file() {
         found.push(dir.to_path_buf());
         return;
@@ -153,18 +188,27 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut children: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && name != "node_modules" && entry.path().is_dir()
-        })
-        .map(|entry| entry.path())
-        .collect();
+    let mut children: Vec<PathBuf> = Vec::new();
+    for entry in entries.flatten() {
+        if state.entries_left == 0 || std::time::Instant::now() >= state.deadline {
+            state.entries_left = 0;
+            return;
+        }
+        state.entries_left -= 1;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "node_modules" {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else { continue };
+        let is_dir = kind.is_dir() || (kind.is_symlink() && state.follow_links && entry.path().is_dir());
+        if is_dir {
+            children.push(entry.path());
+        }
+    }
     children.sort();
     for child in children {
-        walk(&child, depth + 1, found);
+        walk(&child, depth + 1, found, state);
     }
 }
 

@@ -148,8 +148,31 @@ fn a_folder_escaping_its_root_is_refused() {
     std::fs::create_dir_all(workspace.join("skills")).unwrap();
     std::os::unix::fs::symlink(root.path().join("elsewhere/sneaky"), workspace.join("skills/sneaky")).unwrap();
     let catalog = discover(&roots(&workspace, Some(&root.path().join("state")), None, false, &[]), 256 * 1024);
-    assert!(catalog.skills.is_empty());
-    assert!(catalog.problems[0].message.contains("outside"), "{:?}", catalog.problems);
+    assert!(catalog.skills.is_empty(), "a link in a workspace root is not followed: {:?}", catalog.skills);
+}
+
+/// Finding 17 of the security review: sixteen links made by one `exec` (each pointing back up) took every turn from
+/// 0.26 s to 9.5 s. A workspace root's links are not followed; an operator root's are, each folder once.
+#[test]
+fn link_mazes_do_not_slow_discovery() {
+    let root = tempfile::tempdir().unwrap();
+    let workspace = root.path().join("ws");
+    let state = root.path().join("state");
+    write_skill(&workspace.join("skills/real"), "real", "A real skill");
+    write_skill(&state.join("skills/managed"), "managed", "Managed");
+    for base in [workspace.join("skills"), state.join("skills")] {
+        let maze = base.join("maze");
+        std::fs::create_dir_all(&maze).unwrap();
+        for i in 0..16 {
+            std::os::unix::fs::symlink(&base, maze.join(format!("loop{i}"))).unwrap();
+        }
+    }
+    let started = std::time::Instant::now();
+    let catalog = discover(&roots(&workspace, Some(&state), None, false, &[]), 256 * 1024);
+    let took = started.elapsed();
+    let names: Vec<_> = catalog.skills.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["managed", "real"]);
+    assert!(took < std::time::Duration::from_millis(500), "{took:?}");
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -160,6 +183,23 @@ fn git(dir: &Path, args: &[&str]) {
         .status()
         .unwrap();
     assert!(status.success(), "git {args:?}");
+}
+
+/// Finding 19 of the security review: `git+--upload-pack=…` reached `git clone` as an option, which runs a program.
+#[test]
+fn a_git_source_cannot_smuggle_options_or_transports() {
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("skills");
+    let marker = root.path().join("ran");
+    for source in [
+        format!("git+--upload-pack=touch {}", marker.display()),
+        format!("git+-u=touch {}", marker.display()),
+        format!("git+ext::sh -c touch% {}", marker.display()),
+        format!("file:///nonexistent.git#--upload-pack=touch {}", marker.display()),
+    ] {
+        assert!(install(&source, &target, Some("x"), false).is_err(), "{source}");
+        assert!(!marker.exists(), "{source} ran a program");
+    }
 }
 
 #[test]

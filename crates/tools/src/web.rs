@@ -90,6 +90,16 @@ fn private_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] == 0x2001 && segments[1] == 0xdb8)
         // IPv4-compatible (deprecated) ::a.b.c.d
         || (segments[..6] == [0, 0, 0, 0, 0, 0])
+        // Tunnels to any IPv4 address, deprecated and not needed to reach a public site: 6to4 (2002::/16, RFC 7526)
+        // and Teredo (2001::/32), whose embedded IPv4 addresses can be private ones.
+        || segments[0] == 0x2002
+        || (segments[0] == 0x2001 && segments[1] == 0)
+        // IPv4-translated (::ffff:0:a.b.c.d), the local-use NAT64 prefix (64:ff9b:1::/48), site-local (fec0::/10),
+        // discard-only (100::/64).
+        || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+        || segments[..3] == [0x64, 0xff9b, 1]
+        || (segments[0] & 0xffc0) == 0xfec0
+        || segments[..4] == [0x100, 0, 0, 0]
 }
 
 fn host_matches(patterns: &[String], host: &str) -> bool {
@@ -296,6 +306,14 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
+            // Finding 12: 6to4 and Teredo forms of 127.0.0.1 / 169.254.169.254 / 10.0.0.1 passed as public.
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2001:0:a00:1::1",
+            "2001::5efe:a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
+            "fec0::1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }

@@ -13,6 +13,7 @@
 //! 429 waits for `Retry-After`, 5xx and network errors are retried, other 4xx are dead letters.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -108,6 +109,7 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
         policy,
         http: env.http.clone(),
         seen: Mutex::default(),
+        refusals: Default::default(),
     })])
 }
 
@@ -122,6 +124,8 @@ pub struct WebhookChannel {
     http: reqwest::Client,
     /// Signatures accepted within the replay window (signature → when it may be forgotten, in Unix seconds).
     seen: Mutex<HashMap<String, i64>>,
+    /// Refused calls per source: audited once a minute, throttled past a few dozen.
+    refusals: crate::refusals::Refusals,
 }
 
 /// `sha256=<hex>` of `<timestamp>.<body>`.
@@ -192,30 +196,57 @@ impl WebhookChannel {
         Ok(())
     }
 
-    async fn reject(&self, inbox: &Inbox, reason: &str) -> (StatusCode, axum::Json<Value>) {
-        tracing::warn!(reason, "Webhook call refused.");
-        let _ = inbox
-            .store()
-            .append_audit(AuditEvent {
-                actor: "channel:webhook".to_owned(),
-                action: "channel.webhook.rejected".to_owned(),
-                agent_id: None,
-                session_key: None,
-                run_id: None,
-                outcome: "denied".to_owned(),
-                detail: json!({"reason": reason}),
-            })
-            .await;
+    async fn reject(
+        &self,
+        inbox: &Inbox,
+        reason: &'static str,
+        source: Option<IpAddr>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let verdict = match source {
+            Some(source) => self.refusals.refused(source, reason),
+            None => crate::refusals::Verdict::Audit { suppressed: 0 },
+        };
+        if let crate::refusals::Verdict::Audit { suppressed } = verdict {
+            tracing::warn!(reason, suppressed, "Webhook call refused.");
+            let mut detail = json!({"reason": reason, "source": source.map(|ip| ip.to_string())});
+            if suppressed > 0 {
+                // The previous minute's further refusals from this source, as one row.
+                detail["suppressedBefore"] = json!(suppressed);
+                detail["windowSeconds"] = json!(crate::refusals::WINDOW.as_secs());
+            }
+            let _ = inbox
+                .store()
+                .append_audit(AuditEvent {
+                    actor: "channel:webhook".to_owned(),
+                    action: "channel.webhook.rejected".to_owned(),
+                    agent_id: None,
+                    session_key: None,
+                    run_id: None,
+                    outcome: "denied".to_owned(),
+                    detail,
+                })
+                .await;
+        }
         reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}))
     }
 
-    async fn handle(&self, inbox: &Inbox, headers: &HeaderMap, body: &[u8]) -> (StatusCode, axum::Json<Value>) {
+    async fn handle(
+        &self,
+        inbox: &Inbox,
+        headers: &HeaderMap,
+        body: &[u8],
+        source: Option<IpAddr>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        if let Some(seconds) = source.and_then(|ip| self.refusals.throttled(ip)) {
+            let message = format!("too many refused calls from this address; retry in {seconds} s");
+            return reply(StatusCode::TOO_MANY_REQUESTS, json!({"ok": false, "error": message}));
+        }
         if body.len() > MAX_BODY {
             return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
         }
         let now = openclaw_protocol::now_ms() / 1000;
         if let Err(reason) = self.verify(headers, body, now) {
-            return self.reject(inbox, reason).await;
+            return self.reject(inbox, reason, source).await;
         }
         let message = match parse_message(body) {
             Ok(message) => message,
@@ -312,10 +343,20 @@ impl Channel for WebhookChannel {
 
     fn route(self: Arc<Self>, inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
         let path = self.path.clone();
-        let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let handler = move |request: axum::extract::Request| {
             let this = self.clone();
             let inbox = inbox.clone();
-            async move { this.handle(&inbox, &headers, &body).await }
+            async move {
+                let source = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip());
+                let (parts, body) = request.into_parts();
+                let Ok(body) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
+                    return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
+                };
+                this.handle(&inbox, &parts.headers, &body, source).await
+            }
         };
         Some((path, axum::routing::post(handler)))
     }
