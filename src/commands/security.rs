@@ -198,7 +198,7 @@ fn audit(loaded: &Loaded, env: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> 
             ));
         }
     }
-    found.sort_by(|a, b| b.severity.cmp(&a.severity));
+    found.sort_by_key(|f| std::cmp::Reverse(f.severity));
     found
 }
 
