@@ -102,3 +102,23 @@ async fn security_audit_reports_a_weakened_deployment() {
     let plain = env.run(&["security", "audit"]).await;
     assert!(text(&plain.stdout).contains("fix: "), "{}", text(&plain.stdout));
 }
+
+/// Finding 2: a skill's declared grants are shown at install; a --global install (operator-managed) needs the
+/// operator's yes, and a workspace copy is told it gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installing_a_skill_shows_its_grants_and_asks_for_global_ones() {
+    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/skills/tests/fixtures/forecast");
+    let env = Env::new();
+    let model = ScriptedServer::start().await;
+    env.setup(&model, "openai").await;
+    let local = env.run(&["skills", "install", FIXTURE]).await;
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    assert!(text(&local.stdout).contains("not granted"), "{}", text(&local.stdout));
+    let refused = env.run(&["skills", "install", FIXTURE, "--global"]).await;
+    assert!(!refused.status.success(), "no terminal, no --yes: not installed");
+    assert!(text(&refused.stderr).contains("--yes"), "{}", text(&refused.stderr));
+    assert!(!env.state.join("skills/forecast").exists(), "nothing left behind");
+    let granted = env.run(&["skills", "install", FIXTURE, "--global", "--yes"]).await;
+    assert!(granted.status.success(), "{}", text(&granted.stderr));
+    assert!(env.state.join("skills/forecast/SKILL.md").is_file());
+}

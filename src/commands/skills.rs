@@ -48,6 +48,9 @@ pub enum SkillsCommand {
         /// Replace an installed skill of the same name.
         #[arg(long)]
         force: bool,
+        /// Grant the permissions a --global skill declares without asking (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
         #[arg(long)]
         agent: Option<String>,
     },
@@ -66,6 +69,41 @@ fn agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a Resolve
         None => Ok(loaded.default_agent()),
         Some(id) => loaded.agent(id).with_context(|| format!("no agent {id:?} (see `openclaw agents list`)")),
     }
+}
+
+/// Shows what an installed skill asks for and, for an operator-managed (--global) install, asks the operator to
+/// grant it; a workspace install gets no grants (the agent can write its workspace), which is said.
+fn confirm_grants(dir: &std::path::Path, global: bool, yes: bool) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(dir.join("SKILL.md"))?;
+    let Some(permissions) = openclaw_skills::read_frontmatter(&text).ok().and_then(|f| f.openclaw.permissions) else {
+        return Ok(true);
+    };
+    let asks = format!(
+        "read {:?}, write {:?}, network {}, environment {:?}",
+        permissions.read,
+        permissions.write,
+        permissions.network.unwrap_or(false),
+        permissions.env
+    );
+    if !global {
+        println!(
+            "It asks for: {asks}. In a workspace these are not granted (the agent can write there): install it with --global, or grant them in skills.entries.<name>.permissions."
+        );
+        return Ok(true);
+    }
+    println!("It asks for: {asks}.");
+    if yes {
+        return Ok(true);
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    print!("Grant these to its program for every agent? [y/N] ");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// Where `install`/`remove` work: the agent's workspace `skills/`, or with `--global` the state dir's.
@@ -169,9 +207,14 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
                         println!("  requires {label}: {}", list.join(", "));
                     }
                 }
+                let granted = if openclaw_skills::operator_managed(skill, &agent.workspace) {
+                    "granted to its own program"
+                } else {
+                    "NOT granted: the skill is in a workspace the agent can write"
+                };
                 match &skill.front.openclaw.permissions {
                     Some(p) => println!(
-                        "  permissions: read {:?}, write {:?}, network {}, env {:?}",
+                        "  permissions: read {:?}, write {:?}, network {}, env {:?} ({granted})",
                         p.read,
                         p.write,
                         p.network.unwrap_or(false),
@@ -200,10 +243,16 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> anyhow::Result<ExitCode> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        SkillsCommand::Install { source, as_name, global, force, agent: id } => {
+        SkillsCommand::Install { source, as_name, global, force, yes, agent: id } => {
             let agent = agent(&loaded, id.as_deref())?;
-            let (name, dir) =
-                openclaw_skills::install(&source, &root(&loaded, agent, global), as_name.as_deref(), force)?;
+            let target = root(&loaded, agent, global);
+            let (name, dir) = openclaw_skills::install(&source, &target, as_name.as_deref(), force)?;
+            if !confirm_grants(&dir, global, yes)? {
+                openclaw_skills::remove(&name, &target)?;
+                bail!(
+                    "not installed: the permissions {name} asks for were not granted (rerun with --yes to grant them)"
+                );
+            }
             println!("Installed {name} in {}.", dir.display());
             let (statuses, _) = statuses(&loaded, agent);
             if let Some(status) = statuses.iter().find(|s| s.skill.name == name) {
