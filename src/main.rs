@@ -76,7 +76,9 @@ fn init_logging(level: Option<&str>, log_dir: Option<std::path::PathBuf>) {
     let filter = || {
         tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
     };
-    let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    // Colours only on a terminal: a console redirected to a file gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(ansi);
     let file = log_dir.and_then(|dir| {
         std::fs::create_dir_all(&dir).ok()?;
         // Logs name sessions, peers and errors: the gateway's user only (existing folders too).

@@ -122,3 +122,49 @@ async fn installing_a_skill_shows_its_grants_and_asks_for_global_ones() {
     assert!(granted.status.success(), "{}", text(&granted.stderr));
     assert!(env.state.join("skills/forecast/SKILL.md").is_file());
 }
+
+/// Finding 18: a hook `name` carrying a newline and ANSI escapes forged a "Gateway ready …" line, colours
+/// included, on the gateway's console. Outside values are escaped in logs: the forged text stays inside the one
+/// record that quotes it, on the console and in the log file, and no escape sequence of the sender's reaches either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_name_cannot_forge_log_lines() {
+    let env = Env::new();
+    let model = ScriptedServer::start().await;
+    env.setup(&model, "openai").await;
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["hooks"] = json!({"enabled": true, "token": "hook-secret-0123456789"});
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let console = env.state.parent().unwrap().join("console.txt");
+    let port = free_port();
+    let gateway = common::GatewayProcess::start_with_console(&env, port, Some(&console)).await;
+    model.push(openai::text("ok"));
+    let forged = "ops\n\u{1b}[32mGateway ready on ws://forged.example\u{1b}[0m\r\nINFO all good";
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hooks/agent"))
+        .bearer_auth("hook-secret-0123456789")
+        .json(&json!({"message": "hello", "name": forged, "waitForCompletion": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    drop(gateway);
+
+    let mut outputs = vec![("console", std::fs::read(&console).unwrap())];
+    for entry in std::fs::read_dir(env.state.join("logs")).unwrap().flatten() {
+        outputs.push(("log file", std::fs::read(entry.path()).unwrap()));
+    }
+    let mut quoted = 0;
+    for (place, bytes) in &outputs {
+        let text = String::from_utf8_lossy(bytes);
+        // No escape byte at all: the sender's are escaped, and the console writes no colours off a terminal.
+        assert!(!text.contains('\u{1b}'), "an escape sequence reached the {place}: {text}");
+        for line in text.lines().filter(|line| line.contains("forged.example")) {
+            assert!(line.contains("Hook agent run admitted"), "a forged line in the {place}: {line:?}");
+            quoted += 1;
+        }
+        assert!(!text.lines().any(|line| line.trim_start().starts_with("INFO all good")), "{place}: {text}");
+    }
+    assert!(quoted > 0, "the hook's record (with its escaped name) was logged: {outputs:?}");
+}

@@ -100,8 +100,21 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts `openclaw gateway run --port <port>` and waits until `/readyz` answers 200.
     pub async fn start(env: &Env, port: u16) -> Self {
+        Self::start_with_console(env, port, None).await
+    }
+
+    /// [`GatewayProcess::start`], with the console (stdout and stderr) written to `console` when given.
+    pub async fn start_with_console(env: &Env, port: u16, console: Option<&Path>) -> Self {
         let mut command = env.command(&["gateway", "run", "--port", &port.to_string()]);
-        command.stdout(Stdio::null()).stderr(Stdio::null());
+        match console {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("console file");
+                command.stdout(file.try_clone().expect("console file")).stderr(file);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
         let child = command.spawn().expect("start the gateway");
         let gateway = GatewayProcess { child, port };
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -145,7 +145,15 @@ const DEFAULT_SAFE_BINS: &[&str] =
 
 /// `tools.exec` and `tools.web.fetch` → how `exec` and `web_fetch` behave.
 pub(crate) fn tool_settings(tools: &openclaw_config::ToolPolicy) -> ToolSettings {
-    ToolSettings { exec: exec_settings(&tools.exec), web_fetch: web_fetch_settings(&tools.web.fetch) }
+    ToolSettings {
+        exec: exec_settings(&tools.exec),
+        web_fetch: web_fetch_settings(&tools.web.fetch),
+        workspace_bytes: tools
+            .fs
+            .max_workspace_mb
+            .map(|mb| mb << 20)
+            .unwrap_or(openclaw_tools::DEFAULT_WORKSPACE_BYTES),
+    }
 }
 
 fn web_fetch_settings(fetch: &openclaw_config::WebFetchConfig) -> WebFetchSettings {

@@ -16,6 +16,7 @@
 //! ```
 
 mod agents;
+mod redact;
 mod reference;
 mod schema;
 mod substitute;
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use agents::{DEFAULT_AGENT_ID, ResolvedAgent};
+pub use redact::{REDACTED, is_sensitive, redact, sensitive_name};
 pub use schema::*;
 pub use substitute::unresolved_var;
 

@@ -562,6 +562,16 @@ pub struct ToolPolicy {
     pub deny: Vec<String>,
     pub exec: ExecConfig,
     pub web: WebConfig,
+    pub fs: FsConfig,
+}
+
+/// `tools.fs`: the file tools and the workspace they write.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FsConfig {
+    /// Megabytes the workspace may hold in all (default 10240): `write`, `edit` and `exec` refuse to grow it past
+    /// that, and a command that would is stopped (OpenClaw-rs).
+    pub max_workspace_mb: Option<u64>,
 }
 
 /// `tools.exec`: how shell commands run.

@@ -262,69 +262,14 @@ fn logs_tail(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
     }))
 }
 
-/// What `config.get` shows instead of a secret.
-pub(crate) const REDACTED: &str = "__OPENCLAW_REDACTED__";
-
-/// Keys whose values are secrets: `config.get` shows that they are set, not what they are.
-const SECRET_KEYS: &[&str] = &["apiKey", "token", "password", "botToken", "secret", "webhookSecret", "appSecret"];
-/// Parts of key names that mark a secret (compared without case): `accessToken`, `clientSecret`, `privateKey`, …
-const SECRET_WORDS: &[&str] =
-    &["token", "secret", "password", "passwd", "apikey", "api_key", "privatekey", "credential", "passphrase", "cookie"];
-/// Maps whose every value is a secret, by path (`*` is any key): headers carry credentials, variables carry keys.
-const SECRET_MAPS: &[&[&str]] = &[
-    &["models", "providers", "*", "headers"],
-    &["env", "vars"],
-    &["skills", "entries", "*", "env"],
-    &["mcp", "servers", "*", "env"],
-    &["mcp", "servers", "*", "headers"],
-    &["channels", "*", "headers"],
-];
-
-fn secret_key(key: &str) -> bool {
-    let lowered = key.to_ascii_lowercase();
-    SECRET_KEYS.contains(&key) || SECRET_WORDS.iter().any(|word| lowered.contains(word))
-}
-
-fn secret_map(path: &[String]) -> bool {
-    // `env.<NAME>` (besides `vars` and `shellEnv`) is the reference's shorthand for a variable.
-    let env_shorthand = path.len() == 1 && path[0] == "env";
-    env_shorthand
-        || SECRET_MAPS.iter().any(|pattern| {
-            pattern.len() == path.len() && pattern.iter().zip(path).all(|(want, have)| *want == "*" || want == have)
-        })
-}
-
-fn redact(value: &mut Value) {
-    redact_at(&mut Vec::new(), value);
-}
-
-fn redact_at(path: &mut Vec<String>, value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            let whole = secret_map(path);
-            for (key, item) in map.iter_mut() {
-                let env_setting = path.len() == 1 && path[0] == "env" && matches!(key.as_str(), "vars" | "shellEnv");
-                let secret = (whole && !env_setting) || secret_key(key);
-                if secret && (item.is_string() || item.is_object()) {
-                    *item = json!(REDACTED);
-                } else {
-                    path.push(key.clone());
-                    redact_at(path, item);
-                    path.pop();
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|item| redact_at(path, item)),
-        _ => {}
-    }
-}
+pub(crate) use openclaw_config::REDACTED;
 
 fn config_get(gateway: &Gateway) -> Result<Value, ErrorShape> {
     let loaded = gateway.loaded();
     let path = &loaded.paths.config_path;
     let hash = crate::device::sha256_hex(&std::fs::read(path).unwrap_or_default());
     let mut config = loaded.raw.clone();
-    redact(&mut config);
+    openclaw_config::redact(&mut config);
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     Ok(json!({
         "path": path,
@@ -378,14 +323,14 @@ async fn config_write(gateway: &Gateway, params: &Value, replace_paths: Option<V
         .map_err(|error| invalid(error.to_string()).with_details(json!({"code": "INVALID_CONFIG"})))?;
     if crate::reload::changed_paths(&loaded.raw, &next).is_empty() {
         let mut config = next.clone();
-        redact(&mut config);
+        openclaw_config::redact(&mut config);
         return Ok(json!({"ok": true, "noop": true, "changedPaths": [], "path": paths.config_path, "config": config}));
     }
     openclaw_config::save_raw(&paths, &next).map_err(|error| unavailable(error.to_string()))?;
     let hash = crate::device::sha256_hex(text.as_bytes());
     let applied = gateway.apply_config(validated, hash.clone(), "config.write").map_err(unavailable)?;
     let mut config = next;
-    redact(&mut config);
+    openclaw_config::redact(&mut config);
     Ok(json!({
         "ok": true, "path": paths.config_path, "hash": hash, "config": config,
         "changedPaths": applied.changed, "reload": applied.outcome,

@@ -330,3 +330,157 @@ async fn a_file_write_that_weakens_security_is_held() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The scope each WebSocket method needs (the reference's map, written out here so a change to the gateway's copy
+/// or a new method without an entry fails this test).
+const METHOD_SCOPES: &[(&str, &str)] = &[
+    ("health", "operator.read"),
+    ("status", "operator.read"),
+    ("system-presence", "operator.read"),
+    ("config.get", "operator.read"),
+    ("channels.status", "operator.read"),
+    ("sessions.messages.subscribe", "operator.read"),
+    ("sessions.messages.unsubscribe", "operator.read"),
+    ("agents.list", "operator.read"),
+    ("models.list", "operator.read"),
+    ("sessions.list", "operator.read"),
+    ("chat.history", "operator.read"),
+    ("logs.tail", "operator.read"),
+    ("chat.send", "operator.write"),
+    ("chat.abort", "operator.write"),
+    ("agent", "operator.write"),
+    ("agent.wait", "operator.write"),
+    ("sessions.delete", "operator.write"),
+    ("config.set", "operator.admin"),
+    ("config.patch", "operator.admin"),
+    ("config.apply", "operator.admin"),
+    ("sessions.reset", "operator.admin"),
+    ("exec.approval.resolve", "operator.approvals"),
+];
+
+/// Whether a connection holding `held` may call a method needing `needed` (admin holds all, write holds read).
+fn allows(held: &[&str], needed: &str) -> bool {
+    held.contains(&needed)
+        || held.contains(&"operator.admin")
+        || (needed == "operator.read" && held.contains(&"operator.write"))
+}
+
+/// Authorization of every WebSocket method: each one, called by a connection with each kind of grant, is refused
+/// with `MISSING_SCOPE` exactly when the grant lacks its scope; nothing is answered before `connect`; a wrong
+/// secret and an unsupported role get no connection.
+#[tokio::test]
+async fn every_ws_method_checks_its_scope() {
+    let fx = start(Some(TOKEN), json!({})).await;
+    let (mut admin, hello) = connect(&fx, TOKEN, json!(["operator.admin"])).await;
+    assert_eq!(hello["ok"], true, "{hello}");
+    let advertised: Vec<String> =
+        serde_json::from_value(hello["payload"]["features"]["methods"].clone()).expect("methods listed");
+    for method in &advertised {
+        assert!(METHOD_SCOPES.iter().any(|(m, _)| m == method), "{method} is advertised but not in this test");
+    }
+    drop(admin.close(None).await);
+
+    let grants: &[&[&str]] = &[
+        &[],
+        &["operator.read"],
+        &["operator.write"],
+        &["operator.approvals"],
+        &["operator.read", "operator.approvals"],
+        &["operator.admin"],
+    ];
+    for held in grants {
+        let (mut socket, hello) = connect(&fx, TOKEN, json!(held)).await;
+        assert_eq!(hello["ok"], true, "{hello}");
+        for (n, (method, needed)) in METHOD_SCOPES.iter().enumerate() {
+            // Empty params: an allowed call stops at validation (or is harmless), a refused one at the scope check.
+            let answer = request(&mut socket, &format!("m{n}"), method, json!({})).await;
+            let refused = answer["error"]["details"]["code"] == "MISSING_SCOPE";
+            assert_eq!(refused, !allows(held, needed), "{method} with {held:?}: {answer}");
+            if refused {
+                assert_eq!(answer["error"]["details"]["missingScope"], *needed, "{answer}");
+            }
+        }
+    }
+
+    // Nothing before connect: the first frame must be the connect.
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/", fx.addr)).await.unwrap();
+    let _challenge = next_json(&mut socket).await;
+    let early = json!({"type": "req", "id": "1", "method": "config.get", "params": {}});
+    socket.send(Message::Text(early.to_string().into())).await.unwrap();
+    let mut answered = false;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+        match message {
+            Message::Text(text) => answered |= text.as_str().contains("\"ok\":true"),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert!(!answered, "a request before connect was served");
+
+    // A wrong secret, and a role this gateway does not serve, get no connection.
+    let (_, wrong) = connect(&fx, "not-the-gateway-token", json!(["operator.read"])).await;
+    assert_eq!(wrong["ok"], false, "{wrong}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/", fx.addr)).await.unwrap();
+    let _challenge = next_json(&mut socket).await;
+    let mut params = connect_params(TOKEN, json!(["operator.admin"]));
+    params["role"] = json!("node");
+    let node = request(&mut socket, "c", "connect", params).await;
+    assert_eq!(node["ok"], false, "{node}");
+}
+
+/// Authorization of every HTTP route: each API answers 401 without a credential, with a wrong one and with the
+/// other API's secret (the hook token is not an operator credential, nor the other way round), 413 for a body over
+/// its limit; the health probes answer without one and show nothing of the config.
+#[tokio::test]
+async fn every_http_route_checks_its_credential() {
+    let extra = json!({"gateway": {"http": {"endpoints": {"chatCompletions": {"enabled": true}}},
+                                   "auth": {"rateLimit": {"maxAttempts": 10000}}}});
+    let fx = start(Some(TOKEN), extra).await;
+    let host = fx.addr.to_string();
+    // (method, path, the route's own secret, its body limit)
+    let routes: &[(&str, &str, &str, usize)] = &[
+        ("GET", "/v1/models", TOKEN, 0),
+        ("GET", "/v1/models/main", TOKEN, 0),
+        ("POST", "/v1/chat/completions", TOKEN, 20 << 20),
+        ("POST", "/tools/invoke", TOKEN, 2 << 20),
+        ("POST", "/hooks/wake", HOOK_TOKEN, 256 << 10),
+        ("POST", "/hooks/agent", HOOK_TOKEN, 256 << 10),
+    ];
+    for (method, path, secret, limit) in routes {
+        let other = if *secret == TOKEN { HOOK_TOKEN } else { TOKEN };
+        for (label, auth) in [
+            ("no credential", String::new()),
+            ("a wrong credential", "Authorization: Bearer wrong-secret-0123456789\r\n".to_owned()),
+            ("the other API's secret", format!("Authorization: Bearer {other}\r\n")),
+        ] {
+            let body = r#"{"message":"hi","text":"hi","tool":"ls","args":{},"model":"openclaw","messages":[]}"#;
+            let request = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let answer = raw(&fx, &request).await;
+            assert!(answer.starts_with("HTTP/1.1 401"), "{method} {path} with {label}: {answer}");
+        }
+        if *limit > 0 {
+            // The right secret and a body one byte over the limit.
+            let url = format!("http://{host}{path}");
+            let oversized = http()
+                .post(&url)
+                .bearer_auth(secret)
+                .header("content-type", "application/json")
+                .body(vec![b' '; limit + 1])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(oversized.status(), 413, "{method} {path} oversized");
+        }
+    }
+    for probe in ["/health", "/healthz", "/ready", "/readyz", "/startupz"] {
+        let answer = raw(&fx, &format!("GET {probe} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{probe}: {answer}");
+        for secret in [TOKEN, HOOK_TOKEN, "header-secret-value", "env-secret-value"] {
+            assert!(!answer.contains(secret), "{probe} shows {secret}");
+        }
+    }
+}

@@ -323,6 +323,13 @@ impl Tool for ExecTool {
             approve(ctx, command, &cwd).await?;
         }
         let mut limits = settings.limits.clone();
+        // The room left in the workspace's budget caps what this command may write.
+        let (measured, budget) = (workspace.clone(), ctx.settings.workspace_bytes);
+        let left = tokio::task::spawn_blocking(move || crate::quota::room(&measured, budget, 0))
+            .await
+            .map_err(|error| ToolError::Failed(format!("measuring the workspace stopped: {error}")))??;
+        let by_workspace = left < limits.write_bytes;
+        limits.write_bytes = limits.write_bytes.min(left);
         if let Some(seconds) = uint_arg(&arguments, "timeout")? {
             limits.wall = limits.wall.min(Duration::from_secs(seconds.max(1)));
         }
@@ -377,6 +384,9 @@ impl Tool for ExecTool {
             text.push('\n');
         }
         text.push_str(&format!("[{}]", outcome.status));
+        if by_workspace && outcome.status == Status::Killed(openclaw_sandbox::Limit::Writes) {
+            text.push_str("\n[the workspace's budget (tools.fs.maxWorkspaceMb) had less room left than the command's]");
+        }
         match outcome.status {
             Status::Exited(_) => Ok(ToolOutput { text }),
             _ => Err(ToolError::Failed(text)),

@@ -92,12 +92,14 @@ impl Target {
         .map_err(|error| ToolError::Failed(format!("the read stopped: {error}")))?
     }
 
-    /// Replaces the file whole (folders on the way are created).
-    async fn write(self, content: Vec<u8>) -> Result<(), ToolError> {
+    /// Replaces the file whole (folders on the way are created), if the workspace stays within `budget` bytes.
+    async fn write(self, content: Vec<u8>, workspace: &Path, budget: u64) -> Result<(), ToolError> {
+        let workspace = workspace.to_path_buf();
         tokio::task::spawn_blocking(move || {
             if self.path.is_root() {
                 return Err(ToolError::InvalidArguments(format!("{} is a directory", self.requested)));
             }
+            crate::quota::room(&workspace, budget, content.len() as u64)?;
             let slot = self.root.slot(&self.path).map_err(|error| io_error(&self.requested, "write", error))?;
             slot.write_whole(&content).map_err(|error| io_error(&self.requested, "write", error))
         })
@@ -231,7 +233,9 @@ impl Tool for WriteTool {
             str_arg(&arguments, "path")?.ok_or_else(|| ToolError::InvalidArguments("path is required".into()))?;
         let content =
             str_arg(&arguments, "content")?.ok_or_else(|| ToolError::InvalidArguments("content is required".into()))?;
-        workspace_target(&ctx.workspace, path)?.write(content.as_bytes().to_vec()).await?;
+        workspace_target(&ctx.workspace, path)?
+            .write(content.as_bytes().to_vec(), &ctx.workspace, ctx.settings.workspace_bytes)
+            .await?;
         Ok(ToolOutput { text: format!("Wrote {} bytes to {path}.", content.len()) })
     }
 }
@@ -319,7 +323,9 @@ impl Tool for EditTool {
             at = *end;
         }
         updated.push_str(&original[at..]);
-        workspace_target(&ctx.workspace, path)?.write(updated.into_bytes()).await?;
+        workspace_target(&ctx.workspace, path)?
+            .write(updated.into_bytes(), &ctx.workspace, ctx.settings.workspace_bytes)
+            .await?;
         Ok(ToolOutput { text: format!("Applied {} edit(s) to {path}.", spans.len()) })
     }
 }

@@ -10,6 +10,7 @@ mod exec;
 mod fs;
 mod memory;
 mod policy;
+mod quota;
 mod shell;
 mod web;
 
@@ -26,6 +27,7 @@ pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, m
 pub use openclaw_protocol::MemoryHit;
 pub use openclaw_sandbox as sandbox;
 pub use policy::{ToolPolicy, expand_group};
+pub use quota::DEFAULT_WORKSPACE_BYTES;
 pub use web::{WebFetchSettings, WebFetchTool, is_private};
 
 /// Why a tool call failed. The message goes back to the model as an error result.
@@ -42,10 +44,22 @@ pub enum ToolError {
 }
 
 /// How the configurable tools behave (from `tools.*`, per agent).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolSettings {
     pub exec: ExecSettings,
     pub web_fetch: WebFetchSettings,
+    /// The most the workspace may hold (`tools.fs.maxWorkspaceMb`): file writes and commands stop short of it.
+    pub workspace_bytes: u64,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        ToolSettings {
+            exec: ExecSettings::default(),
+            web_fetch: WebFetchSettings::default(),
+            workspace_bytes: DEFAULT_WORKSPACE_BYTES,
+        }
+    }
 }
 
 /// What a tool call sees of the world.
