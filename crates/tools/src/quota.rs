@@ -74,7 +74,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/file"), vec![1u8; 1 << 20]).unwrap();
         let after = usage(dir.path());
-        assert!(after >= 1 << 20 && after < 2 << 20, "{after}");
+        assert!((1 << 20..2 << 20).contains(&after), "{after}");
         assert!(room(dir.path(), 8 << 20, 1 << 20).is_ok());
         let refused = room(dir.path(), 2 << 20, 2 << 20).unwrap_err().to_string();
         assert!(refused.contains("tools.fs.maxWorkspaceMb"), "{refused}");
