@@ -46,7 +46,7 @@ enum Command {
     /// Run the gateway daemon, or talk to a running one.
     #[command(subcommand)]
     Gateway(commands::gateway::GatewayCommand),
-    /// Print the gateway's log (through a running gateway).
+    /// Print the gateway's log (through the running gateway, or from its log files when none runs).
     Logs(commands::logs::LogsArgs),
     /// List, check, install and remove SKILL.md skills.
     #[command(subcommand)]
@@ -60,6 +60,18 @@ enum Command {
     /// Check a deployment's security: secrets, listeners, the sandbox, exec, hooks, file permissions.
     #[command(subcommand)]
     Security(commands::security::SecurityCommand),
+    /// What is set up and whether the gateway runs: config, agents and their models, channels, sessions.
+    Status(commands::overview::StatusArgs),
+    /// Ask the running gateway for its health (the same as `gateway health`).
+    Health(commands::gateway::HealthArgs),
+    /// Print the address of the gateway's dashboard, with its token, and open it in a browser when there is one.
+    Dashboard(commands::overview::DashboardArgs),
+    /// Print the version.
+    Version(commands::overview::VersionArgs),
+    /// Print or install the shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion(commands::overview::CompletionArgs),
+    /// Print the manual page of a command (roff), or write all of them into a folder.
+    Man(commands::overview::ManArgs),
 }
 
 /// Readable logs on stderr; the gateway also writes JSON lines to `<state dir>/logs/openclaw.<date>.log` (daily),
@@ -140,6 +152,12 @@ fn main() -> ExitCode {
             Command::Pairing(command) => commands::channels::pairing(&ctx, command).await,
             Command::Models(command) => commands::models::run(&ctx, command).await,
             Command::Security(command) => commands::security::run(&ctx, command).await,
+            Command::Status(args) => commands::overview::status(&ctx, args).await,
+            Command::Health(args) => commands::gateway::health(&ctx, args).await,
+            Command::Dashboard(args) => commands::overview::dashboard(&ctx, args).await,
+            Command::Version(args) => Ok(commands::overview::version(args)),
+            Command::Completion(args) => commands::overview::completion(&ctx, args),
+            Command::Man(args) => commands::overview::man(args),
         }
     });
     match result {
@@ -148,5 +166,33 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, flag and argument says what it is for (`--help` teaches; issue 19).
+    #[test]
+    fn every_command_and_argument_is_described() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "openclaw", &mut missing);
+        assert!(missing.is_empty(), "without a description:\n{}", missing.join("\n"));
     }
 }

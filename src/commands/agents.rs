@@ -12,12 +12,15 @@ use super::Ctx;
 pub enum AgentsCommand {
     /// List the configured agents.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Add an agent (`agents.entries.<id>`) and create its workspace.
     Add {
+        /// The new agent's id (lowercase letters, digits, - and _), e.g. support.
         id: String,
+        /// A display name for it (default: the id).
         #[arg(long)]
         name: Option<String>,
         /// Model ref `provider/model` (default: agents.defaults.model).

@@ -36,13 +36,16 @@ pub enum ChannelsCommand {
     },
     /// The configured channels and what this build implements.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Each account's state and the queues; `--probe` checks every account against its platform.
     Status {
+        /// Check each channel's connection now (a live call to its platform).
         #[arg(long)]
         probe: bool,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -55,13 +58,16 @@ pub enum ChannelsCommand {
     Login {
         /// The channel (telegram, webhook).
         channel: String,
+        /// The account (default: the channel's top-level block).
         #[arg(long)]
         account: Option<String>,
     },
     /// Replies that could not be delivered; `--retry ID` queues one again.
     DeadLetters {
+        /// Send the dead letter with this id again.
         #[arg(long)]
         retry: Option<i64>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -73,12 +79,15 @@ pub enum PairingCommand {
     List {
         /// Only this channel.
         channel: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Approve a sender by the code the bot sent them.
     Approve {
+        /// The channel the request came on (telegram).
         channel: String,
+        /// The pairing code the bot sent the sender.
         code: String,
         /// Tell the sender they are approved.
         #[arg(long)]

@@ -10,12 +10,21 @@ use super::Ctx;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print a value (the whole file without a path), as written (`${VAR}` not substituted).
-    Get { path: Option<String> },
+    /// Print a value (the whole file without a path), as written (`${VAR}` not substituted), or its default.
+    Get {
+        /// The dot path, e.g. gateway.port (none: the whole file).
+        path: Option<String>,
+    },
     /// Set a value; VALUE is parsed as JSON5 (so `18789`, `true`, `["a"]` work), else taken as a string.
-    Set { path: String, value: String },
+    Set {
+        /// The dot path, e.g. gateway.port.
+        path: String,
+        /// The value: JSON5 (18789, true, ["a"]) or else plain text.
+        value: String,
+    },
     /// Validate the configuration and report every problem.
     Validate {
+        /// Print the result as JSON ({valid, issues, warnings}).
         #[arg(long)]
         json: bool,
     },
@@ -29,10 +38,21 @@ pub async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<ExitCode> 
                 None => Some(&loaded.raw),
                 Some(path) => openclaw_config::get_path(&loaded.raw, path),
             };
-            match value {
-                Some(Value::String(text)) => println!("{text}"),
-                Some(value) => println!("{}", serde_json::to_string_pretty(value)?),
-                None => bail!("{} is not set", path.unwrap_or_default()),
+            let show = |value: &Value| match value {
+                Value::String(text) => text.clone(),
+                value => serde_json::to_string_pretty(value).unwrap_or_default(),
+            };
+            match (value, &path) {
+                (Some(value), _) => println!("{}", show(value)),
+                // Not in the file: the value in force is the default, said so on a terminal.
+                (None, Some(path)) => match openclaw_config::get_path(loaded.config_json(), path) {
+                    Some(value) if !value.is_null() => {
+                        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+                        println!("{}{}", show(value), if terminal { " (default)" } else { "" });
+                    }
+                    _ => bail!("{path} is not set and has no default (set it: openclaw config set {path} <value>)"),
+                },
+                (None, None) => bail!("the configuration is empty"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -14,7 +14,9 @@ pub enum GatewayCommand {
     /// Run the gateway in the foreground until interrupted.
     Run(RunArgs),
     /// Call one RPC method on a running gateway and print its answer.
+    #[command(after_help = call_help())]
     Call {
+        /// The method, e.g. health, status, sessions.list, chat.history, config.get (all listed below).
         method: String,
         /// Parameters as JSON (or JSON5).
         #[arg(long)]
@@ -25,22 +27,57 @@ pub enum GatewayCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Ask a running gateway for its health.
-    Health {
-        #[command(flatten)]
-        target: Target,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Ask a running gateway for its health (the same as `openclaw health`).
+    Health(HealthArgs),
     /// Ask a running gateway for its status.
     Status {
         #[command(flatten)]
         target: Target,
+        /// Print the gateway's status as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Install the gateway as a systemd user service (openclaw-gateway[-<profile>].service) and start it.
     Install(InstallArgs),
+}
+
+/// `gateway call --help`: the methods this gateway answers, and examples.
+fn call_help() -> String {
+    let mut lines = vec!["Methods:".to_owned()];
+    for chunk in openclaw_gateway::METHODS.chunks(6) {
+        lines.push(format!("  {}", chunk.join(", ")));
+    }
+    lines.push(String::new());
+    lines.push("Examples:".to_owned());
+    lines.push("  openclaw gateway call health".to_owned());
+    lines.push("  openclaw gateway call sessions.list --params '{\"limit\": 5}'".to_owned());
+    lines.push(
+        "  openclaw gateway call chat.history --params '{\"sessionKey\": \"agent:main:main\"}' --json".to_owned(),
+    );
+    lines.join("\n")
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  openclaw health\n  openclaw health --json\n  openclaw health --url ws://10.0.0.5:18789 --token \"$TOKEN\""
+)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print the gateway's health snapshot as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `health` / `gateway health`: the running gateway's health snapshot.
+pub async fn health(ctx: &Ctx, args: HealthArgs) -> anyhow::Result<ExitCode> {
+    let payload = call_once(ctx, &args.target, "health", serde_json::json!({}), &["operator.read"]).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&payload)?);
+    } else {
+        print_health(&payload);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -156,7 +193,7 @@ pub struct Target {
 impl Target {
     /// Client options for this target.
     pub fn options(&self, ctx: &Ctx, scopes: &[&str]) -> anyhow::Result<openclaw_gateway::client::ClientOptions> {
-        let loaded = ctx.load().ok();
+        let loaded = ctx.load_quiet().ok();
         let port = loaded.as_ref().map_or(18789, |l| l.config.gateway.port);
         let url = self
             .url
@@ -245,15 +282,7 @@ pub async fn run(ctx: &Ctx, command: GatewayCommand) -> anyhow::Result<ExitCode>
             println!("{text}");
             return Ok(ExitCode::SUCCESS);
         }
-        GatewayCommand::Health { target, json } => {
-            let payload = call_once(ctx, &target, "health", serde_json::json!({}), &["operator.read"]).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&payload)?);
-            } else {
-                print_health(&payload);
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
+        GatewayCommand::Health(args) => return health(ctx, args).await,
         GatewayCommand::Status { target, json } => {
             let payload = call_once(ctx, &target, "status", serde_json::json!({}), &["operator.read"]).await?;
             if json {

@@ -1,5 +1,5 @@
 //! `openclaw logs [--follow] [--json] [--limit N] [--agent ID]`: the gateway's log through `logs.tail`, like the
-//! reference.
+//! reference, or straight from the log files when no gateway runs.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +11,9 @@ use super::Ctx;
 use super::gateway::Target;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  openclaw logs\n  openclaw logs --agent main --follow\n  openclaw logs --json --limit 50"
+)]
 pub struct LogsArgs {
     /// Keep printing new lines as they are written.
     #[arg(long, short)]
@@ -39,6 +42,18 @@ fn about_agent(raw: &str, agent: &str) -> bool {
         || raw.contains(&format!("agent:{agent}:"))
 }
 
+/// A field value as a person reads it: a plain word bare, anything else JSON-quoted (once).
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text)
+            if !text.is_empty() && !text.contains(|c: char| c.is_whitespace() || c == '"' || c == '=') =>
+        {
+            text.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
 fn print_line(raw: &str, json_mode: bool) {
     let parsed: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
     let level = parsed["level"].as_str().unwrap_or("info").to_lowercase();
@@ -49,19 +64,69 @@ fn print_line(raw: &str, json_mode: bool) {
             "{}",
             json!({"type": "log", "time": time, "level": level, "subsystem": parsed["target"], "message": message, "raw": raw})
         );
-    } else {
-        println!("{time} {level} {message}");
+        return;
     }
+    // The record's fields after the message, as `name=value` (the console's form).
+    let mut fields = String::new();
+    if let Value::Object(map) = &parsed {
+        let nested = map.get("fields").and_then(Value::as_object).into_iter().flatten();
+        for (name, value) in map.iter().chain(nested) {
+            if !matches!(name.as_str(), "timestamp" | "level" | "message" | "target" | "fields" | "span" | "spans") {
+                fields.push_str(&format!(" {name}={}", plain(value)));
+            }
+        }
+    }
+    println!("{time} {level} {message}{fields}");
 }
 
 pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let loaded = ctx.load().ok();
+    if let (Some(agent), Some(loaded)) = (&args.agent, &loaded) {
+        let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
+        if !known.contains(&agent.as_str()) {
+            anyhow::bail!(
+                "there is no agent {agent:?} (known agents: {}; list them: openclaw agents list)",
+                known.join(", ")
+            );
+        }
+    }
     let options = args.target.options(ctx, &["operator.read"])?;
-    let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await?;
-    let mut page = client.request("logs.tail", json!({"limit": args.limit}), &mut |_| {}).await?;
+    let source = match openclaw_gateway::client::GatewayClient::connect(&options).await {
+        Ok(client) => Source::Gateway(Box::new(client)),
+        // Without an explicit --url, a gateway that is not running is not an error: its log files are here.
+        Err(error) if args.target.url.is_none() => {
+            let dir = ctx.paths()?.state_dir.join("logs");
+            eprintln!("No gateway answers at {} ({error}); reading the log files in {}.", options.url, dir.display());
+            Source::Files(dir)
+        }
+        Err(error) => return Err(error.into()),
+    };
+    follow(source, &args).await
+}
+
+/// Where log pages come from: the gateway's `logs.tail`, or the same pages read from the files here.
+enum Source {
+    Gateway(Box<openclaw_gateway::client::GatewayClient>),
+    Files(std::path::PathBuf),
+}
+
+impl Source {
+    async fn page(&mut self, params: Value) -> anyhow::Result<Value> {
+        match self {
+            Source::Gateway(client) => Ok(client.request("logs.tail", params, &mut |_| {}).await?),
+            Source::Files(dir) => Ok(openclaw_gateway::logfile::tail(dir, &params)?),
+        }
+    }
+}
+
+async fn follow(mut source: Source, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let mut page = source.page(json!({"limit": args.limit})).await?;
     if args.json {
         println!("{}", json!({"type": "meta", "file": page["file"], "cursor": page["cursor"], "size": page["size"]}));
     } else if let Some(file) = page["file"].as_str() {
         eprintln!("Log file: {file}");
+    } else {
+        eprintln!("No log file yet (the gateway writes one when it runs: openclaw gateway run).");
     }
     loop {
         for line in page["lines"].as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -73,6 +138,12 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         tokio::time::sleep(Duration::from_millis(args.interval.max(100))).await;
-        page = client.request("logs.tail", json!({"cursor": page["cursor"], "limit": 5000}), &mut |_| {}).await?;
+        let next = json!({"cursor": page["cursor"], "limit": 5000});
+        let file = page["file"].clone();
+        page = source.page(next).await?;
+        // A new day's file: start it from its beginning.
+        if page["file"] != file && !file.is_null() {
+            page = source.page(json!({"cursor": 0, "limit": 5000})).await?;
+        }
     }
 }

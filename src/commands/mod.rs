@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod gateway;
 pub mod logs;
 pub mod models;
+pub mod overview;
 pub mod security;
 pub mod sessions;
 pub mod setup;
@@ -43,6 +44,11 @@ impl Ctx {
             eprintln!("warning: {warning}");
         }
         Ok(loaded)
+    }
+
+    /// Loads the configuration without printing its warnings (for a command that also loads it to report).
+    pub fn load_quiet(&self) -> anyhow::Result<Loaded> {
+        Ok(openclaw_config::load(&self.paths()?, &env)?)
     }
 
     /// Opens the store (creating the state dir with mode 700 and the database with mode 600).

@@ -25,6 +25,7 @@ pub enum ModelsCommand {
     },
     /// List the local models (pulled and available) and the configured remote ones.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -14,18 +14,22 @@ use super::Ctx;
 pub enum SessionsCommand {
     /// List sessions, most recent first.
     List {
+        /// Only this agent's sessions (default: every agent's).
         #[arg(long)]
         agent: Option<String>,
         /// Include ended session windows.
         #[arg(long)]
         all: bool,
+        /// How many sessions at most, newest first.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Print a session's transcript (by session key or session id).
     Show {
+        /// The session key (agent:main:main) or its session id.
         key: String,
         /// Print the raw transcript entries as JSON lines.
         #[arg(long)]

@@ -20,29 +20,36 @@ pub enum SkillsCommand {
         /// Only the skills that are ready to use.
         #[arg(long)]
         eligible: bool,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Everything about one skill: where it is, what it needs, what it may touch.
     Info {
+        /// The skill's name (as `skills list` shows it).
         name: String,
+        /// The agent whose view to show (default: the default agent).
         #[arg(long)]
         agent: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Which skills are ready and what the others are missing.
     Check {
+        /// The agent whose skills to check (default: the default agent).
         #[arg(long)]
         agent: Option<String>,
     },
     /// Install a skill folder or a git repository (`https://…/repo.git#ref`, `file://…`) into the agent's
     /// workspace `skills/` (or, with --global, into `<state dir>/skills` for every agent).
     Install {
+        /// Where the skill is: a folder with a SKILL.md, or git+<url>[#ref].
         source: String,
         /// Install under this name instead of the SKILL.md's.
         #[arg(long = "as")]
         as_name: Option<String>,
+        /// Install into <state dir>/skills for every agent (shows its grants and asks; --yes without a terminal).
         #[arg(long)]
         global: bool,
         /// Replace an installed skill of the same name.
@@ -51,14 +58,18 @@ pub enum SkillsCommand {
         /// Grant the permissions a --global skill declares without asking (needed when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
+        /// The agent whose workspace gets it (default: the default agent).
         #[arg(long)]
         agent: Option<String>,
     },
     /// Remove an installed skill.
     Remove {
+        /// The skill's name.
         name: String,
+        /// Remove it from <state dir>/skills (the global one).
         #[arg(long)]
         global: bool,
+        /// The agent whose workspace holds it (default: the default agent).
         #[arg(long)]
         agent: Option<String>,
     },

@@ -12,7 +12,7 @@ use crate::Gateway;
 use crate::ws::Conn;
 
 /// The methods this gateway answers (advertised in `hello-ok.features.methods`).
-pub(crate) const METHODS: &[&str] = &[
+pub const METHODS: &[&str] = &[
     "health",
     "exec.approval.resolve",
     "status",
@@ -201,65 +201,10 @@ async fn status(gateway: &Gateway) -> Result<Value, ErrorShape> {
     }))
 }
 
-/// The newest gateway log file (`openclaw.<date>.log` under `<state dir>/logs`).
-fn newest_log(gateway: &Gateway) -> Option<std::path::PathBuf> {
-    let loaded = gateway.loaded();
-    let dir = loaded.paths.state_dir.join("logs");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.starts_with("openclaw") && name.ends_with(".log")
-        })
-        .collect();
-    files.sort();
-    files.pop()
-}
-
-/// `logs.tail {cursor?, limit?, maxBytes?}`: whole lines of the log file from a byte cursor (or the last `limit`
-/// lines), never more than `maxBytes`; the returned `cursor` continues after the last complete line.
+/// `logs.tail {cursor?, limit?, maxBytes?}` over `<state dir>/logs` ([`crate::logfile::tail`]).
 fn logs_tail(gateway: &Gateway, params: &Value) -> Result<Value, ErrorShape> {
-    use std::io::{Read, Seek, SeekFrom};
-    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(200).clamp(1, 5000) as usize;
-    let max_bytes = params.get("maxBytes").and_then(Value::as_u64).unwrap_or(250_000).clamp(1024, 1_000_000);
-    let Some(path) = newest_log(gateway) else {
-        return Ok(json!({"file": null, "cursor": 0, "size": 0, "lines": []}));
-    };
-    let mut file = std::fs::File::open(&path).map_err(|error| unavailable(format!("cannot open the log: {error}")))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let requested = params.get("cursor").and_then(Value::as_u64);
-    let reset = requested.is_some_and(|cursor| cursor > size);
-    let mut start = match requested {
-        Some(cursor) if cursor <= size => cursor,
-        _ => size.saturating_sub(max_bytes),
-    };
-    let skipped = size.saturating_sub(start).saturating_sub(max_bytes);
-    start += skipped;
-    file.seek(SeekFrom::Start(start)).map_err(|error| unavailable(format!("cannot read the log: {error}")))?;
-    let mut bytes = Vec::new();
-    file.take(max_bytes)
-        .read_to_end(&mut bytes)
-        .map_err(|error| unavailable(format!("cannot read the log: {error}")))?;
-    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |pos| pos + 1);
-    let text = String::from_utf8_lossy(&bytes[..complete]);
-    let mut lines: Vec<&str> = text.lines().collect();
-    // Without a cursor, a read that started mid-file may begin mid-line: drop that fragment.
-    if requested.is_none() && start > 0 && !lines.is_empty() {
-        lines.remove(0);
-    }
-    let truncated = lines.len() > limit || skipped > 0;
-    if requested.is_none() && lines.len() > limit {
-        lines.drain(..lines.len() - limit);
-    } else {
-        lines.truncate(limit);
-    }
-    let consumed: usize = if requested.is_some() { lines.iter().map(|l| l.len() + 1).sum() } else { complete };
-    Ok(json!({
-        "file": path, "cursor": start + consumed as u64, "size": size, "lines": lines,
-        "truncated": truncated, "reset": reset, "skippedBytes": skipped,
-    }))
+    let dir = gateway.loaded().paths.state_dir.join("logs");
+    crate::logfile::tail(&dir, params).map_err(|error| unavailable(format!("cannot read the log: {error}")))
 }
 
 pub(crate) use openclaw_config::REDACTED;

@@ -299,7 +299,31 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
 /// Under `CI=true`, always.
 pub fn counterpart_missing(what: &str, fix: &str) {
     assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{what} is missing under CI=true; {fix}");
-    eprintln!("\n*** SKIPPED: {what} is missing ({fix}) ***\n");
+    record_skip(&format!("{what} is missing"), fix);
+}
+
+/// Says loudly that (part of) the running test was skipped and why, and adds it to the ledger the test command
+/// prints at its end (`OPENCLAW_SKIP_LOG`, one `test<TAB>why<TAB>fix` line per skip; `scripts/test.sh` sets it).
+pub fn record_skip(why: &str, fix: &str) {
+    eprintln!("\n*** SKIPPED: {why} ({fix}) ***\n");
+    let Some(ledger) = std::env::var_os("OPENCLAW_SKIP_LOG") else { return };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+        .map(|stem| stem.rsplit_once('-').map_or(stem.clone(), |(name, _hash)| name.to_owned()))
+        .unwrap_or_default();
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let clean = |text: &str| text.replace(['\t', '\n'], " ");
+    let line = format!("{binary}::{test}\t{}\t{}\n", clean(why), clean(fix));
+    // One short append per skip: whole lines even with tests writing at once.
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&ledger)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+    if let Err(error) = appended {
+        eprintln!("could not add the skip to {}: {error}", std::path::Path::new(&ledger).display());
+    }
 }
 
 /// The SmolLM2-135M GGUF that `.ci/run` fetches (`scripts/fetch-model.sh`): `OPENCLAW_TEST_GGUF`, else

@@ -1,0 +1,149 @@
+//! What a newcomer types in the first hour (issue 19), through the binary: `status`, `health`, `dashboard`,
+//! `version`, `completion`, `man`, a mistyped command, `gateway call --help`, `config get` of a default, and
+//! `logs` with and without a gateway.
+
+use openclaw_testkit::ScriptedServer;
+use serde_json::Value;
+
+mod common;
+
+use common::{Env, GatewayProcess, free_port, text};
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {}", text(&output.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_health_and_dashboard_with_and_without_a_gateway() {
+    let env = Env::new();
+    // Before setup: status explains what is missing and how to fix it, and still succeeds.
+    let fresh = env.run(&["status"]).await;
+    assert!(fresh.status.success(), "{}", text(&fresh.stderr));
+    let said = text(&fresh.stdout);
+    assert!(said.contains("not written yet") && said.contains("openclaw setup"), "{said}");
+    assert!(said.contains("not running") && said.contains("openclaw gateway run"), "{said}");
+
+    let model = ScriptedServer::start().await;
+    env.setup(&model, "openai").await;
+    let token = env.gateway_token();
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let on = |args: &[&str]| {
+        let mut command = env.command(args);
+        command.env("OPENCLAW_GATEWAY_URL", &url);
+        command
+    };
+    let down = on(&["dashboard", "--json"]).output().unwrap();
+    assert!(!down.status.success());
+    assert_eq!(stdout_json(&down)["ok"], false);
+
+    let _gateway = GatewayProcess::start(&env, port).await;
+    let status = on(&["status", "--json"]).output().unwrap();
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let report = stdout_json(&status);
+    assert_eq!(report["gateway"]["running"], true, "{report}");
+    assert_eq!(report["agents"][0]["id"], "main");
+    assert_eq!(report["agents"][0]["model"], "mock/m1");
+    let plain = text(&on(&["status"]).output().unwrap().stdout);
+    assert!(plain.contains("Gateway:   running at") && plain.contains("main (default): mock/m1"), "{plain}");
+
+    // `health` is `gateway health`.
+    let health = on(&["health", "--json"]).output().unwrap();
+    assert!(health.status.success(), "{}", text(&health.stderr));
+    let via_gateway = on(&["gateway", "health", "--json"]).output().unwrap();
+    let (a, b) = (stdout_json(&health), stdout_json(&via_gateway));
+    assert_eq!(a["ok"], b["ok"]);
+    assert_eq!(a["agents"][0]["agentId"], "main");
+
+    // `dashboard` prints the address with the token in the fragment; --json for scripts; --no-open opens nothing.
+    let dashboard = on(&["dashboard", "--json"]).output().unwrap();
+    assert!(dashboard.status.success(), "{}", text(&dashboard.stderr));
+    let answer = stdout_json(&dashboard);
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(answer["tokenIncluded"], true);
+    assert!(answer["url"].as_str().unwrap().ends_with(&format!("/#token={token}")), "{answer}");
+    let printed = on(&["dashboard", "--no-open"]).output().unwrap();
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    assert!(text(&printed.stdout).contains(&format!("#token={token}")), "{}", text(&printed.stdout));
+
+    // logs through the gateway; an unknown agent is refused with the known ones.
+    let logs = on(&["logs", "--limit", "50"]).output().unwrap();
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+    assert!(text(&logs.stdout).contains("Gateway ready. address=127.0.0.1"), "{}", text(&logs.stdout));
+    let unknown = on(&["logs", "--agent", "nobody", "--follow"]).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("known agents: main"), "{}", text(&unknown.stderr));
+}
+
+#[tokio::test]
+async fn logs_read_the_files_when_no_gateway_runs() {
+    let env = Env::new();
+    let logs = env.state.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let record = r#"{"timestamp":"2026-12-07T10:00:00Z","level":"INFO","message":"Hook agent run admitted.","run_id":"hook:1","agent":"ops","target":"openclaw_gateway"}"#;
+    std::fs::write(logs.join("openclaw.2026-12-07.log"), format!("{record}\n")).unwrap();
+    env.write_config(r#"{"agents": {"entries": {"ops": {}}}}"#);
+    let port = free_port();
+    let output = env
+        .command(&["logs", "--agent", "ops"])
+        .env("OPENCLAW_GATEWAY_URL", format!("ws://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("reading the log files"), "{}", text(&output.stderr));
+    let line = text(&output.stdout);
+    assert!(line.contains("info Hook agent run admitted. "), "{line}");
+    assert!(line.contains(" run_id=hook:1") && line.contains(" agent=ops"), "fields in plain form: {line}");
+}
+
+#[tokio::test]
+async fn version_completion_man_and_typos() {
+    let env = Env::new();
+    let version = env!("CARGO_PKG_VERSION");
+    for args in [&["version"][..], &["--version"]] {
+        let out = env.run(args).await;
+        assert!(out.status.success() && text(&out.stdout).contains(version), "{args:?}: {}", text(&out.stdout));
+    }
+    let json = env.run(&["version", "--json"]).await;
+    assert_eq!(stdout_json(&json)["version"], version);
+
+    let bash = env.run(&["completion", "bash"]).await;
+    assert!(bash.status.success() && text(&bash.stdout).contains("_openclaw()"), "{}", text(&bash.stderr));
+    assert!(text(&bash.stdout).contains("dashboard"), "subcommands complete");
+    let zsh = env.run(&["completion", "--shell", "zsh"]).await;
+    assert!(text(&zsh.stdout).starts_with("#compdef openclaw"), "{}", text(&zsh.stdout));
+    let cached = env.run(&["completion", "--write-state"]).await;
+    assert!(cached.status.success(), "{}", text(&cached.stderr));
+    let written = std::fs::read_dir(env.state.join("completions")).unwrap().count();
+    assert_eq!(written, 4, "bash, zsh, fish and powershell");
+    let bad = env.run(&["completion", "tcsh"]).await;
+    assert!(!bad.status.success() && text(&bad.stderr).contains("possible values"), "{}", text(&bad.stderr));
+
+    let man = env.run(&["man"]).await;
+    assert!(man.status.success() && text(&man.stdout).contains(".TH openclaw 1"), "{}", text(&man.stdout));
+    let run = env.run(&["man", "gateway", "run"]).await;
+    assert!(text(&run.stdout).contains("openclaw\\-gateway\\-run"), "{}", text(&run.stdout));
+    let unknown = env.run(&["man", "gateway", "fly"]).await;
+    assert!(!unknown.status.success() && text(&unknown.stderr).contains("known: run"), "{}", text(&unknown.stderr));
+    let dir = env.state.parent().unwrap().join("man1");
+    let pages = env.run(&["man", "--dir", dir.to_str().unwrap()]).await;
+    assert!(pages.status.success(), "{}", text(&pages.stderr));
+    assert!(dir.join("openclaw.1").is_file() && dir.join("openclaw-gateway-run.1").is_file());
+
+    // A mistyped command names the right one.
+    let typo = env.run(&["stauts"]).await;
+    assert!(!typo.status.success() && text(&typo.stderr).contains("'status'"), "{}", text(&typo.stderr));
+    let typo = env.run(&["dashbord"]).await;
+    assert!(text(&typo.stderr).contains("'dashboard'"), "{}", text(&typo.stderr));
+
+    // gateway call --help lists the methods, with examples.
+    let help = env.run(&["gateway", "call", "--help"]).await;
+    let help = text(&help.stdout);
+    assert!(help.contains("chat.history") && help.contains("sessions.list") && help.contains("Examples:"), "{help}");
+
+    // config get shows the default of what the file does not set.
+    let port = env.run(&["config", "get", "gateway.port"]).await;
+    assert!(port.status.success() && text(&port.stdout).trim() == "18789", "{}", text(&port.stderr));
+    let unset = env.run(&["config", "get", "gateway.nothing"]).await;
+    assert!(!unset.status.success() && text(&unset.stderr).contains("no default"), "{}", text(&unset.stderr));
+}
