@@ -147,3 +147,100 @@ async fn version_completion_man_and_typos() {
     let unset = env.run(&["config", "get", "gateway.nothing"]).await;
     assert!(!unset.status.success() && text(&unset.stderr).contains("no default"), "{}", text(&unset.stderr));
 }
+
+/// The seed's deployment commands: `agent deploy --config agent-config.json` installs the seed's agent JSON where
+/// agent files live and a running gateway picks it up; `agent deploy <id> --channel <c>` routes a channel to it;
+/// what does not exist is refused or warned about, and a bad file changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up() {
+    let env = Env::new();
+    let model = ScriptedServer::start().await;
+    env.setup(&model, "openai").await;
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let on = |args: &[&str]| {
+        let mut command = env.command(args);
+        command.env("OPENCLAW_GATEWAY_URL", &url);
+        command.output().unwrap()
+    };
+    let _gateway = GatewayProcess::start(&env, port).await;
+    let file = env.state.parent().unwrap().join("agent-config.json");
+    std::fs::write(
+        &file,
+        r#"{"id": "customer-support", "name": "Customer Support Agent", "model": "mock/m1",
+            "skills": ["web_search", "knowledge_base", "escalation"], "channels": ["whatsapp", "discord"],
+            "personality": {"tone": "professional", "expertise": ["product_support"]}}"#,
+    )
+    .unwrap();
+    let deployed = on(&["agent", "deploy", "--config", file.to_str().unwrap()]);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    assert!(env.state.join("agents/customer-support.json").is_file());
+    assert!(
+        text(&deployed.stderr).contains("\"whatsapp\", which this build does not have"),
+        "{}",
+        text(&deployed.stderr)
+    );
+
+    // The running gateway lists the new agent without a restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let listed = on(&["gateway", "call", "agents.list", "--json"]);
+        if text(&listed.stdout).contains("customer-support") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not pick up the agent file: {}",
+            text(&listed.stdout)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // A channel binding, once; an unknown channel and an unknown agent are refused with what exists.
+    for _ in 0..2 {
+        let bound = on(&["agent", "deploy", "customer-support", "--channel", "webhook"]);
+        assert!(bound.status.success(), "{}", text(&bound.stderr));
+        assert!(text(&bound.stderr).contains("openclaw channels login webhook"), "{}", text(&bound.stderr));
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["bindings"],
+        serde_json::json!([{"agentId": "customer-support", "match": {"channel": "webhook"}}])
+    );
+    let unknown = on(&["agent", "deploy", "customer-support", "--channel", "whatsapp"]);
+    assert!(
+        !unknown.status.success() && text(&unknown.stderr).contains("this build has: telegram"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let nobody = on(&["agent", "deploy", "nobody", "--channel", "webhook"]);
+    assert!(!nobody.status.success() && text(&nobody.stderr).contains("known agents: main, customer-support"));
+
+    // A file with an id that is a path, or one that does not validate, installs nothing and keeps what was there.
+    std::fs::write(&file, r#"{"id": "../../escaped", "model": "mock/m1"}"#).unwrap();
+    let escaped = on(&["agent", "deploy", "--config", file.to_str().unwrap()]);
+    assert!(
+        !escaped.status.success() && text(&escaped.stderr).contains("invalid agent id"),
+        "{}",
+        text(&escaped.stderr)
+    );
+    assert!(!env.state.parent().unwrap().join("escaped.json").exists());
+    let before = std::fs::read(env.state.join("agents/customer-support.json")).unwrap();
+    std::fs::write(&file, r#"{"id": "customer-support", "model": 42}"#).unwrap();
+    let invalid = on(&["agent", "deploy", "--config", file.to_str().unwrap()]);
+    assert!(
+        !invalid.status.success() && text(&invalid.stderr).contains("was not installed"),
+        "{}",
+        text(&invalid.stderr)
+    );
+    assert_eq!(
+        std::fs::read(env.state.join("agents/customer-support.json")).unwrap(),
+        before,
+        "the previous file stays"
+    );
+
+    // Its logs: the seed's `openclaw logs --agent customer-support`.
+    let logs = on(&["logs", "--agent", "customer-support", "--limit", "20"]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+}

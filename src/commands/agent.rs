@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use openclaw_agent::{AgentError, AgentEvent, AgentProfile, TurnRequest};
 use openclaw_protocol::SessionKey;
 use serde_json::json;
@@ -13,7 +13,15 @@ use serde_json::json;
 use super::Ctx;
 
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  openclaw agent -m \"What is the capital of France?\"\n  \
+                  openclaw agent --local --agent support -m \"Help me with my account\" --json\n  \
+                  openclaw agent deploy customer-support --channel telegram"
+)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
     /// The message to send.
     #[arg(short, long)]
     message: Option<String>,
@@ -35,6 +43,13 @@ pub struct AgentArgs {
     /// Deadline for the turn in seconds (0: none).
     #[arg(long)]
     timeout: Option<u64>,
+}
+
+/// What `openclaw agent` does besides a turn.
+#[derive(Debug, Subcommand)]
+pub enum AgentAction {
+    /// Put an agent on channels (`--channel`), or install a seed-format agent file (`--config agent-config.json`).
+    Deploy(super::deploy::DeployArgs),
 }
 
 /// One turn through the running gateway (`agent` method: accepted, streamed `agent` events, final answer).
@@ -129,7 +144,10 @@ fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow
     }
 }
 
-pub async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Ctx, mut args: AgentArgs) -> anyhow::Result<ExitCode> {
+    if let Some(AgentAction::Deploy(deploy)) = args.action.take() {
+        return super::deploy::deploy(ctx, deploy).await;
+    }
     let message = read_message(&args)?;
     if !args.local {
         return run_via_gateway(ctx, &args, message).await;

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agents;
 pub mod channels;
 pub mod config;
+pub mod deploy;
 pub mod doctor;
 pub mod gateway;
 pub mod logs;

@@ -31,6 +31,78 @@ pub(crate) fn file_hash(path: &Path) -> Option<String> {
     std::fs::read(path).ok().map(|bytes| crate::device::sha256_hex(&bytes))
 }
 
+/// SHA-256 (hex) of the seed-format agent files (`<state dir>/agents/*.json`: names and bytes), so that adding,
+/// changing or removing one reloads the gateway as a config change does.
+pub(crate) fn agent_files_hash(state_dir: &Path) -> String {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(state_dir.join("agents"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    for file in files {
+        all.extend_from_slice(file.as_os_str().as_encoded_bytes());
+        all.push(0);
+        all.extend_from_slice(&std::fs::read(&file).unwrap_or_default());
+        all.push(0);
+    }
+    crate::device::sha256_hex(&all)
+}
+
+/// The configuration as the reload compares it: the file, with each seed-format agent file under
+/// `agents.files.<id>` (a key only this comparison uses), so that agent files are diffed, classified and held
+/// like the rest.
+fn compared(loaded: &Loaded) -> Value {
+    let mut view = loaded.raw.clone();
+    if !loaded.agent_files.is_empty() {
+        let files: serde_json::Map<String, Value> = loaded
+            .agent_files
+            .iter()
+            .enumerate()
+            .map(|(n, entry)| {
+                let mut value = serde_json::to_value(entry).unwrap_or(Value::Null);
+                prune(&mut value);
+                (entry.id.clone().unwrap_or_else(|| n.to_string()), value)
+            })
+            .collect();
+        if !view.is_object() {
+            view = Value::Object(serde_json::Map::new());
+        }
+        if let Some(root) = view.as_object_mut() {
+            let agents = root.entry("agents").or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(agents) = agents.as_object_mut() {
+                agents.insert("files".to_owned(), Value::Object(files));
+            }
+        }
+    }
+    view
+}
+
+/// Drops what a parsed entry holds only as a default (nulls, empty lists and objects), so that the comparison sees
+/// what the file says: a new agent file without `tools` changes no `tools` path.
+fn prune(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.values_mut().for_each(prune);
+            map.retain(|_, item| !is_empty(item));
+        }
+        Value::Array(items) => items.iter_mut().for_each(prune),
+        _ => {}
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
 /// What a changed config path needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ReloadKind {
@@ -192,8 +264,10 @@ impl Gateway {
     /// only logs in `off` mode (nothing of it is applied then).
     pub(crate) fn apply_config(&self, new: Loaded, hash: String, source: &str) -> Result<Applied, String> {
         let old = self.loaded();
-        let changed = changed_paths(&old.raw, &new.raw);
+        let changed = changed_paths(&compared(&old), &compared(&new));
         *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
+        *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            agent_files_hash(&new.paths.state_dir);
         if changed.is_empty() {
             return Ok(Applied { changed, outcome: "none" });
         }
@@ -251,6 +325,8 @@ impl Gateway {
     /// said once in the log and recorded in the audit log.
     fn hold_back(&self, held: Vec<String>, hash: String) {
         *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
+        *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            agent_files_hash(&self.loaded().paths.state_dir);
         tracing::warn!(
             paths = ?held,
             "The config file changed security settings; the change is NOT applied until the gateway restarts or an operator applies it over the gateway (config.apply / config.patch, scope operator.admin)."
@@ -278,12 +354,14 @@ impl Gateway {
     fn reload_from_disk(&self) {
         let paths = self.loaded().paths.clone();
         let Some(hash) = file_hash(&paths.config_path) else { return };
-        if hash == self.applied_hash() {
+        let agent_files = agent_files_hash(&paths.state_dir);
+        let applied_files = self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if hash == self.applied_hash() && agent_files == applied_files {
             return;
         }
         match openclaw_config::load(&paths, &env) {
             Ok(loaded) => {
-                let held = security_changes(&self.loaded().raw, &loaded.raw);
+                let held = security_changes(&compared(&self.loaded()), &compared(&loaded));
                 if !held.is_empty() {
                     self.hold_back(held, hash);
                     return;
@@ -293,21 +371,32 @@ impl Gateway {
                 }
             }
             Err(error) => {
-                // Remember the hash so the same bad text is reported once, not twice a second.
+                // Remember the hashes so the same bad text is reported once, not twice a second.
                 *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash;
+                *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = agent_files;
                 tracing::warn!(%error, "config reload skipped (invalid config); the last good config stays in force");
             }
         }
     }
 }
 
-/// Watches the config file while the gateway runs (unless `gateway.reload.mode` is `off`).
+/// Watches the config file and the agent files while the gateway runs (unless `gateway.reload.mode` is `off`).
 pub(crate) fn spawn_watcher(gateway: &Arc<Gateway>) {
     let weak = Arc::downgrade(gateway);
     let mut shutdown = gateway.shutdown_signal();
     tokio::spawn(async move {
-        let stamp = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
-        let mut last = weak.upgrade().map(|g| stamp(&g.loaded().paths.config_path)).unwrap_or_default();
+        // The config file's size and time, and those of every agent file (and the folder's, for removals).
+        let stamp = |paths: &openclaw_config::Paths| {
+            let one = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
+            let agents = paths.state_dir.join("agents");
+            let mut stamps = vec![one(&paths.config_path), one(&agents)];
+            let mut files: Vec<_> =
+                std::fs::read_dir(&agents).into_iter().flatten().flatten().map(|e| e.path()).collect();
+            files.sort();
+            stamps.extend(files.iter().map(|path| one(path)));
+            stamps
+        };
+        let mut last = weak.upgrade().map(|g| stamp(&g.loaded().paths)).unwrap_or_default();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(POLL_INTERVAL) => {}
@@ -318,12 +407,12 @@ pub(crate) fn spawn_watcher(gateway: &Arc<Gateway>) {
             if loaded.config.gateway.reload.mode == "off" {
                 continue;
             }
-            let now = stamp(&loaded.paths.config_path);
+            let now = stamp(&loaded.paths);
             if now == last {
                 continue;
             }
             tokio::time::sleep(SETTLE).await;
-            last = stamp(&loaded.paths.config_path);
+            last = stamp(&loaded.paths);
             let gateway = gateway.clone();
             let _ = tokio::task::spawn_blocking(move || gateway.reload_from_disk()).await;
         }
