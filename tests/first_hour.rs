@@ -2,7 +2,7 @@
 //! `version`, `completion`, `man`, a mistyped command, `gateway call --help`, `config get` of a default, and
 //! `logs` with and without a gateway.
 
-use openclaw_testkit::ScriptedServer;
+use openclaw_testkit::{ScriptedServer, openai};
 use serde_json::Value;
 
 mod common;
@@ -243,4 +243,42 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
     // Its logs: the seed's `openclaw logs --agent customer-support`.
     let logs = on(&["logs", "--agent", "customer-support", "--limit", "20"]);
     assert!(logs.status.success(), "{}", text(&logs.stderr));
+}
+
+/// `agent --new` and `agent -m /new` start a new session window, as `/new` does in a chat, in-process and
+/// through the gateway; the earlier window stays listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_from_the_cli() {
+    let env = Env::new();
+    let model = ScriptedServer::start().await;
+    env.setup(&model, "openai").await;
+    let windows = || async {
+        let listed = env.run(&["sessions", "list", "--all", "--json"]).await;
+        let sessions: Value = serde_json::from_slice(&listed.stdout).unwrap_or(Value::Null);
+        sessions.as_array().map_or(0, |all| all.iter().filter(|s| s["sessionKey"] == "agent:main:main").count())
+    };
+    model.push(openai::text("first"));
+    let first = env.run(&["agent", "--local", "-m", "hello"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let reset = env.run(&["agent", "--local", "-m", "/new"]).await;
+    assert!(reset.status.success() && text(&reset.stderr).contains("Started a new session for agent:main:main"));
+    assert_eq!(model.requests().len(), 1, "/new alone runs no turn");
+    model.push(openai::text("second"));
+    let second = env.run(&["agent", "--local", "--new", "-m", "hello again"]).await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    // The second turn's request carries no history of the first.
+    let request = model.requests()[1].json();
+    assert!(!request.to_string().contains("first"), "a fresh window: {request}");
+    assert!(windows().await >= 2, "the earlier window stays listed");
+
+    // Through the gateway: `--new` alone resets the session there.
+    let port = free_port();
+    let _gateway = GatewayProcess::start(&env, port).await;
+    let via = env
+        .command(&["agent", "--new"])
+        .env("OPENCLAW_GATEWAY_URL", format!("ws://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(via.status.success(), "{}", text(&via.stderr));
+    assert!(text(&via.stderr).contains("Started a new session"), "{}", text(&via.stderr));
 }

@@ -40,6 +40,9 @@ pub struct AgentArgs {
     /// Print one JSON envelope on stdout instead of streaming text.
     #[arg(long)]
     json: bool,
+    /// Start a new session window first, as `/new` does in a chat (alone: only that). `-m /new` does the same.
+    #[arg(long)]
+    new: bool,
     /// Deadline for the turn in seconds (0: none).
     #[arg(long)]
     timeout: Option<u64>,
@@ -144,9 +147,49 @@ fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow
     }
 }
 
+/// Ends the active window of the turn's session (in the store here with `--local`, else through the gateway's
+/// `sessions.reset`); returns the session key.
+async fn start_new_session(ctx: &Ctx, args: &AgentArgs) -> anyhow::Result<String> {
+    let loaded = ctx.load_quiet()?;
+    let explicit = args.session_key.as_deref().and_then(SessionKey::parse);
+    let owner = explicit.as_ref().and_then(SessionKey::agent_id).map(str::to_owned);
+    let agent = match args.agent.as_deref().or(owner.as_deref()) {
+        Some(id) => loaded.agent(id).with_context(|| {
+            let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
+            format!("no agent {id:?} (known agents: {})", known.join(", "))
+        })?,
+        None => loaded.default_agent(),
+    };
+    let key = session_key(&agent.id, args.session_key.as_deref(), &loaded.config.session.main_key)?;
+    if args.local {
+        let store = ctx.store(&loaded.paths).await?;
+        openclaw_store::Store::end_session(store.as_ref(), &key).await?;
+        store.close().await;
+    } else {
+        let target = super::gateway::Target { url: None, token: None, password: None };
+        let options = target.options(ctx, &["operator.write", "operator.admin"])?;
+        let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await.map_err(|error| {
+            anyhow::anyhow!("{error}\nhint: with --local the session is reset in this process's store")
+        })?;
+        client.request("sessions.reset", json!({"key": key}), &mut |_| {}).await?;
+    }
+    Ok(key)
+}
+
 pub async fn run(ctx: &Ctx, mut args: AgentArgs) -> anyhow::Result<ExitCode> {
     if let Some(AgentAction::Deploy(deploy)) = args.action.take() {
         return super::deploy::deploy(ctx, deploy).await;
+    }
+    let slash_new = args.message.as_deref().is_some_and(|text| {
+        text.split_whitespace().count() == 1
+            && openclaw_channels::commands::parse(text.trim(), None) == Some(openclaw_channels::commands::Command::New)
+    });
+    if args.new || slash_new {
+        let key = start_new_session(ctx, &args).await?;
+        eprintln!("Started a new session for {key} (the earlier one stays in `openclaw sessions list --all`).");
+        if slash_new || (args.message.is_none() && args.message_file.is_none()) {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let message = read_message(&args)?;
     if !args.local {
