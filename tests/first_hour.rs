@@ -181,6 +181,19 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
         text(&deployed.stderr)
     );
 
+    // What the file names and this installation lacks: warnings from `config validate` and `doctor`.
+    let validate = on(&["config", "validate"]);
+    assert!(validate.status.success(), "{}", text(&validate.stderr));
+    for needle in ["lists skill \"web_search\", which is not installed", "names channel \"discord\""] {
+        assert!(text(&validate.stderr).contains(needle), "{needle}: {}", text(&validate.stderr));
+    }
+    let doctor = on(&["doctor"]);
+    assert!(
+        text(&doctor.stdout).contains("warn  agent customer-support lists skill \"escalation\""),
+        "{}",
+        text(&doctor.stdout)
+    );
+
     // The running gateway lists the new agent without a restart.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {

@@ -73,14 +73,15 @@ pub async fn run(ctx: &Ctx, command: ConfigCommand) -> anyhow::Result<ExitCode> 
             let paths = ctx.paths()?;
             match openclaw_config::load(&paths, &super::env) {
                 Ok(loaded) => {
+                    let mut warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+                    warnings.extend(super::skills::agent_reference_warnings(&loaded));
                     if json {
-                        let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
                         println!(
                             "{}",
                             serde_json::json!({"valid": true, "path": paths.config_path, "warnings": warnings})
                         );
                     } else {
-                        for warning in &loaded.warnings {
+                        for warning in &warnings {
                             eprintln!("warning: {warning}");
                         }
                         println!("{} is valid ({} agents)", paths.config_path.display(), loaded.agents().len());

@@ -58,6 +58,9 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             for warning in &loaded.warnings {
                 report.warn(&warning.to_string());
             }
+            for warning in super::skills::agent_reference_warnings(&loaded) {
+                report.warn(&warning);
+            }
             loaded
         }
         Err(error) => {

@@ -127,6 +127,41 @@ fn statuses(loaded: &Loaded, agent: &ResolvedAgent) -> (Vec<SkillStatus>, Vec<op
     skill_statuses(&skills_host(&loaded.paths), &agent.workspace, &settings)
 }
 
+/// What agents name that does not exist (the seed's agent files list skills and channels by name): a skill not
+/// installed anywhere the agent looks, a channel this build lacks or has not set up. Warnings for `config validate`
+/// and `doctor`: the agent still runs, without them.
+pub fn agent_reference_warnings(loaded: &Loaded) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for agent in loaded.agents() {
+        if let Some(listed) = &agent.skills {
+            let (found, _) = statuses(loaded, agent);
+            for name in listed.iter().filter(|name| !found.iter().any(|status| &status.skill.name == *name)) {
+                warnings.push(format!(
+                    "agent {} lists skill {name:?}, which is not installed (fix: openclaw skills install <folder or git+URL> --agent {}, or drop it from the agent)",
+                    agent.id, agent.id
+                ));
+            }
+        }
+        for channel in &agent.channels {
+            if channel != "webchat" && openclaw_channels::kind(channel).is_none() {
+                let mut names: Vec<&str> = openclaw_channels::KINDS.iter().map(|kind| kind.name).collect();
+                names.push("webchat");
+                warnings.push(format!(
+                    "agent {} names channel {channel:?}, which this build does not have (it has: {})",
+                    agent.id,
+                    names.join(", ")
+                ));
+            } else if channel != "webchat" && !loaded.config.channels.contains_key(channel) {
+                warnings.push(format!(
+                    "agent {} answers on {channel}, which is not set up yet (fix: openclaw channels login {channel})",
+                    agent.id
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 fn state(status: &SkillStatus) -> String {
     if !status.allowed {
         "not allowed for this agent (agents.*.skills)".to_owned()
