@@ -103,8 +103,10 @@ async fn the_cli_talks_to_the_running_gateway() {
     let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.iter().any(|l| l["message"] == "Run finished."), "{out}");
     assert!(!lines.iter().any(|l| l["message"] == "Gateway ready."), "{out}");
-    let (_, out, _) = ours(&state, url, &["logs", "--json", "--agent", "ghost"]);
-    assert_eq!(out.lines().count(), 1, "only the meta line: {out}");
+    // An agent that does not exist is refused with the ones that do (issue 19), not answered with nothing.
+    let (ok, out, err) = ours(&state, url, &["logs", "--json", "--agent", "ghost"]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("no agent \"ghost\"") && err.contains("known agents: main"), "{err}");
 
     // A wrong token is refused with the reason.
     let mut wrong = Command::new(BIN);

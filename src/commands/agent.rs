@@ -220,7 +220,12 @@ pub async fn run(ctx: &Ctx, mut args: AgentArgs) -> anyhow::Result<ExitCode> {
     spinner.enable_steady_tick(Duration::from_millis(120));
     let json_mode = args.json;
     let mut printed_any = false;
+    let mut stages: Vec<String> = Vec::new();
     let mut on_event = |event: &AgentEvent| match event {
+        AgentEvent::Progress(note) if !printed_any => {
+            stages.push(note.clone());
+            spinner.set_message(format!("{} → answering", stages.join(" → ")));
+        }
         AgentEvent::TextDelta(text) if !json_mode => {
             if !printed_any {
                 spinner.finish_and_clear();

@@ -164,6 +164,8 @@ pub enum AgentEvent {
     },
     TextDelta(String),
     ThinkingDelta(String),
+    /// The model backend's note on what it is doing before the answer starts ("loaded the model (1.4 s)").
+    Progress(String),
     ToolStarted {
         name: String,
     },
@@ -625,6 +627,7 @@ impl AgentRuntime {
             let mut forward = |event: &StreamEvent| match event {
                 StreamEvent::TextDelta(text) => on_event(&AgentEvent::TextDelta(text.clone())),
                 StreamEvent::ThinkingDelta(text) => on_event(&AgentEvent::ThinkingDelta(text.clone())),
+                StreamEvent::Progress(note) => on_event(&AgentEvent::Progress(note.clone())),
                 _ => {}
             };
             let (message, attempts) = self

@@ -334,7 +334,9 @@ impl ModelProvider for LocalProvider {
 
     async fn stream(&self, request: &ModelRequest) -> Result<EventStream, ModelError> {
         let local_error = |message: String| ModelError::new(&self.id, ErrorKind::Protocol, message);
+        let loading = Instant::now();
         let model = self.model(&request.model).await?;
+        let loaded = loading.elapsed();
         let prompt = model.render(&conversation(request)).map_err(|error| local_error(error.to_string()))?;
         let params = GenerateParams {
             max_tokens: request.max_tokens.map_or(self.default_max_tokens, |n| n as usize),
@@ -347,6 +349,13 @@ impl ModelProvider for LocalProvider {
         let turn = model.turn().await;
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            // Where the wait goes, for whoever watches: the load (first use only) and the prompt's size.
+            if loaded >= std::time::Duration::from_millis(100) {
+                let _ = tx.send(Ok(StreamEvent::Progress(format!("loaded the model ({:.1} s)", loaded.as_secs_f64()))));
+            }
+            if let Ok(tokens) = model.encode(&prompt) {
+                let _ = tx.send(Ok(StreamEvent::Progress(format!("reading the prompt ({} tokens)", tokens.len()))));
+            }
             let mut on_text = |piece: &str| tx.send(Ok(StreamEvent::TextDelta(piece.to_owned()))).is_ok();
             let result = model.generate(&prompt, params, &mut on_text);
             let event = match result {

@@ -95,16 +95,23 @@ async fn concurrent_requests_share_one_loaded_model() {
                 ..ModelRequest::default()
             };
             let mut stream = provider.stream(&request).await.unwrap();
-            let (mut deltas, mut done) = (String::new(), None);
+            let (mut deltas, mut done, mut notes) = (String::new(), None, Vec::new());
             while let Some(event) = stream.next().await {
                 match event.unwrap() {
                     StreamEvent::TextDelta(text) => deltas.push_str(&text),
                     StreamEvent::Done(message) => done = Some(message),
+                    // Progress comes before the answer and says how long the prompt is (issue 19).
+                    StreamEvent::Progress(note) => {
+                        assert!(deltas.is_empty(), "progress after the answer started: {note}");
+                        notes.push(note);
+                    }
                     _ => {}
                 }
             }
             let done = done.expect("a final message");
             assert_eq!(done.text(), deltas);
+            let prompt = format!("reading the prompt ({} tokens)", done.usage.input);
+            assert!(notes.contains(&prompt), "{notes:?} lacks {prompt:?}");
             deltas
         }));
     }

@@ -119,6 +119,9 @@ pub enum StreamEvent {
         arguments: String,
     },
     Done(AssistantMessage),
+    /// What the backend is doing before its answer starts (loading a model, reading a long prompt), for a person
+    /// watching; never part of the answer, and not output (a fallback may still follow it).
+    Progress(String),
 }
 
 /// A stream of events from one call.

@@ -241,6 +241,7 @@ async fn call_once(
     while let Some(event) = stream.next().await {
         match event? {
             StreamEvent::Done(message) => return Ok(message),
+            progress @ StreamEvent::Progress(_) => on_event(&progress),
             other => {
                 *emitted = true;
                 on_event(&other);
