@@ -327,17 +327,34 @@ pub fn record_skip(why: &str, fix: &str) {
 }
 
 /// The SmolLM2-135M GGUF that `.ci/run` fetches (`scripts/fetch-model.sh`): `OPENCLAW_TEST_GGUF`, else
-/// `~/.cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf`. `None` (reported by [`counterpart_missing`]) when
+/// `~/.cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf`, else `~/.openclaw/models/smollm2-135m.gguf` (where
+/// `openclaw setup` puts it). `None` (reported by [`counterpart_missing`]) when
 /// absent.
 pub fn smollm2_gguf() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("OPENCLAW_TEST_GGUF").map(std::path::PathBuf::from).or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        Some(std::path::PathBuf::from(home).join(".cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    })?;
-    if path.is_file() {
-        return Some(path);
+    if let Some(path) = std::env::var_os("OPENCLAW_TEST_GGUF").map(std::path::PathBuf::from) {
+        if path.is_file() {
+            return Some(path);
+        }
+        counterpart_missing(
+            &format!("the SmolLM2 model (OPENCLAW_TEST_GGUF={})", path.display()),
+            "run scripts/fetch-model.sh",
+        );
+        return None;
     }
-    counterpart_missing(&format!("the SmolLM2 model ({})", path.display()), "run scripts/fetch-model.sh");
+    // The fetch script's cache, then where `openclaw setup` / `models pull` put it (`~/.openclaw/models`).
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let places = [
+        home.join(".cache/openclaw-rs/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        home.join(".openclaw/models/smollm2-135m.gguf"),
+    ];
+    if let Some(found) = places.iter().find(|path| path.is_file()) {
+        return Some(found.clone());
+    }
+    let looked: Vec<String> = places.iter().map(|path| path.display().to_string()).collect();
+    counterpart_missing(
+        &format!("the SmolLM2 model (looked in {})", looked.join(" and ")),
+        "run scripts/fetch-model.sh, or openclaw models pull",
+    );
     None
 }
 
