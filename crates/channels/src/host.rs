@@ -155,7 +155,7 @@ impl Host {
                     tracing::error!(channel = name, account = %account, %error, "Channel stopped receiving.");
                 }
             });
-            tracing::info!(channel = channel.name(), account = channel.account(), mode = %channel.mode(), "Channel started.");
+            tracing::info!(channel = %channel.name(), account = %channel.account(), mode = %channel.mode(), "Channel started.");
         }
         for error in &errors {
             tracing::warn!(%error, "Channel not started.");
