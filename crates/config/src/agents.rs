@@ -31,13 +31,22 @@ pub struct ResolvedAgent {
     pub source: String,
 }
 
+/// The seed-format agent files `<state>/agents/<id>.json`: the entries, each file as written (by file stem), and
+/// what is wrong with them.
+pub(crate) struct AgentFiles {
+    pub(crate) entries: Vec<AgentEntry>,
+    pub(crate) raw: serde_json::Map<String, serde_json::Value>,
+    pub(crate) issues: Vec<Issue>,
+}
+
 /// Reads the seed-format agent files `<state>/agents/<id>.json`.
-pub(crate) fn load_agent_files(state_dir: &std::path::Path) -> (Vec<AgentEntry>, Vec<Issue>) {
+pub(crate) fn load_agent_files(state_dir: &std::path::Path) -> AgentFiles {
     let dir = state_dir.join("agents");
     let mut entries = Vec::new();
+    let mut raw = serde_json::Map::new();
     let mut issues = Vec::new();
     let Ok(read_dir) = std::fs::read_dir(&dir) else {
-        return (entries, issues);
+        return AgentFiles { entries, raw, issues };
     };
     let mut files: Vec<PathBuf> = read_dir
         .filter_map(Result::ok)
@@ -71,6 +80,7 @@ pub(crate) fn load_agent_files(state_dir: &std::path::Path) -> (Vec<AgentEntry>,
                 continue;
             }
         };
+        raw.insert(stem.clone(), value.clone());
         let (entry, found) = crate::deserialize_checked::<AgentEntry>(value, &[]);
         for mut issue in found {
             // The agent file is its own document: keys that are unknown for an agent entry are errors there.
@@ -92,7 +102,7 @@ pub(crate) fn load_agent_files(state_dir: &std::path::Path) -> (Vec<AgentEntry>,
             }
         }
     }
-    (entries, issues)
+    AgentFiles { entries, raw, issues }
 }
 
 fn error_issue(path: &str, message: String, hint: &str) -> Issue {

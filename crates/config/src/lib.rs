@@ -148,6 +148,8 @@ pub struct Loaded {
     pub exists: bool,
     /// Agents from the seed-format files `agents/<id>.json`.
     pub agent_files: Vec<AgentEntry>,
+    /// Those files as written (JSON5 parsed, nothing filled in), by file stem: what a reload compares.
+    pub agent_files_raw: serde_json::Map<String, Value>,
     pub warnings: Vec<Issue>,
     /// Every agent resolved once at load, the default first; never empty (the implicit `main` at least).
     agents: Vec<ResolvedAgent>,
@@ -206,13 +208,15 @@ pub fn load(paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loade
 /// As [`load`].
 pub fn load_text(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigError> {
     let mut loaded = load_str(text, paths, env)?;
-    let (agent_files, issues) = agents::load_agent_files(&paths.state_dir);
-    let (errors, warnings): (Vec<_>, Vec<_>) = issues.into_iter().partition(|issue| issue.severity == Severity::Error);
+    let files = agents::load_agent_files(&paths.state_dir);
+    let (errors, warnings): (Vec<_>, Vec<_>) =
+        files.issues.into_iter().partition(|issue| issue.severity == Severity::Error);
     if !errors.is_empty() {
         return Err(ConfigError::Invalid { path: paths.state_dir.join("agents"), issues: errors });
     }
     loaded.warnings.extend(warnings);
-    loaded.agent_files = agent_files;
+    loaded.agent_files = files.entries;
+    loaded.agent_files_raw = files.raw;
     loaded.resolve_agents();
     let mut agent_issues = agents::validate_ids(&loaded.config, &loaded.agent_files);
     agent_issues.extend(agents::workspaces_outside_state(&loaded.agents, paths));
@@ -257,6 +261,7 @@ pub fn load_str(text: &str, paths: &Paths, env: &dyn Fn(&str) -> Option<String>)
                 paths: paths.clone(),
                 exists: true,
                 agent_files: Vec::new(),
+                agent_files_raw: serde_json::Map::new(),
                 warnings,
                 agents: Vec::new(),
             };

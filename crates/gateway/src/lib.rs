@@ -202,8 +202,6 @@ pub struct Gateway {
     stop: tokio::sync::Notify,
     /// The SHA-256 of the config file text the running configuration came from.
     applied_hash: Mutex<String>,
-    /// The digest of the agent files in force ([`reload::agent_files_hash`]).
-    applied_agent_files: Mutex<String>,
     /// Failed authentications per client address (`gateway.auth.rateLimit`).
     pub(crate) auth_failures: limit::AuthFailures,
     /// Failed hook-token checks per client address (20 per minute, loopback included, as in the reference).
@@ -229,7 +227,6 @@ impl Gateway {
                 auth_flags.clone()
             });
         let applied_hash = reload::file_hash(&loaded.paths.config_path).unwrap_or_default();
-        let applied_agent_files = reload::agent_files_hash(&loaded.paths.state_dir);
         let limits = loaded.config.gateway.auth.rate_limit.clone();
         let gateway = Arc::new(Gateway {
             live: RwLock::new(Arc::new(loaded)),
@@ -256,7 +253,6 @@ impl Gateway {
             restart: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
             applied_hash: Mutex::new(applied_hash),
-            applied_agent_files: Mutex::new(applied_agent_files),
             auth_failures: limit::AuthFailures::new(
                 limits.max_attempts,
                 Duration::from_millis(limits.window_ms),

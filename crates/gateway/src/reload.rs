@@ -31,76 +31,24 @@ pub(crate) fn file_hash(path: &Path) -> Option<String> {
     std::fs::read(path).ok().map(|bytes| crate::device::sha256_hex(&bytes))
 }
 
-/// SHA-256 (hex) of the seed-format agent files (`<state dir>/agents/*.json`: names and bytes), so that adding,
-/// changing or removing one reloads the gateway as a config change does.
-pub(crate) fn agent_files_hash(state_dir: &Path) -> String {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(state_dir.join("agents"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    let mut all = Vec::new();
-    for file in files {
-        all.extend_from_slice(file.as_os_str().as_encoded_bytes());
-        all.push(0);
-        all.extend_from_slice(&std::fs::read(&file).unwrap_or_default());
-        all.push(0);
-    }
-    crate::device::sha256_hex(&all)
-}
-
-/// The configuration as the reload compares it: the file, with each seed-format agent file under
-/// `agents.files.<id>` (a key only this comparison uses), so that agent files are diffed, classified and held
+/// The configuration as the reload compares it: the file, with each seed-format agent file (as written) under
+/// `agents.files.<stem>` (a key only this comparison uses), so that agent files are diffed, classified and held
 /// like the rest.
 fn compared(loaded: &Loaded) -> Value {
     let mut view = loaded.raw.clone();
-    if !loaded.agent_files.is_empty() {
-        let files: serde_json::Map<String, Value> = loaded
-            .agent_files
-            .iter()
-            .enumerate()
-            .map(|(n, entry)| {
-                let mut value = serde_json::to_value(entry).unwrap_or(Value::Null);
-                prune(&mut value);
-                (entry.id.clone().unwrap_or_else(|| n.to_string()), value)
-            })
-            .collect();
-        if !view.is_object() {
-            view = Value::Object(serde_json::Map::new());
-        }
-        if let Some(root) = view.as_object_mut() {
-            let agents = root.entry("agents").or_insert_with(|| Value::Object(serde_json::Map::new()));
-            if let Some(agents) = agents.as_object_mut() {
-                agents.insert("files".to_owned(), Value::Object(files));
-            }
+    if loaded.agent_files_raw.is_empty() {
+        return view;
+    }
+    if !view.is_object() {
+        view = Value::Object(serde_json::Map::new());
+    }
+    if let Some(root) = view.as_object_mut() {
+        let agents = root.entry("agents").or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(agents) = agents.as_object_mut() {
+            agents.insert("files".to_owned(), Value::Object(loaded.agent_files_raw.clone()));
         }
     }
     view
-}
-
-/// Drops what a parsed entry holds only as a default (nulls, empty lists and objects), so that the comparison sees
-/// what the file says: a new agent file without `tools` changes no `tools` path.
-fn prune(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.values_mut().for_each(prune);
-            map.retain(|_, item| !is_empty(item));
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune),
-        _ => {}
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.is_empty(),
-        _ => false,
-    }
 }
 
 /// What a changed config path needs.
@@ -266,8 +214,6 @@ impl Gateway {
         let old = self.loaded();
         let changed = changed_paths(&compared(&old), &compared(&new));
         *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
-        *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            agent_files_hash(&new.paths.state_dir);
         if changed.is_empty() {
             return Ok(Applied { changed, outcome: "none" });
         }
@@ -325,8 +271,6 @@ impl Gateway {
     /// said once in the log and recorded in the audit log.
     fn hold_back(&self, held: Vec<String>, hash: String) {
         *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash.clone();
-        *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            agent_files_hash(&self.loaded().paths.state_dir);
         tracing::warn!(
             paths = ?held,
             "The config file changed security settings; the change is NOT applied until the gateway restarts or an operator applies it over the gateway (config.apply / config.patch, scope operator.admin)."
@@ -354,13 +298,12 @@ impl Gateway {
     fn reload_from_disk(&self) {
         let paths = self.loaded().paths.clone();
         let Some(hash) = file_hash(&paths.config_path) else { return };
-        let agent_files = agent_files_hash(&paths.state_dir);
-        let applied_files = self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        if hash == self.applied_hash() && agent_files == applied_files {
-            return;
-        }
         match openclaw_config::load(&paths, &env) {
             Ok(loaded) => {
+                // The text in force (our own config.* write, or a change already held) with the same agent files.
+                if hash == self.applied_hash() && loaded.agent_files_raw == self.loaded().agent_files_raw {
+                    return;
+                }
                 let held = security_changes(&compared(&self.loaded()), &compared(&loaded));
                 if !held.is_empty() {
                     self.hold_back(held, hash);
@@ -371,9 +314,8 @@ impl Gateway {
                 }
             }
             Err(error) => {
-                // Remember the hashes so the same bad text is reported once, not twice a second.
+                // Remember the hash so the same bad text is reported once, not twice a second.
                 *self.applied_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hash;
-                *self.applied_agent_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = agent_files;
                 tracing::warn!(%error, "config reload skipped (invalid config); the last good config stays in force");
             }
         }

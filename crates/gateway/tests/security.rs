@@ -329,6 +329,35 @@ async fn a_file_write_that_weakens_security_is_held() {
         assert!(Instant::now() < deadline, "the ordinary change was not applied: {current}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // The agent files are watched the same way: a new agent file that sets its own tools is held too; one without
+    // them is picked up.
+    let agents = fx._dir.path().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(agents.join("intruder.json"), r#"{"model": "mock/m1", "tools": {"exec": {"security": "full"}}}"#)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let audit = fx.store.audit_events(50).await.unwrap();
+        let held = audit.iter().filter(|row| row.event.action == "config.reload" && row.event.outcome == "held");
+        if held.clone().any(|row| row.event.detail["paths"].to_string().contains("agents.files.intruder.tools")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the agent file's tools were not held");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = request(&mut socket, "a", "agents.list", json!({})).await;
+    assert!(!listed["payload"].to_string().contains("intruder"), "not applied: {listed}");
+    std::fs::write(agents.join("intruder.json"), r#"{"model": "mock/m1"}"#).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = request(&mut socket, "a2", "agents.list", json!({})).await;
+        if listed["payload"].to_string().contains("intruder") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the plain agent file was not picked up: {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The scope each WebSocket method needs (the reference's map, written out here so a change to the gateway's copy
