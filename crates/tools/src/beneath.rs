@@ -222,6 +222,51 @@ pub(crate) fn list(dir: &File) -> io::Result<Vec<(String, bool)>> {
     Ok(names)
 }
 
+/// Bytes the entries below the root occupy on disk (allocated blocks, so a sparse file counts for what it uses), each
+/// looked at and each folder entered under its parent's handle without following a link; after `max_entries`
+/// entries the count stops (a lower bound then). Holds one handle per level of depth, not one per folder.
+pub(crate) fn disk_usage(root: &Root, max_entries: usize) -> io::Result<u64> {
+    let mut total = 0u64;
+    let mut seen = 0usize;
+    // Each open folder with the names of its subfolders still to enter.
+    let mut stack: Vec<(OwnedFd, Vec<std::ffi::CString>)> = Vec::new();
+    let top = rustix::fs::openat(&root.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+    let mut next = Some(top.map_err(io)?);
+    loop {
+        if let Some(dir) = next.take() {
+            let mut folders = Vec::new();
+            let mut reader = rustix::fs::Dir::read_from(&dir).map_err(io)?;
+            while let Some(Ok(entry)) = reader.read() {
+                let name = entry.file_name();
+                if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                    continue;
+                }
+                seen += 1;
+                if seen > max_entries {
+                    return Ok(total);
+                }
+                let Ok(stat) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+                total = total.saturating_add((stat.st_blocks as u64).saturating_mul(512));
+                if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                    folders.push(name.to_owned());
+                }
+            }
+            stack.push((dir, folders));
+        }
+        let Some((parent, folders)) = stack.last_mut() else { return Ok(total) };
+        match folders.pop() {
+            Some(name) => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                // Swapped for a link since it was listed: refused by O_NOFOLLOW, and not counted.
+                next = rustix::fs::openat(&*parent, name.as_c_str(), flags, Mode::empty()).ok();
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
 /// Whether an opened file is a folder.
 pub(crate) fn is_dir(file: &File) -> io::Result<bool> {
     Ok(file.metadata()?.is_dir())

@@ -3,12 +3,12 @@
 //! could not.
 //!
 //! The size is what the workspace's files occupy on disk (allocated blocks, so a sparse file counts for what it
-//! uses), measured by a walk that never follows a link and stops after [`MAX_ENTRIES`] entries (a lower bound then).
+//! uses), measured under the workspace's folder handle without following a link, and only to [`MAX_ENTRIES`]
+//! entries (a lower bound past that).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::ToolError;
+use crate::{ToolError, beneath};
 
 /// The default budget: 10 GiB.
 pub const DEFAULT_WORKSPACE_BYTES: u64 = 10 << 30;
@@ -16,27 +16,15 @@ pub const DEFAULT_WORKSPACE_BYTES: u64 = 10 << 30;
 /// Entries the walk looks at before it stops counting.
 const MAX_ENTRIES: usize = 200_000;
 
-/// Bytes the files under `root` occupy (links are counted as themselves, never followed).
+/// Bytes the files under `root` occupy (nothing below it is reached through a link; see [`beneath::disk_usage`]).
 pub(crate) fn usage(root: &Path) -> u64 {
-    let mut total = 0u64;
-    let mut seen = 0usize;
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_ENTRIES {
-                tracing::debug!(workspace = %root.display(), "workspace size: stopped counting after {MAX_ENTRIES} entries");
-                return total;
-            }
-            let Ok(metadata) = entry.path().symlink_metadata() else { continue };
-            total = total.saturating_add(metadata.blocks().saturating_mul(512));
-            if metadata.is_dir() {
-                pending.push(entry.path());
-            }
+    match beneath::Root::open(root).and_then(|handle| beneath::disk_usage(&handle, MAX_ENTRIES)) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::debug!(workspace = %root.display(), %error, "workspace size not measured");
+            0
         }
     }
-    total
 }
 
 fn megabytes(bytes: u64) -> String {
