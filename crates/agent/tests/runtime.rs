@@ -162,6 +162,9 @@ async fn repeated_identical_calls_are_stopped_and_denied_tools_refused() {
     let audit = fx.store.audit_events(50).await.unwrap();
     assert!(audit.iter().any(|r| r.event.outcome == "denied"));
     assert!(audit.iter().any(|r| r.event.outcome == "loop"));
+    // A file tool's row names the path it was asked for (finding 11), not only digests.
+    let denied_read = audit.iter().find(|r| r.event.outcome == "denied" && r.event.detail["tool"] == "read");
+    assert_eq!(denied_read.map(|r| &r.event.detail["path"]), Some(&json!("AGENTS.md")), "{audit:?}");
 }
 
 #[tokio::test]
