@@ -85,7 +85,7 @@ async fn security_audit_reports_a_weakened_deployment() {
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     config["gateway"]["auth"] = json!({"token": "short"});
     config["gateway"]["bind"] = json!("lan");
-    config["tools"] = json!({"exec": {"sandbox": {"mode": "off"}},
+    config["tools"] = json!({"exec": {"sandbox": {"mode": "off"}, "security": "allowlist", "safeBins": ["ls", "xargs"]},
                              "web": {"fetch": {"ssrfPolicy": {"dangerouslyAllowPrivateNetwork": true}}}});
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -93,7 +93,13 @@ async fn security_audit_reports_a_weakened_deployment() {
     assert!(!weak.status.success());
     let report: Value = serde_json::from_slice(&weak.stdout).expect("json");
     let ids: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-    for id in ["gateway.weak-secret", "gateway.beyond-loopback", "exec.sandbox-off", "web.private-network"] {
+    for id in [
+        "gateway.weak-secret",
+        "gateway.beyond-loopback",
+        "exec.sandbox-off",
+        "web.private-network",
+        "exec.launcher-in-safebins",
+    ] {
         assert!(ids.contains(&id), "{id} missing: {report}");
     }
     assert!(ids.contains(&"files.readable-by-others"), "{report}");

@@ -57,7 +57,7 @@ pub enum AgentAction {
 
 /// One turn through the running gateway (`agent` method: accepted, streamed `agent` events, final answer).
 async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow::Result<ExitCode> {
-    let target = super::gateway::Target { url: None, token: None, password: None };
+    let target = super::gateway::Target::default();
     let options = target.options(ctx, &["operator.write"])?;
     let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await.map_err(|error| {
         anyhow::anyhow!(
@@ -147,26 +147,28 @@ fn session_key(agent_id: &str, explicit: Option<&str>, main_key: &str) -> anyhow
     }
 }
 
+/// The agent a turn is for: `--agent`, else the owner of an explicit `--session-key`, else the default agent.
+fn turn_agent<'a>(
+    loaded: &'a openclaw_config::Loaded,
+    args: &AgentArgs,
+) -> anyhow::Result<&'a openclaw_config::ResolvedAgent> {
+    let explicit = args.session_key.as_deref().and_then(SessionKey::parse);
+    let owner = explicit.as_ref().and_then(SessionKey::agent_id);
+    super::find_agent(loaded, args.agent.as_deref().or(owner))
+}
+
 /// Ends the active window of the turn's session (in the store here with `--local`, else through the gateway's
 /// `sessions.reset`); returns the session key.
 async fn start_new_session(ctx: &Ctx, args: &AgentArgs) -> anyhow::Result<String> {
     let loaded = ctx.load_quiet()?;
-    let explicit = args.session_key.as_deref().and_then(SessionKey::parse);
-    let owner = explicit.as_ref().and_then(SessionKey::agent_id).map(str::to_owned);
-    let agent = match args.agent.as_deref().or(owner.as_deref()) {
-        Some(id) => loaded.agent(id).with_context(|| {
-            let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
-            format!("no agent {id:?} (known agents: {})", known.join(", "))
-        })?,
-        None => loaded.default_agent(),
-    };
+    let agent = turn_agent(&loaded, args)?;
     let key = session_key(&agent.id, args.session_key.as_deref(), &loaded.config.session.main_key)?;
     if args.local {
         let store = ctx.store(&loaded.paths).await?;
         openclaw_store::Store::end_session(store.as_ref(), &key).await?;
         store.close().await;
     } else {
-        let target = super::gateway::Target { url: None, token: None, password: None };
+        let target = super::gateway::Target::default();
         let options = target.options(ctx, &["operator.write", "operator.admin"])?;
         let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await.map_err(|error| {
             anyhow::anyhow!("{error}\nhint: with --local the session is reset in this process's store")
@@ -196,15 +198,7 @@ pub async fn run(ctx: &Ctx, mut args: AgentArgs) -> anyhow::Result<ExitCode> {
         return run_via_gateway(ctx, &args, message).await;
     }
     let loaded = ctx.load()?;
-    let explicit = args.session_key.as_deref().and_then(SessionKey::parse);
-    let explicit_owner = explicit.as_ref().and_then(SessionKey::agent_id);
-    let agent = match args.agent.as_deref().or(explicit_owner) {
-        Some(id) => loaded.agent(id).with_context(|| {
-            let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
-            format!("no agent {id:?} (known agents: {}; add one with `openclaw agents add {id}`)", known.join(", "))
-        })?,
-        None => loaded.default_agent(),
-    };
+    let agent = turn_agent(&loaded, &args)?;
     let mut profile = AgentProfile::from_resolved(agent, &loaded)?;
     if let Some(seconds) = args.timeout {
         profile.timeout = (seconds > 0).then(|| Duration::from_secs(seconds));

@@ -28,16 +28,6 @@ pub struct DeployArgs {
     file: Option<PathBuf>,
 }
 
-/// Channels an agent can be deployed to: the channel components, and the web chat.
-fn check_channel(name: &str) -> anyhow::Result<()> {
-    if name == "webchat" || openclaw_channels::kind(name).is_some() {
-        return Ok(());
-    }
-    let mut names: Vec<&str> = openclaw_channels::KINDS.iter().map(|kind| kind.name).collect();
-    names.push("webchat");
-    bail!("unknown channel {name:?} (this build has: {})", names.join(", "))
-}
-
 /// Installs `file` as the agent file of its id, keeping it only if the configuration still loads.
 fn install_file(ctx: &Ctx, file: &Path, id: Option<&str>) -> anyhow::Result<String> {
     let paths = ctx.paths()?;
@@ -105,7 +95,8 @@ fn bind(raw: &mut Value, agent: &str, channel: &str) -> anyhow::Result<bool> {
 
 pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<ExitCode> {
     for channel in &args.channels {
-        check_channel(channel)?;
+        super::check_channel(channel)
+            .map_err(|known| anyhow::anyhow!("unknown channel {channel:?} (this build has: {known})"))?;
     }
     let id = match &args.file {
         Some(file) => install_file(ctx, file, args.id.as_deref())?,
@@ -113,13 +104,7 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let paths = ctx.paths()?;
     let loaded = openclaw_config::load(&paths, &super::env)?;
-    let Some(agent) = loaded.agent(&id) else {
-        let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
-        bail!(
-            "there is no agent {id:?} (known agents: {}; add one: openclaw agents add {id}, or deploy a file with --config)",
-            known.join(", ")
-        );
-    };
+    let agent = super::find_agent(&loaded, Some(&id))?;
     if args.file.is_none() && args.channels.is_empty() {
         bail!("nothing to deploy (fix: --channel <channel>, or --config <agent file>)");
     }
@@ -143,7 +128,7 @@ pub async fn deploy(ctx: &Ctx, args: DeployArgs) -> anyhow::Result<ExitCode> {
     channels.dedup();
     for channel in &channels {
         let set_up = channel == "webchat" || loaded.config.channels.contains_key(channel);
-        if check_channel(channel).is_err() {
+        if super::check_channel(channel).is_err() {
             eprintln!("warning: {id} names channel {channel:?}, which this build does not have");
         } else if !set_up {
             eprintln!(

@@ -177,7 +177,7 @@ fn install(ctx: &Ctx, args: &InstallArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Where the gateway is and how to authenticate (the reference's rules: `--url` never reuses configured secrets).
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct Target {
     /// ws://host:port (default: OPENCLAW_GATEWAY_URL, else ws://127.0.0.1:<gateway.port>).
     #[arg(long)]

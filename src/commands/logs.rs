@@ -80,15 +80,8 @@ fn print_line(raw: &str, json_mode: bool) {
 }
 
 pub async fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let loaded = ctx.load().ok();
-    if let (Some(agent), Some(loaded)) = (&args.agent, &loaded) {
-        let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
-        if !known.contains(&agent.as_str()) {
-            anyhow::bail!(
-                "there is no agent {agent:?} (known agents: {}; list them: openclaw agents list)",
-                known.join(", ")
-            );
-        }
+    if let (Some(agent), Ok(loaded)) = (&args.agent, ctx.load()) {
+        super::find_agent(&loaded, Some(agent))?;
     }
     let options = args.target.options(ctx, &["operator.read"])?;
     let source = match openclaw_gateway::client::GatewayClient::connect(&options).await {

@@ -66,6 +66,26 @@ impl Ctx {
     }
 }
 
+/// The agent named `id`, or the default agent; an unknown id is refused with the agents there are.
+pub fn find_agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a openclaw_config::ResolvedAgent> {
+    let Some(id) = id else { return Ok(loaded.default_agent()) };
+    loaded.agent(id).with_context(|| {
+        let known: Vec<&str> = loaded.agents().iter().map(|a| a.id.as_str()).collect();
+        format!("no agent {id:?} (known agents: {}; add one: openclaw agents add {id})", known.join(", "))
+    })
+}
+
+/// Whether an agent can answer on `name`: a channel component of this build, or the web chat. `Err` lists the
+/// channels there are.
+pub fn check_channel(name: &str) -> Result<(), String> {
+    if name == "webchat" || openclaw_channels::kind(name).is_some() {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = openclaw_channels::KINDS.iter().map(|kind| kind.name).collect();
+    names.push("webchat");
+    Err(names.join(", "))
+}
+
 /// The agent runtime over `store`, with every provider the agents use; runs left by dead processes are marked
 /// interrupted first.
 pub async fn build_runtime(

@@ -166,7 +166,7 @@ fn browser_opener() -> Option<&'static str> {
 pub async fn dashboard(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<ExitCode> {
     let loaded = ctx.load()?;
     let port = loaded.config.gateway.port;
-    let target = Target { url: None, token: None, password: None };
+    let target = Target::default();
     let options = target.options(ctx, &["operator.read"])?;
     let reachable = async {
         let mut client = openclaw_gateway::client::GatewayClient::connect(&options).await?;

@@ -50,9 +50,6 @@ fn finding(severity: Severity, id: &'static str, message: String, fix: &str) -> 
     Finding { severity, id, message, fix: fix.to_owned() }
 }
 
-/// Launchers that make an allowlist meaningless (the exec tool refuses them; listing them is a mistake to fix).
-const LAUNCHERS: &[&str] = &["sh", "bash", "env", "xargs", "find", "awk", "sed", "python", "python3", "node", "perl"];
-
 fn audit(loaded: &Loaded, env: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
     let mut found = Vec::new();
     let gateway = &loaded.config.gateway;
@@ -130,7 +127,8 @@ fn audit(loaded: &Loaded, env: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> 
                 "grant the network to the skills that need it (skills.entries.<name>.permissions.network)",
             ));
         }
-        for bin in exec.safe_bins.iter().flatten().filter(|bin| LAUNCHERS.contains(&bin.as_str())) {
+        // Programs that launch others: the exec tool refuses them in allowlist mode, so listing one is a mistake to fix.
+        for bin in exec.safe_bins.iter().flatten().filter(|bin| openclaw_tools::LAUNCHERS.contains(&bin.as_str())) {
             found.push(finding(
                 Severity::Warn,
                 "exec.launcher-in-safebins",

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Subcommand;
 use openclaw_agent::{SkillStatus, SkillsSettings, skill_statuses};
 use openclaw_config::{Loaded, ResolvedAgent};
@@ -76,10 +76,7 @@ pub enum SkillsCommand {
 }
 
 fn agent<'a>(loaded: &'a Loaded, id: Option<&str>) -> anyhow::Result<&'a ResolvedAgent> {
-    match id {
-        None => Ok(loaded.default_agent()),
-        Some(id) => loaded.agent(id).with_context(|| format!("no agent {id:?} (see `openclaw agents list`)")),
-    }
+    super::find_agent(loaded, id)
 }
 
 /// Shows what an installed skill asks for and, for an operator-managed (--global) install, asks the operator to
@@ -143,13 +140,10 @@ pub fn agent_reference_warnings(loaded: &Loaded) -> Vec<String> {
             }
         }
         for channel in &agent.channels {
-            if channel != "webchat" && openclaw_channels::kind(channel).is_none() {
-                let mut names: Vec<&str> = openclaw_channels::KINDS.iter().map(|kind| kind.name).collect();
-                names.push("webchat");
+            if let Err(known) = super::check_channel(channel) {
                 warnings.push(format!(
-                    "agent {} names channel {channel:?}, which this build does not have (it has: {})",
-                    agent.id,
-                    names.join(", ")
+                    "agent {} names channel {channel:?}, which this build does not have (it has: {known})",
+                    agent.id
                 ));
             } else if channel != "webchat" && !loaded.config.channels.contains_key(channel) {
                 warnings.push(format!(

@@ -107,7 +107,7 @@ pub struct ExecTool;
 
 /// Programs that run other programs or write files through their arguments, refused in allowlist mode even when
 /// listed: the allowlist names programs, and these would run anything (or write anywhere) behind a listed name.
-const LAUNCHERS: &[&str] = &[
+pub const LAUNCHERS: &[&str] = &[
     "xargs", "env", "nice", "nohup", "timeout", "stdbuf", "setsid", "flock", "chroot", "sudo", "su", "doas", "watch",
     "strace", "ltrace", "time", "command", "builtin", "exec", "eval", "source", ".", "sh", "bash", "dash", "zsh",
     "ksh", "fish", "busybox", "awk", "gawk", "mawk", "nawk", "sed", "perl", "python", "python3", "node", "ruby", "php",

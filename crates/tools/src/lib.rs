@@ -21,7 +21,9 @@ use std::sync::Arc;
 use openclaw_protocol::ToolSpec;
 use serde_json::Value;
 
-pub use exec::{ApprovalRequest, Approver, Ask, Decision, ExecSecurity, ExecSettings, ExecTool, SkillAccess};
+pub use exec::{
+    ApprovalRequest, Approver, Ask, Decision, ExecSecurity, ExecSettings, ExecTool, LAUNCHERS, SkillAccess,
+};
 pub use fs::{EditTool, LsTool, ReadTool, WriteTool, read_workspace_file};
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
 pub use openclaw_protocol::MemoryHit;
