@@ -52,6 +52,7 @@ async fn status_health_and_dashboard_with_and_without_a_gateway() {
     assert!(health.status.success(), "{}", text(&health.stderr));
     let via_gateway = on(&["gateway", "health", "--json"]).output().unwrap();
     let (a, b) = (stdout_json(&health), stdout_json(&via_gateway));
+    assert_eq!(a["ok"], true, "{a}");
     assert_eq!(a["ok"], b["ok"]);
     assert_eq!(a["agents"][0]["agentId"], "main");
 
