@@ -569,3 +569,121 @@ async fn webchat_messages_survive_a_kill_through_the_inbox() {
     assert_eq!((queues.inbox_pending, queues.outbox_pending, queues.dead_letters), (0, 0, 0), "{queues:?}");
     drop(gateway);
 }
+
+/// `openclaw agent` through the gateway at `port`.
+async fn agent_cli(env: &Env, port: u16, args: &[&str]) -> std::process::Output {
+    let mut command = env.command(&[&["agent"], args].concat());
+    command.env("OPENCLAW_GATEWAY_URL", format!("ws://127.0.0.1:{port}"));
+    tokio::task::spawn_blocking(move || command.output().expect("run openclaw")).await.expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_a_turn_on_a_channel_and_delivers_it() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let model = echo_model().await;
+    let receiver = ScriptedServer::start().await;
+    receiver.set_fallback(Reply::json(200, json!({"ok": true})));
+    let env = Env::new();
+    configure(
+        &env,
+        &model,
+        json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]},
+               "webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}}),
+    )
+    .await;
+    // Per-channel-peer sessions, so that the conversation's session is visible in its key.
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    config["session"] = json!({"dmScope": "per-channel-peer"});
+    std::fs::write(&path, config.to_string()).expect("write config");
+    let port = free_port();
+    let _gateway = GatewayProcess::start(&env, port).await;
+
+    // The seed's command: the turn joins chat 6's session, and the answer arrives in chat 6.
+    let out = agent_cli(
+        &env,
+        port,
+        &["-m", "your order has shipped", "--channel", "telegram", "--to", "6", "--deliver", "--json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).expect("json envelope");
+    assert_eq!(envelope["final"], "echo: your order has shipped", "{envelope}");
+    let status = &envelope["deliveryStatus"];
+    assert_eq!((status["status"].as_str(), status["succeeded"].as_bool()), (Some("sent"), Some(true)), "{envelope}");
+    assert_eq!(texts_in(&emulator, "6").await, vec!["echo: your order has shipped".to_owned()]);
+    let store = env.store().await;
+    let session = store.active_session("agent:main:telegram:direct:6").await.expect("read").expect("chat 6's session");
+    let transcript = format!("{:?}", store.transcript(&session.session_id).await.expect("transcript"));
+    assert!(transcript.contains("your order has shipped"), "{transcript}");
+
+    // Plain output: the answer on stdout, the delivery on stderr. A webhook conversation gets a signed POST whose
+    // idempotency key is its own (the reply answers no inbound message).
+    let out = agent_cli(&env, port, &["-m", "ticket closed", "--channel", "webhook", "--to", "c-9", "--deliver"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(common::text(&out.stdout).trim(), "echo: ticket closed");
+    assert!(common::text(&out.stderr).contains("Delivered (1 message(s))"), "{}", common::text(&out.stderr));
+    let posted: Vec<Recorded> = receiver.requests().into_iter().filter(|r| r.path == "/replies").collect();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let body: Value = serde_json::from_slice(&posted[0].body).expect("json body");
+    assert_eq!((body["conversation"].as_str(), body["text"].as_str()), (Some("c-9"), Some("echo: ticket closed")));
+    let key = posted[0].header("idempotency-key").unwrap_or_default();
+    assert!(key.starts_with("out-") && key.ends_with(":0"), "{key}");
+    let signature = posted[0].header("x-openclaw-signature").unwrap_or_default();
+    let timestamp: i64 = posted[0].header("x-openclaw-timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
+    assert_eq!(signature, openclaw_channels::webhook::sign(SECRET, timestamp, &posted[0].body));
+
+    // --reply-channel/--reply-to change where the answer goes, not the session.
+    let out = agent_cli(
+        &env,
+        port,
+        &[
+            "-m",
+            "and a copy",
+            "--channel",
+            "telegram",
+            "--to",
+            "6",
+            "--deliver",
+            "--reply-channel",
+            "webhook",
+            "--reply-to",
+            "c-10",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    eventually(Duration::from_secs(5), "the copy on the webhook", || async {
+        receiver.requests().iter().any(|r| String::from_utf8_lossy(&r.body).contains("c-10"))
+    })
+    .await;
+    assert_eq!(texts_in(&emulator, "6").await.len(), 1, "nothing more went to chat 6");
+    let transcript = format!("{:?}", store.transcript(&session.session_id).await.expect("transcript"));
+    assert!(transcript.contains("and a copy"), "the turn joined chat 6's session: {transcript}");
+
+    // Refusals, each before any model call, each saying what to do.
+    let asked = model.requests().len();
+    let refusals: &[(&[&str], &str)] = &[
+        (&["-m", "x", "--channel", "discord", "--to", "6", "--deliver"], "running: telegram/default, webhook/default"),
+        (&["-m", "x", "--channel", "telegram", "--to", "abc", "--deliver"], "is not a Telegram chat"),
+        (&["-m", "x", "--channel", "telegram", "--to", "6:topic:x"], "is not a number"),
+        (&["-m", "x", "--channel", "webhook", "--to", &"c".repeat(300), "--deliver"], "is not a webhook conversation"),
+        (&["-m", "x", "--deliver"], "deliver needs a channel and a recipient"),
+        (&["-m", "x", "--to", "6"], "to needs a channel"),
+        (
+            &["-m", "x", "--channel", "telegram", "--to", "6", "--reply-account", "work", "--deliver"],
+            "telegram account work",
+        ),
+        (
+            &["-m", "x", "--channel", "telegram", "--to", "6", "--deliver", "--local"],
+            "need the channels of a running gateway",
+        ),
+    ];
+    for (args, expected) in refusals {
+        let out = agent_cli(&env, port, args).await;
+        let stderr = common::text(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert_eq!(model.requests().len(), asked, "a refused request ran no turn");
+    assert_eq!(texts_in(&emulator, "6").await.len(), 1);
+}

@@ -17,6 +17,7 @@ use super::Ctx;
     args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  openclaw agent -m \"What is the capital of France?\"\n  \
                   openclaw agent --local --agent support -m \"Help me with my account\" --json\n  \
+                  openclaw agent -m \"Your order has shipped\" --channel telegram --to 123456789 --deliver\n  \
                   openclaw agent deploy customer-support --channel telegram"
 )]
 pub struct AgentArgs {
@@ -46,6 +47,39 @@ pub struct AgentArgs {
     /// Deadline for the turn in seconds (0: none).
     #[arg(long)]
     timeout: Option<u64>,
+    /// Run the turn as if it came from this channel (with --to: that conversation's session); --deliver sends the
+    /// answer there.
+    #[arg(long, value_name = "CHANNEL")]
+    channel: Option<String>,
+    /// The recipient on --channel: a Telegram chat id (123456789, -100…, @channel, …:topic:<id>) or a webhook
+    /// conversation id. The session is the one a message from there would join (`session.dmScope`).
+    #[arg(short = 't', long, value_name = "RECIPIENT")]
+    to: Option<String>,
+    /// Send the answer to --channel/--to (or --reply-channel/--reply-to) through the gateway's outbox, and report
+    /// whether it was delivered.
+    #[arg(long)]
+    deliver: bool,
+    /// Deliver to this recipient instead of --to (the session stays --to's).
+    #[arg(long, value_name = "RECIPIENT")]
+    reply_to: Option<String>,
+    /// Deliver on this channel instead of --channel.
+    #[arg(long, value_name = "CHANNEL")]
+    reply_channel: Option<String>,
+    /// The channel account to deliver from (default: `default`, or the channel's only account).
+    #[arg(long, value_name = "ACCOUNT")]
+    reply_account: Option<String>,
+}
+
+impl AgentArgs {
+    /// Whether the turn involves a channel (which only the gateway's running channels can reach).
+    fn names_a_channel(&self) -> bool {
+        self.channel.is_some()
+            || self.to.is_some()
+            || self.deliver
+            || self.reply_to.is_some()
+            || self.reply_channel.is_some()
+            || self.reply_account.is_some()
+    }
 }
 
 /// What `openclaw agent` does besides a turn.
@@ -67,9 +101,20 @@ async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow
     let mut params = json!({
         "message": message,
         "idempotencyKey": openclaw_protocol::new_id(),
-        "deliver": false,
+        "deliver": args.deliver,
         "timeout": args.timeout.unwrap_or(600),
     });
+    for (key, value) in [
+        ("channel", &args.channel),
+        ("to", &args.to),
+        ("replyTo", &args.reply_to),
+        ("replyChannel", &args.reply_channel),
+        ("replyAccountId", &args.reply_account),
+    ] {
+        if let Some(value) = value {
+            params[key] = json!(value);
+        }
+    }
     if let Some(agent) = &args.agent {
         params["agentId"] = json!(agent);
     }
@@ -95,18 +140,21 @@ async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow
     match result {
         Ok(payload) => {
             let text = payload["result"]["payloads"][0]["text"].as_str().unwrap_or_default().to_owned();
+            let delivery = &payload["deliveryStatus"];
             if json_mode {
-                println!(
-                    "{}",
-                    json!({"ok": true, "status": "ok", "final": text, "payloads": payload["result"]["payloads"],
-                    "runId": payload["runId"], "origin": "gateway", "meta": payload["result"]["meta"]})
-                );
+                let mut envelope = json!({"ok": true, "status": "ok", "final": text,
+                    "payloads": payload["result"]["payloads"], "runId": payload["runId"], "origin": "gateway",
+                    "meta": payload["result"]["meta"]});
+                if !delivery.is_null() {
+                    envelope["deliveryStatus"] = delivery.clone();
+                }
+                println!("{envelope}");
             } else if streamed {
                 println!();
             } else {
                 println!("{text}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(report_delivery(delivery, json_mode))
         }
         Err(error) => {
             if streamed {
@@ -115,6 +163,24 @@ async fn run_via_gateway(ctx: &Ctx, args: &AgentArgs, message: String) -> anyhow
             Err(error.into())
         }
     }
+}
+
+/// Says on stderr what became of a requested delivery; a delivery that failed fails the command.
+fn report_delivery(status: &serde_json::Value, json_mode: bool) -> ExitCode {
+    let Some(outcome) = status["status"].as_str() else { return ExitCode::SUCCESS };
+    let error = status["errorMessage"].as_str().unwrap_or("no detail");
+    let failed = matches!(outcome, "failed" | "partial_failed");
+    if !json_mode {
+        match outcome {
+            "sent" => eprintln!("Delivered ({} message(s)).", status["resultCount"]),
+            "queued" => eprintln!(
+                "Not delivered yet ({error}); the outbox keeps retrying (`openclaw channels status` shows the queue)."
+            ),
+            "suppressed" => eprintln!("Nothing delivered: the answer was empty."),
+            _ => eprintln!("error: delivery {outcome}: {error} (the dead letter is in `openclaw channels status`)"),
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn read_message(args: &AgentArgs) -> anyhow::Result<String> {
@@ -194,6 +260,12 @@ pub async fn run(ctx: &Ctx, mut args: AgentArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let message = read_message(&args)?;
+    if args.local && args.names_a_channel() {
+        bail!(
+            "--channel, --to, --deliver and the --reply-* flags need the channels of a running gateway (fix: drop \
+             --local, and start the gateway with `openclaw gateway run`)"
+        );
+    }
     if !args.local {
         return run_via_gateway(ctx, &args, message).await;
     }

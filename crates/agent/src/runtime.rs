@@ -486,12 +486,14 @@ impl AgentRuntime {
             Ok(done) => (done.provider.clone(), done.model.clone()),
             Err(_) => (None, None),
         };
-        // A channel message's reply, queued with the commit: the answer, or a short reason it failed.
+        // A channel message's reply, queued with the commit: the answer, or a short reason it failed (told to the
+        // person who wrote; an operator's turn that failed sends nothing, the operator sees the error).
         let delivery = request.delivery.clone().map(|mut delivery| {
             delivery.reply.text = match (&outcome, status) {
                 (Ok(done), _) if done.silent => String::new(),
                 (Ok(done), _) => done.text.clone(),
                 (Err(_), RunStatus::Aborted) => String::new(),
+                (Err(_), _) if delivery.inbox_id.is_none() => String::new(),
                 (Err(AgentError::Timeout(seconds)), _) => {
                     format!("Sorry, that took too long: the turn timed out after {seconds}s. Please try again.")
                 }

@@ -78,7 +78,7 @@ impl Dispatcher {
         tokio::spawn(self.outbox_loop());
     }
 
-    fn wake_outbox(&self) {
+    pub(crate) fn wake_outbox(&self) {
         self.outbox_wake.notify_one();
     }
 
@@ -229,7 +229,7 @@ impl Dispatcher {
         lock(&self.aborts).insert(record.conversation.clone(), abort);
         let request = TurnRequest {
             abort: Some(aborted),
-            delivery: Some(Delivery { inbox_id: record.id, reply: Self::reply(&message, String::new()) }),
+            delivery: Some(Delivery { inbox_id: Some(record.id), reply: Self::reply(&message, String::new()) }),
             ..TurnRequest::new(route.session_key.clone(), agent_text(&message))
         };
         let result = self.turns.run_turn(&route.agent_id, request).await;

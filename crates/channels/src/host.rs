@@ -112,6 +112,36 @@ pub struct Host {
     store: Arc<dyn Store>,
     router: axum::Router,
     inbox: Inbox,
+    dispatcher: Arc<dispatch::Dispatcher>,
+}
+
+/// A conversation an operator named on a running channel account: the agent and session a turn there joins, and
+/// the reply to queue (its text still empty).
+#[derive(Debug, Clone)]
+pub struct Addressed {
+    pub route: crate::routing::Route,
+    pub reply: openclaw_store::NewOutbound,
+}
+
+/// Why an operator's `channel` + `to` names no conversation, with the reference's reason codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// No running account of that channel (`unknown_channel`).
+    #[error("{0}")]
+    UnknownChannel(String),
+    /// The channel cannot read `to` (`invalid_delivery_target`).
+    #[error("{0}")]
+    InvalidTarget(String),
+}
+
+impl AddressError {
+    /// The reference's `deliveryStatus.reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AddressError::UnknownChannel(_) => "unknown_channel",
+            AddressError::InvalidTarget(_) => "invalid_delivery_target",
+        }
+    }
 }
 
 impl Host {
@@ -161,8 +191,86 @@ impl Host {
             tracing::warn!(%error, "Channel not started.");
         }
         let dispatcher = dispatch::Dispatcher::new(store.clone(), turns, channels.clone(), wake, shutdown);
-        dispatcher.spawn();
-        Arc::new(Host { channels, errors, store, router, inbox })
+        dispatcher.clone().spawn();
+        Arc::new(Host { channels, errors, store, router, inbox, dispatcher })
+    }
+
+    /// The conversation `to` on a running account of `channel` (`account`, else `default`, else its only one),
+    /// routed as a direct message from there would be, or to `agent` when the operator chose one.
+    ///
+    /// # Errors
+    /// An unknown or unconfigured channel or account (naming the running ones), or a `to` the channel cannot read.
+    pub fn address(
+        &self,
+        loaded: &Loaded,
+        channel: &str,
+        account: Option<&str>,
+        to: &str,
+        agent: Option<&str>,
+    ) -> Result<Addressed, AddressError> {
+        let accounts: Vec<&Arc<dyn Channel>> =
+            self.channels.iter().filter(|c| c.name().eq_ignore_ascii_case(channel)).collect();
+        let running = || {
+            let names: Vec<String> = self
+                .channels
+                .iter()
+                .filter(|c| c.name() != crate::webchat::NAME)
+                .map(|c| format!("{}/{}", c.name(), c.account()))
+                .collect();
+            if names.is_empty() { "none (fix: `openclaw channels add`)".to_owned() } else { names.join(", ") }
+        };
+        let found = match account {
+            Some(wanted) => accounts.iter().find(|c| c.account() == wanted),
+            None => {
+                accounts.iter().find(|c| c.account() == "default").or(accounts.first().filter(|_| accounts.len() == 1))
+            }
+        };
+        let Some(found) = found else {
+            let what = match account {
+                Some(account) => format!("{channel} account {account}"),
+                None if accounts.len() > 1 => {
+                    format!("{channel} without an account (it has several: pass --reply-account)")
+                }
+                None => format!("channel {channel}"),
+            };
+            return Err(AddressError::UnknownChannel(format!(
+                "{what} is not running on this gateway (running: {})",
+                running()
+            )));
+        };
+        let (peer, route) = found.address(to).map_err(AddressError::InvalidTarget)?;
+        let message = crate::Inbound {
+            channel: found.name().to_owned(),
+            account: found.account().to_owned(),
+            sender: crate::Sender { id: peer.id.clone(), name: None, username: None, is_bot: false },
+            peer,
+            text: String::new(),
+            media: Vec::new(),
+            reply_to: None,
+            platform_id: String::new(),
+            message_id: None,
+            timestamp_ms: openclaw_protocol::now_ms(),
+            mentioned: false,
+            session_key: None,
+            route: route.clone(),
+        };
+        let routed = match agent {
+            Some(agent) => crate::routing::route_to_agent(loaded, agent, &message),
+            None => crate::routing::route(loaded, &message),
+        };
+        let reply = openclaw_store::NewOutbound {
+            channel: message.channel.clone(),
+            account: message.account.clone(),
+            conversation: message.conversation(),
+            route,
+            text: String::new(),
+        };
+        Ok(Addressed { route: routed, reply })
+    }
+
+    /// Tells the outbox a reply was queued outside the dispatcher (an operator's delivery).
+    pub fn wake_outbox(&self) {
+        self.dispatcher.wake_outbox();
     }
 
     /// The inbox, for channels the caller feeds itself (WebChat's `chat.send`).

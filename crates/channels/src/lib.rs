@@ -36,7 +36,9 @@ use openclaw_store::{Accepted, NewInbound, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use host::{ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind, status};
+pub use host::{
+    AddressError, Addressed, ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind, status,
+};
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
 pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];
@@ -330,6 +332,11 @@ pub trait Channel: Send + Sync + 'static {
     /// webhook's idempotency key). `after` is the platform id of the last chunk delivered in the conversation.
     async fn find_sent(&self, _route: &Value, _chunk: &str, _after: Option<&str>) -> Result<Option<String>, SendError> {
         Ok(None)
+    }
+    /// The conversation an operator names with `to` (`openclaw agent --channel telegram --to 42 --deliver`): who
+    /// it is with, and the route a reply there takes. A channel that can only answer says so.
+    fn address(&self, _to: &str) -> Result<(Peer, Value), String> {
+        Err(format!("{} only answers messages; it cannot start a conversation", self.name()))
     }
     /// Shows "typing…" in a conversation for a few seconds.
     async fn typing(&self, _route: &Value) -> Result<(), SendError> {

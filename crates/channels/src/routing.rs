@@ -102,6 +102,14 @@ pub fn route(loaded: &Loaded, message: &Inbound) -> Route {
     Route { agent_id, session_key, matched_by }
 }
 
+/// The session a message from this conversation would join with `agent_id` answering it (an operator chose the
+/// agent: `openclaw agent --agent ops --channel telegram --to 42`): the configured scopes, no binding's.
+pub fn route_to_agent(loaded: &Loaded, agent_id: &str, message: &Inbound) -> Route {
+    let session = &loaded.config.session;
+    let session_key = session_key(loaded, agent_id, message, &session.dm_scope, &session.group_scope);
+    Route { agent_id: agent_id.to_owned(), session_key, matched_by: "requested agent" }
+}
+
 fn session_key(loaded: &Loaded, agent_id: &str, message: &Inbound, dm_scope: &str, group_scope: &str) -> String {
     let session = &loaded.config.session;
     if session.scope == "global" {

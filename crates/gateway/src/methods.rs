@@ -414,14 +414,26 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
         return;
     };
-    let agent = match params.get("agentId").and_then(Value::as_str) {
-        Some(id) => loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}"))),
-        None => Ok(loaded.default_agent()),
+    let requested = params.get("agentId").and_then(Value::as_str);
+    let plan = match requested {
+        Some(id) if loaded.agent(id).is_none() => Err(invalid(format!("unknown agent: {id}"))),
+        _ => crate::deliver::plan(gateway.channels.get().map(|host| host.as_ref()), &loaded, params, requested),
     };
     let main_key = &loaded.config.session.main_key;
     let raw_key = params.get("sessionKey").and_then(Value::as_str);
-    let prepared = agent.and_then(|agent| {
-        let session_key = SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned();
+    let mut reply = None;
+    let prepared = plan.and_then(|plan| {
+        reply = plan.reply;
+        // An agent named wins; else the one the channel conversation routes to; else the default agent.
+        let routed = plan.route.as_ref();
+        let agent = match requested.or(routed.map(|route| route.agent_id.as_str())) {
+            Some(id) => loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}")))?,
+            None => loaded.default_agent(),
+        };
+        let session_key = match (raw_key, routed) {
+            (None, Some(route)) => route.session_key.clone(),
+            _ => SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned(),
+        };
         prepare_run(gateway, &conn, params, agent, session_key)
     });
     let (run, profile) = match prepared {
@@ -446,7 +458,9 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     ))
     .await;
     let run_id = run.run_id.clone();
-    let turn = TurnRequest::new(run.session_key.clone(), message);
+    let delivery = reply.map(|reply| openclaw_store::Delivery { inbox_id: None, reply });
+    let delivering = delivery.is_some();
+    let turn = TurnRequest { delivery, ..TurnRequest::new(run.session_key.clone(), message) };
     let mut text = String::new();
     let (outcome, final_answer, mut finisher) = run
         .stream(gateway, &profile, turn, "agent", move |event| match event {
@@ -478,6 +492,14 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
     let end = json!({"phase": "end", "stopReason": stop_reason, "aborted": aborted, "status": final_answer["status"]});
     finisher.send("agent", json!({"stream": "lifecycle", "data": end})).await;
     let frame = match outcome {
+        Ok(done) if delivering => {
+            let host = gateway.channels.get().map(|host| host.as_ref());
+            let status = crate::deliver::status(host, gateway.store.as_ref(), &done.run_id, done.silent).await;
+            let mut answer = final_answer;
+            answer["deliveryStatus"] = status.clone();
+            answer["result"]["deliveryStatus"] = status;
+            ResponseFrame::ok(&request.id, answer)
+        }
         Ok(_) => ResponseFrame::ok(&request.id, final_answer),
         Err(error) => {
             ResponseFrame::error(&request.id, unavailable(error.to_string()).with_details(json!({"runId": run_id})))

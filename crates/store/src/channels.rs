@@ -62,6 +62,8 @@ pub struct NewOutbound {
 pub struct OutboundRecord {
     pub id: i64,
     pub inbox_id: Option<i64>,
+    /// The run whose answer this is (`None`: a command's answer, a pairing code).
+    pub run_id: Option<String>,
     pub channel: String,
     pub account: String,
     pub conversation: String,
@@ -85,11 +87,12 @@ pub struct OutboundRecord {
     pub updated_at: i64,
 }
 
-/// What a turn answering an inbound message commits with it: the inbox row is finished and its reply queued in
-/// the turn's transaction, so a crash leaves either both or neither.
+/// What a turn whose answer goes to a channel commits with it. Answering an inbound message, the inbox row is
+/// finished and its reply queued in the turn's transaction, so a crash leaves either both or neither; a turn an
+/// operator started with delivery (`inbox_id: None`) only queues its reply, found later by its run id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
-    pub inbox_id: i64,
+    pub inbox_id: Option<i64>,
     /// The reply; the turn sets its text to the final answer (nothing is queued when that is empty).
     pub reply: NewOutbound,
 }

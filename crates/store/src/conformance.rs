@@ -259,9 +259,14 @@ async fn inbox_and_outbox(store: &dyn Store) {
     let session = store.open_session(new_session(key)).await.expect("open");
     begin(store, &session.session_id, key, "run-ch1", None).await;
     let mut commit = turn(&session.session_id, "run-ch1", vec![]);
-    commit.delivery = Some(Delivery { inbox_id: first, reply: reply("c1", "first answer") });
+    commit.delivery = Some(Delivery { inbox_id: Some(first), reply: reply("c1", "first answer") });
     store.commit_turn(commit).await.expect("commit with delivery");
     assert_eq!(store.inbound(first).await.expect("inbound").expect("row").status, "done");
+    let written = store.outbound_of_run("run-ch1").await.expect("by run").expect("the run's reply");
+    assert_eq!(
+        (written.text.as_str(), written.inbox_id, written.run_id.as_deref()),
+        ("first answer", Some(first), Some("run-ch1"))
+    );
     // Finishing again (a duplicate run) queues nothing more.
     store.finish_inbound(first, "done", None, Some(reply("c1", "duplicate"))).await.expect("finish again");
     store.finish_inbound(second, "done", None, Some(reply("c1", "second answer"))).await.expect("finish");
@@ -308,6 +313,28 @@ async fn inbox_and_outbox(store: &dyn Store) {
     assert!(store.dead_letters(10).await.expect("dead letters").is_empty());
     let queues = store.channel_queues(0).await.expect("queues");
     assert_eq!((queues.inbox_pending, queues.outbox_pending, queues.dead_letters), (0, 2, 0), "{queues:?}");
+
+    // A turn an operator started with delivery has no inbound message: its commit only queues the reply, found
+    // by its run; one with nothing to say queues nothing.
+    let key = "agent:main:telegram:direct:43";
+    let session = store.open_session(new_session(key)).await.expect("open");
+    begin(store, &session.session_id, key, "run-op1", None).await;
+    let mut commit = turn(&session.session_id, "run-op1", vec![]);
+    commit.delivery = Some(Delivery { inbox_id: None, reply: reply("c4", "as the operator asked") });
+    store.commit_turn(commit).await.expect("commit with an operator's delivery");
+    let queued = store.outbound_of_run("run-op1").await.expect("by run").expect("queued");
+    assert_eq!(
+        (queued.text.as_str(), queued.inbox_id, queued.status.as_str()),
+        ("as the operator asked", None, "pending")
+    );
+    begin(store, &session.session_id, key, "run-op2", None).await;
+    let mut commit = turn(&session.session_id, "run-op2", vec![]);
+    commit.delivery = Some(Delivery { inbox_id: None, reply: reply("c4", "  ") });
+    store.commit_turn(commit).await.expect("commit with an empty answer");
+    assert!(store.outbound_of_run("run-op2").await.expect("by run").is_none());
+    assert!(store.outbound_of_run("no-such-run").await.expect("by run").is_none());
+    let queues = store.channel_queues(0).await.expect("queues");
+    assert_eq!(queues.outbox_pending, 3, "{queues:?}");
 }
 
 async fn pairing(store: &dyn Store) {

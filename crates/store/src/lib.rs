@@ -367,6 +367,9 @@ pub trait Store: Send + Sync {
     /// One reply by id.
     async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>>;
 
+    /// The reply a run wrote (its answer queued for a channel), if it wrote one.
+    async fn outbound_of_run(&self, run_id: &str) -> Result<Option<OutboundRecord>>;
+
     /// Dead letters, newest first.
     async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboundRecord>>;
 

@@ -404,10 +404,15 @@ impl Store for SqliteStore {
             sql.push(';');
         }
         // A channel turn finishes its inbound message and queues the reply in the same transaction.
-        let delivery = turn.delivery.map(|delivery| {
+        // One an operator asked for (no inbound message) only queues its reply.
+        let delivery = turn.delivery.and_then(|delivery| {
             let reply = Some(delivery.reply).filter(|reply| !reply.text.trim().is_empty());
-            sql.push_str(&channels::finish_sql(reply.is_some()));
-            (delivery.inbox_id, reply)
+            match delivery.inbox_id {
+                Some(_) => sql.push_str(&channels::finish_sql(reply.is_some())),
+                None if reply.is_some() => sql.push_str(&channels::queue_sql()),
+                None => return None,
+            }
+            Some((delivery.inbox_id, reply))
         });
         self.writer
             .write(sql, move |mut query| {
@@ -438,9 +443,16 @@ impl Store for SqliteStore {
                 for event in &turn.audit {
                     query = bind_audit(query, event, now);
                 }
-                if let Some((inbox_id, reply)) = &delivery {
-                    let run_id = Some(turn.run_id.clone());
-                    query = channels::bind_finish(query, *inbox_id, "done".to_owned(), run_id, reply.clone(), now);
+                let run_id = Some(turn.run_id.clone());
+                match &delivery {
+                    Some((Some(inbox_id), reply)) => {
+                        let reply = reply.clone().map(|reply| (reply, run_id.clone()));
+                        query = channels::bind_finish(query, *inbox_id, "done".to_owned(), run_id, reply, now);
+                    }
+                    Some((None, Some(reply))) => {
+                        query = channels::bind_outbound(query, None, run_id, reply.clone(), now);
+                    }
+                    _ => {}
                 }
                 query
             })
@@ -753,6 +765,10 @@ impl Store for SqliteStore {
 
     async fn outbound(&self, id: i64) -> Result<Option<OutboundRecord>> {
         channels::outbound(&self.pool, id).await
+    }
+
+    async fn outbound_of_run(&self, run_id: &str) -> Result<Option<OutboundRecord>> {
+        channels::outbound_of_run(&self.pool, run_id).await
     }
 
     async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboundRecord>> {

@@ -99,8 +99,8 @@ pub(crate) async fn claim_inbound(pool: &SqlitePool, id: i64) -> Result<i64> {
     Ok(attempts.unwrap_or(0))
 }
 
-const INSERT_OUTBOUND: &str = "INSERT INTO channel_outbox (inbox_id, channel, account, conversation, route_json, \
-    text, next_attempt_at, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?";
+const INSERT_OUTBOUND: &str = "INSERT INTO channel_outbox (inbox_id, run_id, channel, account, conversation, \
+    route_json, text, next_attempt_at, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
 
 /// The statements that finish an inbound message and, when it was still pending, queue its reply (none is queued
 /// for a message already finished); for a [`Writer::write`]. Binds: [`bind_finish`].
@@ -113,29 +113,39 @@ pub(crate) fn finish_sql(reply: bool) -> String {
     sql
 }
 
+/// Binds [`finish_sql`]: the inbox row `id` (its note: `note`) and, when given, its reply written by `run_id`.
 pub(crate) fn bind_finish(
     query: SqliteQuery<'static>,
     id: i64,
     status: String,
     note: Option<String>,
-    reply: Option<NewOutbound>,
+    reply: Option<(NewOutbound, Option<String>)>,
     now: i64,
 ) -> SqliteQuery<'static> {
     let query = query.bind(status).bind(note).bind(now).bind(id);
     match reply {
-        Some(reply) => bind_outbound(query, Some(id), reply, now),
+        Some((reply, run_id)) => bind_outbound(query, Some(id), run_id, reply, now),
         None => query,
     }
 }
 
-fn bind_outbound(
+/// The statement that queues a reply no inbound message asked for (an operator's delivery); for a
+/// [`Writer::write`]. Binds: [`bind_outbound`].
+pub(crate) fn queue_sql() -> String {
+    format!("{INSERT_OUTBOUND};")
+}
+
+/// Binds one [`INSERT_OUTBOUND`].
+pub(crate) fn bind_outbound(
     query: SqliteQuery<'static>,
     inbox_id: Option<i64>,
+    run_id: Option<String>,
     reply: NewOutbound,
     now: i64,
 ) -> SqliteQuery<'static> {
     query
         .bind(inbox_id)
+        .bind(run_id)
         .bind(reply.channel)
         .bind(reply.account)
         .bind(reply.conversation)
@@ -156,14 +166,18 @@ pub(crate) async fn finish_inbound(
     let (status, note) = (status.to_owned(), note.map(str::to_owned));
     let sql = finish_sql(reply.is_some());
     let now = now_ms();
-    writer.write(sql, move |query| bind_finish(query, id, status.clone(), note.clone(), reply.clone(), now)).await?;
+    writer
+        .write(sql, move |query| {
+            bind_finish(query, id, status.clone(), note.clone(), reply.clone().map(|r| (r, None)), now)
+        })
+        .await?;
     Ok(())
 }
 
 pub(crate) async fn queue_outbound(writer: &Writer, reply: NewOutbound) -> Result<i64> {
     let sql = format!("{INSERT_OUTBOUND} RETURNING id;");
     let now = now_ms();
-    let rows = writer.write(sql, move |query| bind_outbound(query, None, reply.clone(), now)).await?;
+    let rows = writer.write(sql, move |query| bind_outbound(query, None, None, reply.clone(), now)).await?;
     let row = rows.first().ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
     Ok(row.try_get("id")?)
 }
@@ -197,6 +211,7 @@ fn outbound_from_row(row: &SqliteRow) -> Result<OutboundRecord> {
     Ok(OutboundRecord {
         id,
         inbox_id: row.try_get("inbox_id")?,
+        run_id: row.try_get("run_id")?,
         channel: row.try_get("channel")?,
         account: row.try_get("account")?,
         conversation: row.try_get("conversation")?,
@@ -299,6 +314,14 @@ pub(crate) async fn retry_outbound(
 
 pub(crate) async fn outbound(pool: &SqlitePool, id: i64) -> Result<Option<OutboundRecord>> {
     let row = sqlx::query("SELECT * FROM channel_outbox WHERE id = ?").bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(outbound_from_row).transpose()
+}
+
+pub(crate) async fn outbound_of_run(pool: &SqlitePool, run_id: &str) -> Result<Option<OutboundRecord>> {
+    let row = sqlx::query("SELECT * FROM channel_outbox WHERE run_id = ? ORDER BY id LIMIT 1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
     row.as_ref().map(outbound_from_row).transpose()
 }
 

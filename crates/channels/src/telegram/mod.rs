@@ -376,6 +376,10 @@ impl Channel for Telegram {
         Some((path, axum::routing::post(handler)))
     }
 
+    fn address(&self, to: &str) -> Result<(Peer, Value), String> {
+        address(to)
+    }
+
     async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<Option<String>, SendError> {
         let mut body = message_body(route, chunk);
         if let Some(reply_to) = route.get("replyTo")
@@ -549,6 +553,45 @@ pub fn parse_update(body: &[u8], bot_username: &str) -> Option<Inbound> {
     normalize(&update, "default", Some(&me), ReplyTo::First)
 }
 
+/// A chat an operator names: a numeric chat id (a user's is positive, a group's negative) or a public channel's
+/// `@username`, optionally `:topic:<id>` for a forum topic; a leading `telegram:` is allowed.
+fn address(to: &str) -> Result<(Peer, Value), String> {
+    let to = to.trim();
+    let to = to.strip_prefix("telegram:").unwrap_or(to);
+    let (chat, topic) = match to.split_once(":topic:") {
+        Some((chat, topic)) => {
+            let topic: i64 = topic.parse().map_err(|_| format!("topic {topic:?} is not a number"))?;
+            (chat, Some(topic))
+        }
+        None => (to, None),
+    };
+    let kind = if let Some(name) = chat.strip_prefix('@') {
+        let valid = (4..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!("{chat:?} is not a Telegram username (5 to 32 letters, digits and _ after the @)"));
+        }
+        PeerKind::Channel
+    } else {
+        match chat.parse::<i64>() {
+            Ok(id) if id > 0 => PeerKind::Direct,
+            Ok(id) if id < 0 => PeerKind::Group,
+            _ => {
+                return Err(format!(
+                    "{chat:?} is not a Telegram chat (a numeric chat id such as 123456789 or -1001234567890, or \
+                     @channelname; a user's id is in `openclaw pairing list` or the bot's updates)"
+                ));
+            }
+        }
+    };
+    let mut route = json!({"chatId": chat});
+    let mut peer = Peer { kind, id: chat.to_owned(), thread: None, title: None };
+    if let Some(topic) = topic {
+        route["threadId"] = json!(topic);
+        peer.thread = Some(format!("topic:{topic}"));
+    }
+    Ok((peer, route))
+}
+
 /// `sendMessage` / `editMessageText` fields for a chunk of HTML.
 fn message_body(route: &Value, chunk: &str) -> Value {
     let mut body = json!({"chat_id": route["chatId"], "text": chunk, "parse_mode": "HTML",
@@ -605,6 +648,19 @@ impl Telegram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operators_name_chats_as_telegram_does() {
+        let (peer, route) = address("123456789").expect("a user");
+        assert_eq!((peer.kind, route), (PeerKind::Direct, json!({"chatId": "123456789"})));
+        let (peer, route) = address("telegram:-1001234567890:topic:7").expect("a forum topic");
+        assert_eq!((peer.kind, peer.thread.as_deref()), (PeerKind::Group, Some("topic:7")));
+        assert_eq!(route, json!({"chatId": "-1001234567890", "threadId": 7}));
+        assert_eq!(address("@news_channel").expect("a channel").0.kind, PeerKind::Channel);
+        for bad in ["", "abc", "0", "@x", "@no spaces", "6:topic:x", "6:topic:"] {
+            assert!(address(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     #[test]
     fn parse_update_reads_messages_and_ignores_the_rest() {

@@ -159,9 +159,12 @@ struct InboundSender {
     name: Option<String>,
 }
 
+/// The longest id or conversation accepted, in bytes.
+const MAX_ID: usize = 200;
+
 fn id_text(value: &Value) -> Option<String> {
     match value {
-        Value::String(text) if !text.trim().is_empty() && text.len() <= 200 => Some(text.trim().to_owned()),
+        Value::String(text) if !text.trim().is_empty() && text.len() <= MAX_ID => Some(text.trim().to_owned()),
         Value::Number(number) => Some(number.to_string()),
         _ => None,
     }
@@ -361,6 +364,22 @@ impl Channel for WebhookChannel {
         Some((path, axum::routing::post(handler)))
     }
 
+    /// A conversation id, as the receiving system names its conversations. The reply has no message to answer,
+    /// so its idempotency keys come from an id made here.
+    fn address(&self, to: &str) -> Result<(Peer, Value), String> {
+        let to = to.trim();
+        let to = to.strip_prefix("webhook:").unwrap_or(to);
+        if id_text(&json!(to)).is_none() || to.chars().any(char::is_control) {
+            return Err(format!(
+                "{to:?} is not a webhook conversation (an id of 1 to {MAX_ID} bytes without control characters)"
+            ));
+        }
+        let peer = Peer { kind: PeerKind::Direct, id: to.to_owned(), thread: None, title: None };
+        let route =
+            json!({"conversation": to, "inReplyTo": null, "outboundId": format!("out-{}", uuid::Uuid::new_v4())});
+        Ok((peer, route))
+    }
+
     // No `find_sent`: a chunk whose send was cut is sent again under the same idempotency key, and the receiver
     // drops the repeat.
     async fn send(&self, route: &Value, chunk: &str, index: usize) -> Result<Option<String>, SendError> {
@@ -370,7 +389,7 @@ impl Channel for WebhookChannel {
                     .to_owned(),
             ));
         };
-        let in_reply_to = route["inReplyTo"].as_str().unwrap_or("-");
+        let in_reply_to = route["inReplyTo"].as_str().or(route["outboundId"].as_str()).unwrap_or("-");
         let id = format!("{in_reply_to}:{index}");
         let body = json!({"id": id, "conversation": route["conversation"], "inReplyTo": route["inReplyTo"],
                           "text": chunk, "chunk": index})
