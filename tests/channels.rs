@@ -433,6 +433,35 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     assert!(common::text(&unknown.stderr).contains("unknown channel \"pigeon\" (fix: one of telegram, webhook)"));
     let login = env.run(&["channels", "login", "webhook"]).await;
     assert!(common::text(&login.stdout).contains("channels.webhook.secret"), "{}", common::text(&login.stdout));
+    // `channels login telegram` reads the token from stdin, checks it, and saves it; a malformed one changes nothing.
+    let login_with = |input: &'static str| {
+        let mut command = env.command(&["channels", "login", "telegram"]);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = command.spawn().expect("spawn");
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("token");
+            child.wait_with_output().expect("wait")
+        })
+    };
+    let bad = login_with("https://t.me/my_bot\n").await.expect("join");
+    assert!(!bad.status.success() && common::text(&bad.stderr).contains("not a Telegram bot token"));
+    let bad_flag = env.run(&["channels", "add", "--channel", "telegram", "--token", "oops"]).await;
+    assert!(
+        !bad_flag.status.success()
+            && common::text(&bad_flag.stderr).contains("--token: that is not a Telegram bot token")
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).expect("config")).expect("json");
+    assert_eq!(config["channels"]["telegram"]["botToken"], "42:XYZ", "a refused token changed nothing");
+    let good = login_with("  777:New-Token_1\n").await.expect("join");
+    assert!(good.status.success(), "{}", common::text(&good.stderr));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).expect("config")).expect("json");
+    assert_eq!(config["channels"]["telegram"]["botToken"], "777:New-Token_1");
 
     let dead = env.run(&["channels", "dead-letters"]).await;
     assert_eq!(common::text(&dead.stdout).trim(), "No dead letters.");

@@ -136,10 +136,12 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             let kind = known(&target.channel)?;
             let mut pairs = vec![("enabled", json!(true))];
             if let Some(token) = token {
-                let key = kind
-                    .token_key
+                let spec = kind
+                    .token
+                    .as_ref()
                     .with_context(|| format!("{} takes no token (what it needs: {})", kind.name, kind.login))?;
-                pairs.push((key, json!(token)));
+                (spec.check)(token.trim()).map_err(|problem| anyhow::anyhow!("--token: {problem}"))?;
+                pairs.push((spec.key, json!(token.trim())));
             }
             let loaded = save_keys(ctx, kind.name, target.account.as_deref(), &pairs)?;
             let problems: Vec<String> = openclaw_channels::channel_issues(&loaded, &super::env)
@@ -177,7 +179,7 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
         }
         ChannelsCommand::Login { channel, account } => {
             let kind = known(&channel)?;
-            let Some(key) = kind.token_key else {
+            let Some(spec) = &kind.token else {
                 println!("{}: {}", kind.name, kind.login);
                 return Ok(ExitCode::SUCCESS);
             };
@@ -190,7 +192,8 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                     "no token given (fix: paste the token, or pipe it: echo $TOKEN | openclaw channels login {channel})"
                 );
             }
-            save_keys(ctx, kind.name, account.as_deref(), &[(key, json!(token))])?;
+            (spec.check)(token).map_err(anyhow::Error::msg)?;
+            save_keys(ctx, kind.name, account.as_deref(), &[(spec.key, json!(token))])?;
             println!("Saved the {} token for {}.", kind.name, block_path(kind.name, account.as_deref()));
             Ok(ExitCode::SUCCESS)
         }

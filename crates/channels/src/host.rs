@@ -33,10 +33,17 @@ pub struct ChannelKind {
     pub summary: &'static str,
     /// What `openclaw channels login` needs for it.
     pub login: &'static str,
-    /// The key `channels add --token` sets (a bot token), if the channel has one.
-    pub token_key: Option<&'static str>,
+    /// The bot token `channels add --token`, `channels login` and onboarding set, if the channel has one.
+    pub token: Option<TokenSpec>,
     /// Builds the enabled accounts (an empty list when the channel is disabled).
     pub build: BuildFn,
+}
+
+/// A channel's bot token: the key it goes under and how a pasted one is checked before it is written.
+pub struct TokenSpec {
+    pub key: &'static str,
+    /// `Err` says what is wrong with the token and what one looks like.
+    pub check: fn(&str) -> Result<(), String>,
 }
 
 /// A kind by name.

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use host::{
-    AddressError, Addressed, ChannelEnv, ChannelKind, Host, Turns, build_all, channel_issues, kind, status,
+    AddressError, Addressed, ChannelEnv, ChannelKind, Host, TokenSpec, Turns, build_all, channel_issues, kind, status,
 };
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.

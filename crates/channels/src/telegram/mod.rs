@@ -30,9 +30,24 @@ pub const KIND: ChannelKind = ChannelKind {
     name: "telegram",
     summary: "Telegram bots (Bot API: long polling or webhook)",
     login: "a bot token from @BotFather (openclaw channels login telegram, or channels add --channel telegram --token …)",
-    token_key: Some("botToken"),
+    token: Some(crate::TokenSpec { key: "botToken", check: check_token }),
     build,
 };
+
+/// A bot token as @BotFather gives it: the bot's numeric id, a colon, then letters, digits, `_` and `-`.
+fn check_token(token: &str) -> Result<(), String> {
+    let valid = token.split_once(':').is_some_and(|(id, secret)| {
+        !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit())
+            && !secret.is_empty()
+            && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err("that is not a Telegram bot token (it looks like 123456789:AAE…, from @BotFather's /newbot)".to_owned())
+    }
+}
 
 const DEFAULT_API_ROOT: &str = "https://api.telegram.org";
 const DEFAULT_CHUNK: usize = 4000;
@@ -648,6 +663,14 @@ impl Telegram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bot_tokens_are_checked_before_they_are_saved() {
+        assert!(check_token("123456789:AAEhBP0av28nL-Abc_xyz").is_ok());
+        for bad in ["", "123456789", ":abc", "abc:def", "123:", "123:a b", "https://api.telegram.org/bot1:a"] {
+            assert!(check_token(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     #[test]
     fn operators_name_chats_as_telegram_does() {

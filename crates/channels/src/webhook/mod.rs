@@ -34,7 +34,7 @@ pub const KIND: ChannelKind = ChannelKind {
     name: "webhook",
     summary: "generic signed HTTP webhooks (inbound POST, outbound POST, HMAC-SHA256)",
     login: "no login: set channels.webhook.secret (shared with the other system) and channels.webhook.url (where replies go)",
-    token_key: None,
+    token: None,
     build,
 };
 
