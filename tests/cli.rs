@@ -276,19 +276,87 @@ async fn interactive_setup_reads_answers_from_the_prompt() {
     let out = tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut child = command.spawn().expect("spawn");
-        let answers = "mock\nhttp://127.0.0.1:9/v1\nopenai\nMOCK_KEY\nm1\n";
+        // Every answer is checked as it is typed; each wrong one is asked again.
+        let answers = [
+            "opnai",
+            "custom",
+            "openai",
+            "mock", // provider: a typo, then a custom endpoint named like a built-in
+            "",
+            "not a url",
+            "http://127.0.0.1:9/v1", // base URL: empty, malformed, good
+            "",
+            "lower_case",
+            "MOCK_KEY",
+            "",
+            "m1", // API (default openai), key variable, model id
+            "short",
+            "", // gateway token: too short, then generated
+            "telgram",
+            "telegram",
+            "nope",
+            "123:ABC",
+            "", // channel, its token, DM policy (default pairing)
+            "maybe",
+            "allowlist", // shell commands
+        ]
+        .join("\n")
+            + "\n";
         child.stdin.take().expect("stdin").write_all(answers.as_bytes()).expect("answer");
         child.wait_with_output().expect("wait")
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    // No provider key in the environment: the embedded local model is the suggestion.
-    assert!(text(&out.stdout).contains("Provider [local]:"), "{}", text(&out.stdout));
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    // No provider key in the environment: the embedded local model is the suggestion, and it is a listed choice.
+    assert!(shown.contains("Provider [local]:") && shown.contains("Providers: local"), "{shown}");
+    for refusal in [
+        "\"opnai\" is not a provider (did you mean openai?); choose one of openai, anthropic, local, ollama, custom",
+        "openai is a built-in provider; pick another name",
+        "the base URL is required",
+        "\"not a url\" is not an http(s) URL",
+        "\"lower_case\" is not an environment variable name",
+        "the model id is required",
+        "a gateway token needs 16 or more characters",
+        "\"telgram\" is not a channel (did you mean telegram?)",
+        "that is not a Telegram bot token",
+        "\"maybe\" is not a mode",
+    ] {
+        assert!(shown.contains(refusal), "missing {refusal:?} in:\n{shown}");
+    }
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
     assert_eq!(config["agents"]["defaults"]["model"]["primary"], "mock/m1");
     assert_eq!(config["models"]["providers"]["mock"]["baseUrl"], "http://127.0.0.1:9/v1");
+    assert_eq!(config["channels"]["telegram"], json!({"enabled": true, "botToken": "123:ABC", "dmPolicy": "pairing"}));
+    assert_eq!(config["tools"]["exec"]["security"], "allowlist");
+    assert!(config["gateway"]["auth"]["token"].as_str().is_some_and(|token| token.len() >= 32), "{config}");
+    // The hint follows the choices: the key is set (MOCK_KEY), a Telegram bot waits for its first message.
+    assert!(shown.contains("Next: openclaw agent --local -m \"hello\"\n"), "{shown}");
+    assert!(shown.contains("openclaw pairing approve telegram <CODE>"), "{shown}");
+    assert!(shown.contains("shell commands: allowlist, sandboxed"), "{shown}");
+
+    // Without the key in the environment, the hint says to export it first; a flag token that is too short is
+    // refused before anything is written.
+    let env = Env::new();
+    let setup =
+        ["setup", "--non-interactive", "--provider", "mock", "--base-url", "http://127.0.0.1:9/v1", "--model", "m1"];
+    let out = env.run(&[&setup[..], &["--api-key-env", "NOT_SET_KEY"]].concat()).await;
+    assert!(
+        text(&out.stdout).contains("Next: export NOT_SET_KEY=<your key>, then openclaw agent --local"),
+        "{}",
+        text(&out.stdout)
+    );
+    let env = Env::new();
+    expect_failure(&env, &[&setup[..], &["--gateway-token", "short"]].concat(), &["--gateway-token", "16 or more"])
+        .await;
+    assert!(!env.state.join("openclaw.json").exists());
+    let out = env.run(&[&setup[..], &["--gateway-token", "a-long-enough-token-1"]].concat()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    assert_eq!(config["gateway"]["auth"]["token"], "a-long-enough-token-1");
 
     // With stdin closed the wizard stops with a clear message instead of hanging.
     let env = Env::new();

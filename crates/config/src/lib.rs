@@ -338,6 +338,16 @@ fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
     }
 }
 
+/// The candidate a mistyped `name` most likely meant (Jaro-Winkler above 0.8), for "did you mean" hints.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
 fn classify_unknown(path: &[String]) -> Issue {
     if reference::is_reference_key(path) {
         return Issue {
@@ -350,13 +360,8 @@ fn classify_unknown(path: &[String]) -> Issue {
     let (parent, last) = path.split_at(path.len().saturating_sub(1));
     let name = last.first().map(String::as_str).unwrap_or_default();
     let siblings = reference::sibling_keys(parent);
-    let best = siblings
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let hint = match best {
-        Some((_, candidate)) => format!("did you mean \"{candidate}\"? Rename or remove the key"),
+    let hint = match closest(name, &siblings) {
+        Some(candidate) => format!("did you mean \"{candidate}\"? Rename or remove the key"),
         None if siblings.is_empty() => "remove the key".to_owned(),
         None => format!("remove the key; keys allowed here include {}", preview(&siblings)),
     };
