@@ -296,3 +296,46 @@ async fn a_new_session_from_the_cli() {
     assert!(via.status.success(), "{}", text(&via.stderr));
     assert!(text(&via.stderr).contains("Started a new session"), "{}", text(&via.stderr));
 }
+
+/// The default CLI session (`agent:main:main`, which every `openclaw agent` without a key joins) does not grow
+/// without bound: past the model's context window the older turns are summarised and only a recent tail is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_cli_session_stays_within_the_context_window() {
+    let model = ScriptedServer::start().await;
+    model.set_responder(std::sync::Arc::new(|request: &openclaw_testkit::Recorded| {
+        // The summary call offers no tools; every turn of the agent does.
+        if request.json().get("tools").is_none() {
+            return openai::text("SUMMARY: the user asked a series of numbered questions.");
+        }
+        openai::text(&format!("answer {}", "lorem ipsum ".repeat(150)))
+    }));
+    let env = Env::new();
+    env.setup(&model, "openai").await;
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    const WINDOW: u64 = 12_000;
+    config["models"]["providers"]["mock"]["models"][0]["contextWindow"] = WINDOW.into();
+    config["agents"]["defaults"]["compaction"] = serde_json::json!({"reserveTokens": 1000, "keepRecentTokens": 1500});
+    std::fs::write(&path, config.to_string()).expect("write config");
+
+    let filler = "please consider this detail carefully ".repeat(40);
+    for turn in 0..14 {
+        let message = format!("question {turn}: {filler}");
+        let out = env.run(&["agent", "--local", "-m", &message]).await;
+        assert!(out.status.success(), "turn {turn}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("answer "), "turn {turn}: {}", text(&out.stdout));
+    }
+    let turns: Vec<_> = model.requests().into_iter().filter(|r| r.json().get("tools").is_some()).collect();
+    let summaries = model.requests().len() - turns.len();
+    assert!(summaries >= 1, "the history was never summarised");
+    // Every prompt fits the window (4 characters a token, as the runtime estimates), and the last one carries the
+    // summary and a short tail, not all fourteen questions.
+    let largest = turns.iter().map(|r| r.body.len() as u64 / 4).max().unwrap_or(0);
+    assert!(largest < WINDOW, "a prompt of ~{largest} tokens for a {WINDOW}-token window");
+    let last = turns.last().expect("turns").message_texts().join("\n");
+    assert!(last.contains("SUMMARY:") && last.contains("question 13") && !last.contains("question 1:"), "{last}");
+    let store = env.store().await;
+    let session =
+        openclaw_store::Store::active_session(&store, "agent:main:main").await.expect("read").expect("session");
+    assert!(session.compaction_count >= 1, "{session:?}");
+}
