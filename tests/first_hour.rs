@@ -339,3 +339,81 @@ async fn the_default_cli_session_stays_within_the_context_window() {
         openclaw_store::Store::active_session(&store, "agent:main:main").await.expect("read").expect("session");
     assert!(session.compaction_count >= 1, "{session:?}");
 }
+
+/// A `node` that has a WebSocket client (node 22+, or 20 with `--experimental-websocket`): the program and its flags.
+fn node_with_websocket() -> Option<Vec<String>> {
+    let probe = "process.exit(typeof WebSocket === 'function' ? 0 : 1)";
+    [vec![], vec!["--experimental-websocket".to_owned()]].into_iter().find_map(|flags| {
+        let ok = std::process::Command::new("node")
+            .args(&flags)
+            .args(["-e", probe])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        ok.then(|| [vec!["node".to_owned()], flags].concat())
+    })
+}
+
+/// The page `openclaw dashboard` opens: served on the gateway's own origin with headers that forbid framing and
+/// foreign scripts, and its script, run as a browser runs it (node, a minimal DOM), connects with the token from
+/// the fragment, shows the agents and channels, and talks to an agent. With a wrong token it asks for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_page_connects_and_talks_to_an_agent() {
+    let model = ScriptedServer::start().await;
+    model.set_responder(std::sync::Arc::new(|_: &openclaw_testkit::Recorded| openai::text("hello from the dashboard")));
+    let env = Env::new();
+    env.setup(&model, "openai").await;
+    let port = free_port();
+    let _gateway = GatewayProcess::start(&env, port).await;
+    let origin = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{origin}/")).header("accept", "text/html").send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let csp =
+        page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers().get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<script src=\"/ui/dashboard.js\"") && !html.contains(&env.gateway_token()), "{html}");
+    for (path, kind) in [("/ui/dashboard.js", "text/javascript"), ("/ui/dashboard.css", "text/css")] {
+        let asset = client.get(format!("{origin}{path}")).send().await.expect("asset");
+        let content_type = asset.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(asset.status() == 200 && content_type.starts_with(kind), "{path}: {} {content_type}", asset.status());
+    }
+    // A WebSocket client on `/` still gets the protocol, and a rebound name still gets nothing.
+    let rebound = client.get(format!("{origin}/")).header("host", "evil.example").header("accept", "text/html");
+    assert_eq!(rebound.send().await.expect("rebound").status(), 421);
+
+    let Some(node) = node_with_websocket() else {
+        openclaw_testkit::counterpart_missing(
+            "node with a WebSocket client (22+, or 20 with --experimental-websocket)",
+            "apt-get install nodejs (.ci/run installs it)",
+        );
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/gateway/ui/dashboard.js");
+    let runner = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/dashboard_run.mjs");
+    let run = |token: String, message: &'static str| {
+        let node = node.clone();
+        let origin = origin.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(&node[0])
+                .args(&node[1..])
+                .args([runner, script, &origin, &token, message])
+                .output()
+                .expect("run node");
+            serde_json::from_slice::<Value>(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+        })
+    };
+    let shown = run(env.gateway_token(), "hi from the page").await.expect("join");
+    assert!(shown["state"].as_str().is_some_and(|s| s.starts_with("connected")), "{shown}");
+    assert_eq!(shown["tokenLeftInUrl"], false, "the token is taken out of the address bar: {shown}");
+    assert_eq!(shown["agents"], serde_json::json!(["main (default)"]), "{shown}");
+    assert_eq!(shown["answer"], "hello from the dashboard", "{shown}");
+    assert!(shown["sessions"].as_array().is_some_and(|s| s.iter().any(|k| k == "agent:main:main")), "{shown}");
+
+    let refused = run("not-the-token-at-all".to_owned(), "").await.expect("join");
+    assert_eq!(refused["login"], true, "{refused}");
+    assert!(refused["state"].as_str().is_some_and(|s| s.starts_with("not connected")), "{refused}");
+}

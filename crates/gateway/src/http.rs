@@ -1,4 +1,5 @@
-//! Health endpoints: `/health(z)` (liveness), `/ready(z)` (503 while starting or draining), `/startupz`.
+//! Health endpoints: `/health(z)` (liveness), `/ready(z)` (503 while starting or draining), `/startupz`; and the
+//! dashboard's script and style.
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub(crate) fn routes() -> Router<Arc<Gateway>> {
         .route("/ready", get(ready))
         .route("/readyz", get(ready))
         .route("/startupz", get(startup))
+        .route(crate::dashboard::SCRIPT_PATH, get(crate::dashboard::script))
+        .route(crate::dashboard::STYLE_PATH, get(crate::dashboard::style))
 }
 
 async fn live() -> Json<Value> {

@@ -15,6 +15,7 @@
 mod admission;
 mod approvals;
 pub mod client;
+mod dashboard;
 mod deliver;
 mod device;
 mod guard;

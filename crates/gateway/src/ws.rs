@@ -68,6 +68,9 @@ async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request,
 ) -> Response {
+    if crate::dashboard::wants_page(request.method(), request.headers()) {
+        return crate::dashboard::page();
+    }
     let key = match websocket_key(request.method(), request.headers()) {
         Ok(key) => key,
         Err((status, message)) => return (status, message).into_response(),
