@@ -24,41 +24,71 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Set up the state dir, a model provider and the default agent's workspace.
+    #[command(
+        after_help = "Examples:\n  openclaw setup\n  openclaw setup --non-interactive --provider local\n  openclaw setup --non-interactive --provider openai --api-key-env OPENAI_API_KEY --model gpt-4o-mini"
+    )]
     Setup(commands::setup::SetupArgs),
     /// The same as `setup` (the reference's name for the wizard).
+    #[command(
+        after_help = "Examples:\n  openclaw onboard\n  openclaw onboard --skip-channels --gateway-token \"$(openssl rand -hex 24)\""
+    )]
     Onboard(commands::setup::SetupArgs),
     /// Run one agent turn.
     Agent(commands::agent::AgentArgs),
     /// List and add agents.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw agents list\n  openclaw agents add support --name \"Customer support\""
+    )]
     Agents(commands::agents::AgentsCommand),
     /// Inspect sessions and their transcripts.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw sessions list\n  openclaw sessions list --all --json\n  openclaw sessions show agent:main:main"
+    )]
     Sessions(commands::sessions::SessionsCommand),
     /// Pull and list models: the embedded local ones and the configured remote ones.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw models list\n  openclaw models pull smollm2-135m\n  openclaw models pull --file ./my-model.gguf my-model"
+    )]
     Models(commands::models::ModelsCommand),
     /// Read, change and validate the configuration.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw config get gateway.port\n  openclaw config set agents.defaults.model.primary '\"openai/gpt-4o-mini\"'\n  openclaw config validate"
+    )]
     Config(commands::config::ConfigCommand),
     /// Check the configuration, the state dir's permissions and the providers.
+    #[command(after_help = "Examples:\n  openclaw doctor\n  openclaw doctor --fix")]
     Doctor(commands::doctor::DoctorArgs),
     /// Run the gateway daemon, or talk to a running one.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw gateway run\n  openclaw gateway health\n  openclaw gateway call sessions.list --params '{\"limit\": 5}'"
+    )]
     Gateway(commands::gateway::GatewayCommand),
     /// Print the gateway's log (through the running gateway, or from its log files when none runs).
     Logs(commands::logs::LogsArgs),
     /// List, check, install and remove SKILL.md skills.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw skills list\n  openclaw skills install ./skills/forecast\n  openclaw skills check"
+    )]
     Skills(commands::skills::SkillsCommand),
     /// Add, inspect and remove channels (Telegram, webhooks); dead letters.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  openclaw channels login telegram\n  openclaw channels status --probe\n  openclaw channels dead-letters --retry 12"
+    )]
     Channels(commands::channels::ChannelsCommand),
     /// Approve the DM senders who asked for access with a pairing code.
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  openclaw pairing list\n  openclaw pairing approve telegram ABCD2345")]
     Pairing(commands::channels::PairingCommand),
     /// Check a deployment's security: secrets, listeners, the sandbox, exec, hooks, file permissions.
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  openclaw security audit\n  openclaw security audit --json")]
     Security(commands::security::SecurityCommand),
     /// What is set up and whether the gateway runs: config, agents and their models, channels, sessions.
     Status(commands::overview::StatusArgs),
@@ -174,6 +204,56 @@ mod tests {
     use clap::CommandFactory;
 
     /// Every command, flag and argument says what it is for (`--help` teaches; issue 19).
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        /// Words as a shell splits them (quotes only: enough for the examples).
+        fn words(line: &str) -> Vec<String> {
+            let (mut words, mut word, mut quote, mut open) = (Vec::new(), String::new(), None, false);
+            for c in line.chars() {
+                match (quote, c) {
+                    (None, '\'' | '"') => (quote, open) = (Some(c), true),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, ' ') if open => {
+                        words.push(std::mem::take(&mut word));
+                        open = false;
+                    }
+                    (None, ' ') => {}
+                    // A pipe or a redirection ends the command.
+                    (None, '|' | '>') => break,
+                    (_, c) => {
+                        word.push(c);
+                        open = true;
+                    }
+                }
+            }
+            if open {
+                words.push(word);
+            }
+            words
+        }
+        fn walk(command: &clap::Command, path: &str, top: bool, problems: &mut Vec<String>) {
+            let help = command.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            let examples: Vec<&str> = help.lines().filter_map(|l| l.trim().strip_prefix("openclaw ")).collect();
+            if top && examples.is_empty() && command.get_name() != "help" {
+                problems.push(format!("{path}: no Examples: in its help"));
+            }
+            for example in examples {
+                let argv = [vec!["openclaw".to_owned()], words(example)].concat();
+                if let Err(error) = <super::Cli as clap::Parser>::try_parse_from(&argv) {
+                    problems.push(format!("{path}: `openclaw {example}` does not parse: {}", error.kind()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), false, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        for sub in super::Cli::command().get_subcommands() {
+            walk(sub, &format!("openclaw {}", sub.get_name()), true, &mut problems);
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
     #[test]
     fn every_command_and_argument_is_described() {
         fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
