@@ -97,10 +97,11 @@ pub(crate) fn verify(
     Ok(VerifiedDevice { id: id.to_owned(), public_key: public_key_text.to_owned() })
 }
 
-/// A new device token: 32 random bytes, base64url.
+/// A new secret (device tokens, generated gateway tokens): 32 random bytes, as 64 hex digits.
 pub(crate) fn new_token() -> String {
     let mut bytes = [0_u8; 32];
     bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    // Hex, not base64url: a secret that starts with `-` reads as a flag in `--token <secret>`.
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -624,6 +624,18 @@ async fn accept_loop(
 
 #[cfg(test)]
 mod external_tests {
+    /// A generated secret is used as `--token <secret>` on command lines: one that began with `-` was read as a
+    /// flag (a CI run hit it). Secrets are hex now.
+    #[test]
+    fn generated_secrets_are_safe_on_a_command_line() {
+        for _ in 0..2000 {
+            let secret = super::new_secret();
+            assert_eq!(secret.len(), 64);
+            assert!(secret.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{secret}");
+        }
+        assert_ne!(super::new_secret(), super::new_secret());
+    }
+
     /// Finding 15 of the security review: a payload closed the fixed wrapper (`EXTERNAL_CONTENT>>>`) and a name
     /// with a newline declared itself trusted. The boundary is random per text; the name is one plain line.
     #[test]
