@@ -484,7 +484,7 @@ async fn telegram_finds_a_cut_send_instead_of_repeating_it() {
     let paths = openclaw_config::Paths::for_state_dir(dir.path().to_owned());
     let config = json!({"channels": {"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root()}}});
     let loaded = openclaw_config::load_str(&config.to_string(), &paths, &|_| None).expect("config");
-    let (channels, errors) = openclaw_channels::build_all(&loaded, &|_| None);
+    let (channels, errors) = openclaw_channels::build_all(&loaded, &|_| None, &reqwest::Client::new());
     assert_eq!(errors, Vec::<String>::new());
     let telegram = channels.iter().find(|c| c.name() == "telegram").expect("the telegram account");
 

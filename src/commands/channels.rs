@@ -144,10 +144,11 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
                 pairs.push((spec.key, json!(token.trim())));
             }
             let loaded = save_keys(ctx, kind.name, target.account.as_deref(), &pairs)?;
-            let problems: Vec<String> = openclaw_channels::channel_issues(&loaded, &super::env)
-                .into_iter()
-                .filter(|problem| problem.starts_with(&format!("channels.{}", kind.name)))
-                .collect();
+            let problems: Vec<String> =
+                openclaw_channels::channel_issues(&loaded, &super::env, openclaw_models::http_client())
+                    .into_iter()
+                    .filter(|problem| problem.starts_with(&format!("channels.{}", kind.name)))
+                    .collect();
             println!("Added {} ({}).", block_path(kind.name, target.account.as_deref()), kind.summary);
             for problem in &problems {
                 println!("  still needed: {problem}");
@@ -231,7 +232,7 @@ pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode
             let loaded = ctx.load()?;
             let paths = ctx.paths()?;
             let store = ctx.store(&paths).await?;
-            let (channels, errors) = openclaw_channels::build_all(&loaded, &super::env);
+            let (channels, errors) = openclaw_channels::build_all(&loaded, &super::env, openclaw_models::http_client());
             let status = openclaw_channels::status(&channels, &errors, store.as_ref(), probe).await;
             let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
             if json {

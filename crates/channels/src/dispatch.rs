@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openclaw_agent::{AgentError, TurnRequest};
 use openclaw_protocol::now_ms;
 use openclaw_store::{AuditEvent, Delivery, InboundRecord, NewOutbound, OutboundRecord, PairingRequest, Store};
 use serde_json::json;
@@ -15,7 +14,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::access::{self, Decision, DmPolicy};
 use crate::commands::{self, Command};
-use crate::{Channel, Inbound, PeerKind, SendError, Turns, format, routing};
+use crate::{Channel, ChannelTurn, Inbound, PeerKind, SendError, TurnFailure, Turns, format, routing};
 
 /// Processing attempts before an inbound message is given up (each attempt that never finished means the process
 /// stopped while working on it).
@@ -227,19 +226,21 @@ impl Dispatcher {
         });
         let (abort, aborted) = watch::channel(false);
         lock(&self.aborts).insert(record.conversation.clone(), abort);
-        let request = TurnRequest {
-            abort: Some(aborted),
-            delivery: Some(Delivery { inbox_id: Some(record.id), reply: Self::reply(&message, String::new()) }),
-            ..TurnRequest::new(route.session_key.clone(), agent_text(&message))
+        let turn = ChannelTurn {
+            agent_id: route.agent_id.clone(),
+            session_key: route.session_key.clone(),
+            text: agent_text(&message),
+            abort: aborted,
+            delivery: Delivery { inbox_id: Some(record.id), reply: Self::reply(&message, String::new()) },
         };
-        let result = self.turns.run_turn(&route.agent_id, request).await;
+        let result = self.turns.run_turn(turn).await;
         lock(&self.aborts).remove(&record.conversation);
         if let Some(typing) = typing {
             typing.abort();
         }
         match result {
-            Ok(_) | Err(AgentError::Aborted) => {}
-            Err(AgentError::Store(error)) => {
+            Ok(()) | Err(TurnFailure::Aborted) => {}
+            Err(TurnFailure::NotStored(error)) => {
                 // Nothing was committed: the message stays pending and is tried again.
                 tracing::warn!(id = record.id, %error, "A channel turn could not be stored; it will run again.");
                 return;

@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use openclaw_agent::{AgentError, TurnOutcome, TurnRequest};
 use openclaw_config::Loaded;
 use openclaw_store::Store;
 use serde_json::{Value, json};
 
-use crate::{Channel, ChannelError, Inbox, KINDS, dispatch};
+use crate::{Channel, ChannelError, Inbox, KINDS, Turns, dispatch};
 
 /// What a channel kind's builder gets.
 pub struct ChannelEnv<'a> {
@@ -51,20 +49,14 @@ pub fn kind(name: &str) -> Option<&'static ChannelKind> {
     KINDS.iter().find(|kind| kind.name == name)
 }
 
-/// How the dispatcher runs turns and touches sessions (the gateway implements it, so channel turns go through the
-/// same path as every other entry point).
-#[async_trait]
-pub trait Turns: Send + Sync {
-    /// The configuration in force.
-    fn loaded(&self) -> Arc<Loaded>;
-    /// Runs one turn for an agent.
-    async fn run_turn(&self, agent_id: &str, request: TurnRequest) -> Result<TurnOutcome, AgentError>;
-}
-
 /// Problems with `channels.*` a user should see (`config validate`, start-up): unknown channels, and each
 /// implemented channel's own configuration errors.
-pub fn channel_issues(loaded: &Loaded, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Vec<String> {
-    let (_, errors) = build_all(loaded, env);
+pub fn channel_issues(
+    loaded: &Loaded,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: &reqwest::Client,
+) -> Vec<String> {
+    let (_, errors) = build_all(loaded, env, http);
     errors
 }
 
@@ -87,8 +79,8 @@ fn owners(loaded: &Loaded) -> Vec<String> {
 pub fn build_all(
     loaded: &Loaded,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: &reqwest::Client,
 ) -> (Vec<Arc<dyn Channel>>, Vec<String>) {
-    let http = openclaw_models::http_client().clone();
     let owners = owners(loaded);
     let mut channels = Vec::new();
     let mut errors = Vec::new();
@@ -161,10 +153,11 @@ impl Host {
         turns: Arc<dyn Turns>,
         builtin: Vec<Arc<dyn Channel>>,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
+        http: &reqwest::Client,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<Host> {
         let loaded = turns.loaded();
-        let (mut channels, mut errors) = build_all(&loaded, env);
+        let (mut channels, mut errors) = build_all(&loaded, env, http);
         channels.extend(builtin);
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = Inbox::new(store.clone(), wake.clone(), shutdown.clone());

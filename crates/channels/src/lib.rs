@@ -26,6 +26,7 @@ mod host;
 mod refusals;
 pub mod routing;
 pub mod telegram;
+mod turn;
 pub mod webchat;
 pub mod webhook;
 
@@ -37,8 +38,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use host::{
-    AddressError, Addressed, ChannelEnv, ChannelKind, Host, TokenSpec, Turns, build_all, channel_issues, kind, status,
+    AddressError, Addressed, ChannelEnv, ChannelKind, Host, TokenSpec, build_all, channel_issues, kind, status,
 };
+pub use turn::{ChannelTurn, TurnFailure, Turns};
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
 pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];

@@ -462,7 +462,24 @@ impl openclaw_channels::Turns for ChannelTurns {
         }
     }
 
-    async fn run_turn(&self, agent_id: &str, request: TurnRequest) -> Result<TurnOutcome, AgentError> {
+    async fn run_turn(&self, turn: openclaw_channels::ChannelTurn) -> Result<(), openclaw_channels::TurnFailure> {
+        use openclaw_channels::TurnFailure;
+        let request = TurnRequest {
+            abort: Some(turn.abort),
+            delivery: Some(turn.delivery),
+            ..TurnRequest::new(turn.session_key, turn.text)
+        };
+        match self.run_agent_turn(&turn.agent_id, request).await {
+            Ok(_) => Ok(()),
+            Err(AgentError::Aborted) => Err(TurnFailure::Aborted),
+            Err(AgentError::Store(error)) => Err(TurnFailure::NotStored(error.to_string())),
+            Err(error) => Err(TurnFailure::Failed(error.to_string())),
+        }
+    }
+}
+
+impl ChannelTurns {
+    async fn run_agent_turn(&self, agent_id: &str, request: TurnRequest) -> Result<TurnOutcome, AgentError> {
         let Some(gateway) = self.gateway.upgrade() else { return Err(AgentError::Aborted) };
         let loaded = gateway.loaded();
         let Some(agent) = loaded.agent(agent_id) else { return Err(AgentError::UnknownAgent(agent_id.to_owned())) };
@@ -530,8 +547,14 @@ pub async fn serve(
     let live = Arc::new(webchat::WebChatLive { gateway: Arc::downgrade(&gateway) });
     let builtin: Vec<Arc<dyn openclaw_channels::Channel>> =
         vec![Arc::new(openclaw_channels::webchat::WebChat::new(live))];
-    let channels =
-        openclaw_channels::Host::start(gateway.store.clone(), turns, builtin, &reload::env, gateway.shutdown_signal());
+    let channels = openclaw_channels::Host::start(
+        gateway.store.clone(),
+        turns,
+        builtin,
+        &reload::env,
+        openclaw_models::http_client(),
+        gateway.shutdown_signal(),
+    );
     // Channel webhooks sit beside the gateway's own routes (their paths are checked not to clash).
     let router = app(gateway.clone()).merge(channels.router());
     let _ = gateway.channels.set(channels);
