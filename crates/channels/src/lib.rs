@@ -291,9 +291,29 @@ impl Inbox {
         Ok(accepted)
     }
 
-    /// The store (cursors).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// A receive cursor a channel saved (Telegram's update offset, a Matrix `since` token), by its key.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn cursor(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.store.channel_cursor(key).await
+    }
+
+    /// Saves a receive cursor without a message (an update that carried nothing to answer). With a message, pass
+    /// the cursor to [`Inbox::accept`] instead, so both are saved together.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn save_cursor(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.store.set_channel_cursor(key, value).await
+    }
+
+    /// Records a security event the channel saw (a forged or replayed call).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn audit(&self, event: openclaw_store::AuditEvent) -> Result<(), StoreError> {
+        self.store.append_audit(event).await.map(|_| ())
     }
 
     /// Resolves when the gateway shuts down.

@@ -241,8 +241,7 @@ impl Telegram {
         // A webhook left over from an earlier setup makes getUpdates fail with 409.
         let _ = self.api.call("deleteWebhook", &json!({}), Duration::from_secs(15)).await;
         let key = self.cursor_key();
-        let mut offset: i64 =
-            inbox.store().channel_cursor(&key).await?.and_then(|value| value.parse().ok()).unwrap_or(0);
+        let mut offset: i64 = inbox.cursor(&key).await?.and_then(|value| value.parse().ok()).unwrap_or(0);
         let mut failures = 0_u32;
         while !inbox.is_closed() {
             if self.me.get().is_none()
@@ -282,7 +281,7 @@ impl Telegram {
                 let next = update_id + 1;
                 let saved = match self.normalize(&update) {
                     Some(message) => inbox.accept(&message, Some((key.clone(), next.to_string()))).await.map(|_| ()),
-                    None => inbox.store().set_channel_cursor(&key, &next.to_string()).await,
+                    None => inbox.save_cursor(&key, &next.to_string()).await,
                 };
                 if let Err(error) = saved {
                     // Not recorded, not acknowledged: the next getUpdates returns it again.

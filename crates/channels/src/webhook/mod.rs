@@ -218,8 +218,7 @@ impl WebhookChannel {
                 detail["windowSeconds"] = json!(crate::refusals::WINDOW.as_secs());
             }
             let _ = inbox
-                .store()
-                .append_audit(AuditEvent {
+                .audit(AuditEvent {
                     actor: "channel:webhook".to_owned(),
                     action: "channel.webhook.rejected".to_owned(),
                     agent_id: None,
