@@ -29,6 +29,16 @@ pub struct PolicyConfig {
     pub mention_patterns: Option<Vec<String>>,
 }
 
+impl PolicyConfig {
+    /// The keys, as written in a channel block.
+    pub const KEYS: &[&str] = &["dmPolicy", "allowFrom", "groupPolicy", "groupAllowFrom", "groups", "mentionPatterns"];
+
+    /// Whether the block restricts anyone at all (a machine channel is open until it does).
+    pub fn is_set(&self) -> bool {
+        self.dm_policy.is_some() || self.group_policy.is_some() || self.allow_from.is_some()
+    }
+}
+
 /// `groups.<id>`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -334,13 +334,79 @@ pub(crate) fn resolve_secret(
     secret.resolve(env).map_err(|e| ChannelError::Config { path: path.to_owned(), message: e.to_string() })
 }
 
+/// One account of a channel block, its keys merged.
+pub(crate) struct Account {
+    pub id: String,
+    /// The channel's keys with the account's own over them (`accounts` and `defaultAccount` removed).
+    pub block: Value,
+    /// Where its keys are written, for errors (`channels.telegram.accounts.work`).
+    pub path: String,
+}
+
+/// The accounts a channel block (at `path`) defines, as the reference reads them: each `accounts.<id>` inherits
+/// the channel's keys and overrides them; the block itself is the `default` account when there are no accounts,
+/// or when it has its own credentials (`has_own_credentials`) and no account is named `default`.
+pub(crate) fn accounts(section: &Value, path: &str, has_own_credentials: bool) -> Vec<Account> {
+    let named = section.get("accounts").and_then(Value::as_object).cloned().unwrap_or_default();
+    let base = || {
+        let mut block = section.clone();
+        if let Some(map) = block.as_object_mut() {
+            map.remove("accounts");
+            map.remove("defaultAccount");
+        }
+        block
+    };
+    let mut accounts = Vec::new();
+    if named.is_empty() || (has_own_credentials && !named.contains_key("default")) {
+        accounts.push(Account { id: "default".to_owned(), block: base(), path: path.to_owned() });
+    }
+    for (id, overrides) in &named {
+        let mut block = base();
+        if let (Some(map), Some(own)) = (block.as_object_mut(), overrides.as_object()) {
+            for (key, value) in own {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+        accounts.push(Account { id: id.clone(), block, path: format!("{path}.accounts.{id}") });
+    }
+    accounts
+}
+
 /// A typed view of a config block. A key the reference OpenClaw knows but this channel does not implement is
 /// logged and ignored; any other unknown key is an error naming its path.
+///
+/// The keys every channel shares (the access policy, [`crate::access::PolicyConfig::KEYS`]) are read by
+/// [`channel_block`]; a channel's own struct declares only its own keys.
 pub(crate) fn parse_block<T: serde::de::DeserializeOwned>(value: &Value, path: &str) -> Result<T, ChannelError> {
+    parse_keys(value, path, |key| crate::access::PolicyConfig::KEYS.contains(&key))
+}
+
+/// A channel block: its own keys (`T`) and the shared access keys, each checked for unknown keys once.
+pub(crate) fn channel_block<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    path: &str,
+) -> Result<(T, crate::access::PolicyConfig), ChannelError> {
+    let own = parse_block(value, path)?;
+    // Unknown keys at the top are the channel's to judge (above); inside the policy's own keys they are errors.
+    let policy = parse_keys(value, path, |key| !key.contains('.'))?;
+    Ok((own, policy))
+}
+
+/// Deserializes, then judges each ignored key: `skip(key)` (its path inside the block) lets it through; else a key
+/// the reference knows is logged and ignored, and any other is an error naming its path.
+fn parse_keys<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    path: &str,
+    skip: impl Fn(&str) -> bool,
+) -> Result<T, ChannelError> {
     let mut unknown = Vec::new();
-    let parsed: T = serde_ignored::deserialize(value.clone(), |ignored| unknown.push(ignored.to_string()))
+    // serde_ignored writes `?` for each `Option` on the way; a reader wants the keys only.
+    let plain = |ignored: serde_ignored::Path<'_>| {
+        ignored.to_string().split('.').filter(|segment| *segment != "?").collect::<Vec<_>>().join(".")
+    };
+    let parsed: T = serde_ignored::deserialize(value.clone(), |ignored| unknown.push(plain(ignored)))
         .map_err(|e| ChannelError::Config { path: path.to_owned(), message: e.to_string() })?;
-    for key in unknown {
+    for key in unknown.into_iter().filter(|key| !skip(key)) {
         let full = format!("{path}.{key}");
         if openclaw_config::is_reference_key(&full) {
             tracing::warn!(key = %full, "This OpenClaw key is not implemented by OpenClaw-rs yet and is ignored.");
@@ -352,4 +418,44 @@ pub(crate) fn parse_block<T: serde::de::DeserializeOwned>(value: &Value, path: &
         }
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Own {
+        bot_token: Option<String>,
+    }
+
+    #[test]
+    fn accounts_inherit_the_channel_keys() {
+        let section = serde_json::json!({"botToken": "1:a", "dmPolicy": "open",
+                                          "accounts": {"work": {"botToken": "2:b"}}});
+        let accounts = super::accounts(&section, "channels.x", true);
+        let ids: Vec<(&str, &str)> = accounts.iter().map(|a| (a.id.as_str(), a.path.as_str())).collect();
+        assert_eq!(ids, vec![("default", "channels.x"), ("work", "channels.x.accounts.work")]);
+        assert_eq!(accounts[1].block, serde_json::json!({"botToken": "2:b", "dmPolicy": "open"}));
+        assert!(accounts[0].block.get("accounts").is_none());
+        // Without its own credentials the block is only the accounts' defaults.
+        let only =
+            super::accounts(&serde_json::json!({"dmPolicy": "open", "accounts": {"a": {}}}), "channels.x", false);
+        assert_eq!(only.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), vec!["a"]);
+    }
+
+    /// The access keys are read once, for every channel, and unknown keys are still caught wherever they are.
+    #[test]
+    fn shared_and_own_keys_are_each_checked_once() {
+        let block =
+            serde_json::json!({"botToken": "1:a", "dmPolicy": "open", "groups": {"-1": {"requireMention": true}}});
+        let (own, policy): (Own, _) = super::channel_block(&block, "channels.x").expect("valid");
+        assert_eq!((own.bot_token.as_deref(), policy.dm_policy.as_deref()), (Some("1:a"), Some("open")));
+        assert!(policy.groups.is_some_and(|groups| groups["-1"].require_mention == Some(true)));
+        let typo = serde_json::json!({"botToken": "1:a", "dmPolcy": "open"});
+        let error = super::channel_block::<Own>(&typo, "channels.x").expect_err("a typo").to_string();
+        assert!(error.starts_with("channels.x.dmPolcy: unknown key"), "{error}");
+        let nested = serde_json::json!({"groups": {"-1": {"requireMentoin": true}}});
+        let error = super::channel_block::<Own>(&nested, "channels.x").expect_err("a nested typo").to_string();
+        assert!(error.starts_with("channels.x.groups.-1.requireMentoin: unknown key"), "{error}");
+    }
 }

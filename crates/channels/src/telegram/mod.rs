@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 pub use api::{Api, ApiError};
 
-use crate::access::{DmPolicy, Policy, PolicyConfig};
-use crate::host::{ChannelEnv, ChannelKind, parse_block, resolve_secret};
+use crate::access::{DmPolicy, Policy};
+use crate::host::{Account, ChannelEnv, ChannelKind, accounts, channel_block, parse_block, resolve_secret};
 use crate::{
     Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Media, Peer, PeerKind, SendError, Sender,
 };
@@ -64,19 +64,15 @@ struct TelegramConfig {
     bot_token: Option<openclaw_config::Secret>,
     token_file: Option<String>,
     api_root: Option<String>,
-    dm_policy: Option<String>,
-    allow_from: Option<Vec<Value>>,
-    group_policy: Option<String>,
-    group_allow_from: Option<Vec<Value>>,
-    groups: Option<BTreeMap<String, crate::access::GroupConfig>>,
-    mention_patterns: Option<Vec<String>>,
     text_chunk_limit: Option<usize>,
     /// `off` (default) | `first` | `all`: quote the message being answered.
     reply_to_mode: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<openclaw_config::Secret>,
     webhook_path: Option<String>,
-    accounts: Option<BTreeMap<String, Value>>,
+    /// Declared so that it is a known key; `host::accounts` reads it.
+    #[serde(rename = "accounts")]
+    _accounts: Option<BTreeMap<String, serde::de::IgnoredAny>>,
 }
 
 fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
@@ -84,31 +80,10 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
     if base.enabled == Some(false) {
         return Ok(Vec::new());
     }
-    let mut blocks: Vec<(String, Value, String)> = Vec::new();
-    let accounts = base.accounts.clone().unwrap_or_default();
     let has_own_token = base.bot_token.is_some() || base.token_file.is_some();
-    if accounts.is_empty() || (has_own_token && !accounts.contains_key("default")) {
-        let mut block = env.section.clone();
-        if let Some(map) = block.as_object_mut() {
-            map.remove("accounts");
-        }
-        blocks.push(("default".to_owned(), block, "channels.telegram".to_owned()));
-    }
-    for (id, overrides) in &accounts {
-        // An account inherits the channel's keys and overrides them.
-        let mut merged = env.section.clone();
-        if let (Some(map), Some(own)) = (merged.as_object_mut(), overrides.as_object()) {
-            map.remove("accounts");
-            map.remove("defaultAccount");
-            for (key, value) in own {
-                map.insert(key.clone(), value.clone());
-            }
-        }
-        blocks.push((id.clone(), merged, format!("channels.telegram.accounts.{id}")));
-    }
     let mut built: Vec<Arc<dyn Channel>> = Vec::new();
-    for (account, block, path) in blocks {
-        let config: TelegramConfig = parse_block(&block, &path)?;
+    for Account { id: account, block, path } in accounts(env.section, "channels.telegram", has_own_token) {
+        let (config, policy_config): (TelegramConfig, _) = channel_block(&block, &path)?;
         if config.enabled == Some(false) {
             continue;
         }
@@ -129,14 +104,6 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
                     message: "no bot token for this account (fix: set botToken or tokenFile)".to_owned(),
                 });
             }
-        };
-        let policy_config = PolicyConfig {
-            dm_policy: config.dm_policy.clone(),
-            allow_from: config.allow_from.clone(),
-            group_policy: config.group_policy.clone(),
-            group_allow_from: config.group_allow_from.clone(),
-            groups: config.groups.clone(),
-            mention_patterns: config.mention_patterns.clone(),
         };
         let policy = Policy::compile(&policy_config, "telegram", &path, DmPolicy::Pairing, &env.owners)?;
         let webhook = match &config.webhook_url {
@@ -662,6 +629,23 @@ impl Telegram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_are_built_from_the_channel_block() {
+        let text = r#"{"channels": {"telegram": {"botToken": "1:a", "dmPolicy": "open", "allowFrom": ["*"],
+                       "accounts": {"work": {"botToken": "2:b", "dmPolicy": "pairing"}}}}}"#;
+        let paths = openclaw_config::Paths::for_state_dir(std::env::temp_dir().join("openclaw-telegram-accounts"));
+        let loaded = openclaw_config::load_str(text, &paths, &|_| None).expect("config");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (built, errors) = crate::build_all(&loaded, &|_| None, &reqwest::Client::new());
+        assert!(errors.is_empty(), "{errors:?}");
+        let accounts: Vec<(&str, DmPolicy)> = built.iter().map(|c| (c.account(), c.policy().dm)).collect();
+        assert_eq!(accounts, vec![("default", DmPolicy::Open), ("work", DmPolicy::Pairing)]);
+        let typo = r#"{"channels": {"telegram": {"botToken": "1:a", "accounts": {"work": {"botTokn": "2:b"}}}}}"#;
+        let loaded = openclaw_config::load_str(typo, &paths, &|_| None).expect("config");
+        let (_, errors) = crate::build_all(&loaded, &|_| None, &reqwest::Client::new());
+        assert!(errors.iter().any(|e| e.starts_with("channels.telegram.accounts.work.botTokn")), "{errors:?}");
+    }
 
     #[test]
     fn bot_tokens_are_checked_before_they_are_saved() {

@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::access::{DmPolicy, Policy, PolicyConfig};
-use crate::host::{ChannelEnv, ChannelKind, parse_block, resolve_secret};
+use crate::access::{DmPolicy, Policy};
+use crate::host::{ChannelEnv, ChannelKind, channel_block, resolve_secret};
 use crate::{Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Peer, PeerKind, SendError, Sender};
 
 /// The registration of the webhook channel.
@@ -50,17 +50,11 @@ struct WebhookConfig {
     path: Option<String>,
     replay_window_seconds: Option<u64>,
     text_chunk_limit: Option<usize>,
-    dm_policy: Option<String>,
-    allow_from: Option<Vec<Value>>,
-    group_policy: Option<String>,
-    group_allow_from: Option<Vec<Value>>,
-    groups: Option<std::collections::BTreeMap<String, crate::access::GroupConfig>>,
-    mention_patterns: Option<Vec<String>>,
 }
 
 fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
     let path = "channels.webhook";
-    let config: WebhookConfig = parse_block(env.section, path)?;
+    let (config, policy_config): (WebhookConfig, _) = channel_block(env.section, path)?;
     if config.enabled == Some(false) {
         return Ok(Vec::new());
     }
@@ -86,18 +80,9 @@ fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
         });
     }
     // A machine channel: open unless the config restricts it.
-    let open = config.dm_policy.is_none() && config.group_policy.is_none() && config.allow_from.is_none();
-    let policy = if open {
+    let policy = if !policy_config.is_set() {
         Policy::open()
     } else {
-        let policy_config = PolicyConfig {
-            dm_policy: config.dm_policy.clone(),
-            allow_from: config.allow_from.clone(),
-            group_policy: config.group_policy.clone(),
-            group_allow_from: config.group_allow_from.clone(),
-            groups: config.groups.clone(),
-            mention_patterns: config.mention_patterns.clone(),
-        };
         Policy::compile(&policy_config, "webhook", path, DmPolicy::Allowlist, &env.owners)?
     };
     Ok(vec![Arc::new(WebhookChannel {
