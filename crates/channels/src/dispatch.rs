@@ -14,7 +14,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::access::{self, Decision, DmPolicy};
 use crate::commands::{self, Command};
-use crate::{Channel, ChannelTurn, Inbound, PeerKind, SendError, TurnFailure, Turns, format, routing};
+use crate::{Channel, ChannelTurn, Inbound, PeerKind, SendError, TurnFailure, Turns, routing};
 
 /// Processing attempts before an inbound message is given up (each attempt that never finished means the process
 /// stopped while working on it).
@@ -373,7 +373,7 @@ impl Dispatcher {
             self.failed(&item, error, true).await;
             return;
         };
-        let chunks = format::render(&item.text, &channel.capabilities());
+        let chunks = channel.render(&item.text);
         for (index, chunk) in chunks.iter().enumerate().skip(item.chunks_sent.max(0) as usize) {
             // A chunk found in flight was being sent when the process stopped (or the answer to its send was lost):
             // it may have arrived. The channel looks for it first; only when it is not there is it sent again.

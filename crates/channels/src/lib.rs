@@ -344,6 +344,12 @@ pub trait Channel: Send + Sync + 'static {
     fn route(self: Arc<Self>, _inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
         None
     }
+    /// A reply (Markdown, as the agent wrote it) as the chunks this platform shows, in its own markup. The
+    /// default renders [`Capabilities::dialect`] and cuts at [`Capabilities::chunk_limit`] ([`format::render`]);
+    /// a platform with its own markup (Slack's mrkdwn, Matrix's HTML) renders it here instead.
+    fn render(&self, markdown: &str) -> Vec<String> {
+        format::render(markdown, &self.capabilities())
+    }
     /// Sends one chunk, already in the channel's dialect, to a reply route. `index` is the chunk's position in
     /// its reply (a reply-to quote goes on the first only). Returns the platform's id for the message it created,
     /// when the platform gives one.
