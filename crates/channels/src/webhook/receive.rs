@@ -1,0 +1,102 @@
+//! Receiving: the signed POST, checked (signature, replay window, seen signatures) and refused with an audit row.
+
+use super::*;
+
+pub(super) fn reply(status: StatusCode, body: Value) -> (StatusCode, axum::Json<Value>) {
+    (status, axum::Json(body))
+}
+
+impl WebhookChannel {
+    /// Checks the signature and freshness; the reason when refused.
+    pub(super) fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
+        let timestamp: i64 = header("x-openclaw-timestamp")
+            .ok_or("missing X-OpenClaw-Timestamp")?
+            .parse()
+            .map_err(|_| "X-OpenClaw-Timestamp is not a Unix time in seconds")?;
+        let given = header("x-openclaw-signature").ok_or("missing X-OpenClaw-Signature")?;
+        let expected = sign(&self.secret, timestamp, body);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+            return Err("bad signature");
+        }
+        let window = self.window.as_secs() as i64;
+        if (now - timestamp).abs() > window {
+            return Err("timestamp outside the replay window");
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, forget_at| *forget_at > now);
+        if seen.insert(expected, timestamp + window + 1).is_some() {
+            return Err("replayed signature");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn reject(
+        &self,
+        inbox: &Inbox,
+        reason: &'static str,
+        source: Option<IpAddr>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let verdict = match source {
+            Some(source) => self.refusals.refused(source, reason),
+            None => crate::refusals::Verdict::Audit { suppressed: 0 },
+        };
+        if let crate::refusals::Verdict::Audit { suppressed } = verdict {
+            tracing::warn!(reason, suppressed, "Webhook call refused.");
+            let mut detail = json!({"reason": reason, "source": source.map(|ip| ip.to_string())});
+            if suppressed > 0 {
+                // The previous minute's further refusals from this source, as one row.
+                detail["suppressedBefore"] = json!(suppressed);
+                detail["windowSeconds"] = json!(crate::refusals::WINDOW.as_secs());
+            }
+            let _ = inbox
+                .audit(AuditEvent {
+                    actor: "channel:webhook".to_owned(),
+                    action: "channel.webhook.rejected".to_owned(),
+                    agent_id: None,
+                    session_key: None,
+                    run_id: None,
+                    outcome: "denied".to_owned(),
+                    detail,
+                })
+                .await;
+        }
+        reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}))
+    }
+
+    pub(super) async fn handle(
+        &self,
+        inbox: &Inbox,
+        headers: &HeaderMap,
+        body: &[u8],
+        source: Option<IpAddr>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        if let Some(seconds) = source.and_then(|ip| self.refusals.throttled(ip)) {
+            let message = format!("too many refused calls from this address; retry in {seconds} s");
+            return reply(StatusCode::TOO_MANY_REQUESTS, json!({"ok": false, "error": message}));
+        }
+        if body.len() > MAX_BODY {
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
+        }
+        let now = openclaw_protocol::now_ms() / 1000;
+        if let Err(reason) = self.verify(headers, body, now) {
+            return self.reject(inbox, reason, source).await;
+        }
+        let message = match parse_message(body) {
+            Ok(message) => message,
+            Err(error) => return reply(StatusCode::BAD_REQUEST, json!({"ok": false, "error": error})),
+        };
+        let id = message.platform_id.clone();
+        match inbox.accept(&message, None).await {
+            Ok(Accepted::New(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id})),
+            Ok(Accepted::Duplicate(_)) => reply(StatusCode::OK, json!({"ok": true, "id": id, "duplicate": true})),
+            Err(error) => {
+                tracing::warn!(%error, "Cannot record a webhook message.");
+                reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"ok": false, "error": "cannot record the message now; retry"}),
+                )
+            }
+        }
+    }
+}
