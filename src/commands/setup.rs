@@ -274,7 +274,7 @@ fn interactive_channel() -> anyhow::Result<Option<ChannelChoice>> {
         })?;
         keys.push((spec.key, json!(token)));
     }
-    if kind.name == openclaw_channels::webhook::KIND.name {
+    if kind.name == "webhook" {
         keys.push(("secret", json!(openclaw_gateway::new_secret())));
         let url = ask("URL where replies are POSTed (empty: set channels.webhook.url later)", "", |answer| {
             if answer.is_empty() { Ok(None) } else { check_base_url(answer).map(Some) }

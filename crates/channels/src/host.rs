@@ -326,7 +326,7 @@ fn path_conflict(path: &str) -> Option<&'static str> {
 }
 
 /// Resolves a secret-bearing key (`path` names it in errors): a literal, `${VAR}` or SecretRef.
-pub(crate) fn resolve_secret(
+pub fn resolve_secret(
     secret: &openclaw_config::Secret,
     path: &str,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
@@ -335,7 +335,7 @@ pub(crate) fn resolve_secret(
 }
 
 /// One account of a channel block, its keys merged.
-pub(crate) struct Account {
+pub struct Account {
     pub id: String,
     /// The channel's keys with the account's own over them (`accounts` and `defaultAccount` removed).
     pub block: Value,
@@ -346,7 +346,7 @@ pub(crate) struct Account {
 /// The accounts a channel block (at `path`) defines, as the reference reads them: each `accounts.<id>` inherits
 /// the channel's keys and overrides them; the block itself is the `default` account when there are no accounts,
 /// or when it has its own credentials (`has_own_credentials`) and no account is named `default`.
-pub(crate) fn accounts(section: &Value, path: &str, has_own_credentials: bool) -> Vec<Account> {
+pub fn accounts(section: &Value, path: &str, has_own_credentials: bool) -> Vec<Account> {
     let named = section.get("accounts").and_then(Value::as_object).cloned().unwrap_or_default();
     let base = || {
         let mut block = section.clone();
@@ -377,12 +377,12 @@ pub(crate) fn accounts(section: &Value, path: &str, has_own_credentials: bool) -
 ///
 /// The keys every channel shares (the access policy, [`crate::access::PolicyConfig::KEYS`]) are read by
 /// [`channel_block`]; a channel's own struct declares only its own keys.
-pub(crate) fn parse_block<T: serde::de::DeserializeOwned>(value: &Value, path: &str) -> Result<T, ChannelError> {
+pub fn parse_block<T: serde::de::DeserializeOwned>(value: &Value, path: &str) -> Result<T, ChannelError> {
     parse_keys(value, path, |key| crate::access::PolicyConfig::KEYS.contains(&key))
 }
 
 /// A channel block: its own keys (`T`) and the shared access keys, each checked for unknown keys once.
-pub(crate) fn channel_block<T: serde::de::DeserializeOwned>(
+pub fn channel_block<T: serde::de::DeserializeOwned>(
     value: &Value,
     path: &str,
 ) -> Result<(T, crate::access::PolicyConfig), ChannelError> {

@@ -23,11 +23,13 @@ pub mod commands;
 pub mod dispatch;
 pub mod format;
 mod host;
-mod refusals;
+pub mod refusals;
 pub mod routing;
+#[cfg(feature = "telegram")]
 pub mod telegram;
 mod turn;
 pub mod webchat;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 use std::sync::Arc;
@@ -38,12 +40,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use host::{
-    AddressError, Addressed, ChannelEnv, ChannelKind, Host, TokenSpec, build_all, channel_issues, kind, status,
+    Account, AddressError, Addressed, ChannelEnv, ChannelKind, Host, TokenSpec, accounts, build_all, channel_block,
+    channel_issues, kind, parse_block, resolve_secret, status,
 };
 pub use turn::{ChannelTurn, TurnFailure, Turns};
 
 /// Every channel this build has: its name, config parser and builder. Adding a channel adds one line here.
-pub const KINDS: &[ChannelKind] = &[telegram::KIND, webhook::KIND];
+pub const KINDS: &[ChannelKind] = &[
+    #[cfg(feature = "telegram")]
+    telegram::KIND,
+    #[cfg(feature = "webhook")]
+    webhook::KIND,
+];
 
 /// What kind of conversation a message is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long one counting window lasts.
-pub(crate) const WINDOW: Duration = Duration::from_secs(60);
+pub const WINDOW: Duration = Duration::from_secs(60);
 /// Refusals in one window after which a source is throttled for the rest of it.
-pub(crate) const THROTTLE_AFTER: u32 = 20;
+pub const THROTTLE_AFTER: u32 = 20;
 /// Sources tracked at most (the oldest windows go first).
 const MAX_SOURCES: usize = 10_000;
 
@@ -24,7 +24,7 @@ struct Window {
 
 /// What to do with one refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Write an audit row; `suppressed` refusals of the source's previous window were not written one by one.
     Audit { suppressed: u32 },
     /// Counted; no row now.
@@ -32,7 +32,7 @@ pub(crate) enum Verdict {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Refusals {
+pub struct Refusals {
     /// Per source and reason: what goes to the audit log.
     audit: Mutex<HashMap<(IpAddr, &'static str), Window>>,
     /// Per source: what throttles it.
@@ -68,7 +68,7 @@ fn count<K: std::hash::Hash + Eq + Copy>(map: &Mutex<HashMap<K, Window>>, key: K
 
 impl Refusals {
     /// Seconds to wait when the source is throttled now.
-    pub(crate) fn throttled(&self, source: IpAddr) -> Option<u64> {
+    pub fn throttled(&self, source: IpAddr) -> Option<u64> {
         let sources = self.sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let window = sources.get(&source)?;
         let left = WINDOW.checked_sub(window.start.elapsed())?;
@@ -76,7 +76,7 @@ impl Refusals {
     }
 
     /// Counts one refusal from `source` for `reason`.
-    pub(crate) fn refused(&self, source: IpAddr, reason: &'static str) -> Verdict {
+    pub fn refused(&self, source: IpAddr, reason: &'static str) -> Verdict {
         count(&self.sources, source);
         match count(&self.audit, (source, reason)) {
             Some(closed) => Verdict::Audit { suppressed: closed.saturating_sub(1) },
