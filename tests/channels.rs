@@ -716,3 +716,72 @@ async fn the_cli_runs_a_turn_on_a_channel_and_delivers_it() {
     assert_eq!(model.requests().len(), asked, "a refused request ran no turn");
     assert_eq!(texts_in(&emulator, "6").await.len(), 1);
 }
+
+/// The `message` tool: an agent speaks first on a channel. Through the gateway the message is queued in the
+/// outbox and arrives; an unknown channel and a recipient the channel cannot read come back to the model as
+/// errors and send nothing; a turn in-process (no gateway, no channels) is not offered the tool; a policy that
+/// denies it hides it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_tool_sends_through_the_outbox() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let model = ScriptedServer::start().await;
+    let env = Env::new();
+    configure(&env, &model, json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]}}))
+        .await;
+    let port = free_port();
+    let _gateway = GatewayProcess::start(&env, port).await;
+
+    let send = |args: Value| openai::tool_call("call_1", "message", &args, 7);
+    model
+        .push(send(json!({"action": "send", "channel": "telegram", "target": "6", "message": "Standup in 5 minutes"})));
+    model.push(openai::text("I told them."));
+    let out = agent_cli(&env, port, &["-m", "remind user 6 about the standup"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(common::text(&out.stdout).trim(), "I told them.");
+    let offered = model.requests()[0].json();
+    let names: Vec<&str> = offered["tools"]
+        .as_array()
+        .map_or(Vec::new(), |tools| tools.iter().filter_map(|tool| tool["function"]["name"].as_str()).collect());
+    assert!(names.contains(&"message"), "{names:?}");
+    let result = model.requests()[1].message_texts().join("\n");
+    assert!(result.contains("Queued for 6 (telegram/default)"), "{result}");
+    eventually(Duration::from_secs(10), "the message in chat 6", || async {
+        texts_in(&emulator, "6").await == vec!["Standup in 5 minutes".to_owned()]
+    })
+    .await;
+
+    // Refused sends reach the model as errors; nothing is sent.
+    for (args, expected) in [
+        (json!({"action": "send", "channel": "discord", "target": "6", "message": "x"}), "running: telegram/default"),
+        (json!({"action": "send", "channel": "telegram", "target": "abc", "message": "x"}), "is not a Telegram chat"),
+        (
+            json!({"action": "send", "channel": "telegram", "target": "6", "message": "x".repeat(40_000)}),
+            "at most 32768",
+        ),
+        (json!({"action": "delete", "channel": "telegram", "target": "6", "message": "x"}), "not implemented"),
+        (json!({"action": "send", "channel": "telegram", "target": "6"}), "message is required"),
+    ] {
+        let before = model.requests().len();
+        model.push(send(args));
+        model.push(openai::text("understood"));
+        let out = agent_cli(&env, port, &["-m", "try it"]).await;
+        assert!(out.status.success(), "{}", common::text(&out.stderr));
+        let result = model.requests()[before + 1].message_texts().join("\n");
+        assert!(result.contains(expected), "expected {expected:?} in {result}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(texts_in(&emulator, "6").await.len(), 1, "a refused send sent nothing");
+    let store = env.store().await;
+    let audited = store.audit_events(500).await.expect("audit");
+    let calls =
+        audited.iter().filter(|row| row.event.action == "tool.call" && row.event.detail["tool"] == "message").count();
+    assert!(calls >= 6, "every call is audited: {calls}");
+
+    // In-process there are no channels: the tool is not offered. A policy that denies it hides it too.
+    model.push(openai::text("local answer"));
+    let before = model.requests().len();
+    let out = env.run(&["agent", "--local", "-m", "hello"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let tools = model.requests()[before].json()["tools"].to_string();
+    assert!(!tools.contains("\"message\""), "{tools}");
+}

@@ -223,6 +223,8 @@ pub struct AgentRuntime {
     skills_host: SkillsHost,
     /// Who approves commands (the gateway sets it; none in a CLI turn).
     approver: std::sync::RwLock<Option<Arc<dyn Approver>>>,
+    /// Who sends the `message` tool's messages (the gateway sets it; none in a CLI turn).
+    messenger: std::sync::RwLock<Option<Arc<dyn openclaw_tools::Messenger>>>,
 }
 
 fn digest(text: &str) -> String {
@@ -316,7 +318,13 @@ impl AgentRuntime {
             bootstrapped: Default::default(),
             skills_host: SkillsHost::default(),
             approver: std::sync::RwLock::new(None),
+            messenger: std::sync::RwLock::new(None),
         }
+    }
+
+    /// Sets who sends the `message` tool's messages (the gateway's channels).
+    pub fn set_messenger(&self, messenger: Arc<dyn openclaw_tools::Messenger>) {
+        *self.messenger.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(messenger);
     }
 
     /// Sets who approves commands that need it (`tools.exec.ask`).
@@ -342,6 +350,7 @@ impl AgentRuntime {
             settings: agent.tool_settings.clone(),
             skills: Arc::new(skills.access),
             approver: self.approver.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+            messenger: self.messenger.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
         };
         (ctx, skills.prompt)
     }
@@ -576,13 +585,13 @@ impl AgentRuntime {
         let main_session = request.session_key == SessionKey::main(&agent.id, &agent.main_key).as_str();
         let files = load_workspace_files(&agent.workspace, main_session);
         let client_names: Vec<&str> = request.client_tools.iter().map(|tool| tool.name.as_str()).collect();
-        let mut tool_specs = self.tools.specs(&agent.tools);
+        let (tool_ctx, skills_prompt) = self.tool_context(agent, &request.session_key);
+        let mut tool_specs = self.tools.specs(&agent.tools, &tool_ctx);
         tool_specs.retain(|spec| !client_names.contains(&spec.name.as_str()));
         tool_specs.extend(request.client_tools.iter().cloned());
         let now = openclaw_protocol::now_iso();
         let workspace = agent.workspace.display().to_string();
         let model_label = primary.to_string();
-        let (tool_ctx, skills_prompt) = self.tool_context(agent, &request.session_key);
         let mut system = build_system_prompt(&PromptInput {
             agent_id: &agent.id,
             agent_name: agent.name.as_deref(),

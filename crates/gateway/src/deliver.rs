@@ -137,3 +137,37 @@ pub(crate) async fn status(host: Option<&Host>, store: &dyn Store, run_id: &str,
         }
     }
 }
+
+/// The `message` tool's sender: the recipient read by the running channel account, the message queued in the
+/// channels' durable outbox (delivered in order with the conversation's other replies).
+pub(crate) struct GatewayMessenger {
+    pub gateway: std::sync::Weak<crate::Gateway>,
+}
+
+#[async_trait::async_trait]
+impl openclaw_tools::Messenger for GatewayMessenger {
+    async fn send(&self, request: openclaw_tools::MessageRequest) -> Result<openclaw_tools::MessageReceipt, String> {
+        let gateway = self.gateway.upgrade().ok_or("the gateway is shutting down")?;
+        let host = gateway.channels.get().ok_or("this gateway runs no channels")?;
+        let loaded = gateway.loaded();
+        let addressed = host
+            .address(&loaded, &request.channel, request.account.as_deref(), &request.target, Some(&request.agent_id))
+            .map_err(|error| error.to_string())?;
+        let mut reply = addressed.reply;
+        let receipt = |queued| openclaw_tools::MessageReceipt {
+            channel: reply.channel.clone(),
+            account: reply.account.clone(),
+            conversation: request.target.clone(),
+            queued,
+        };
+        if request.dry_run {
+            return Ok(receipt(None));
+        }
+        let done = receipt(None);
+        reply.text = request.text;
+        let id = gateway.store.queue_outbound(reply).await.map_err(|error| format!("cannot queue it: {error}"))?;
+        host.wake_outbox();
+        tracing::info!(agent = %request.agent_id, channel = %done.channel, outbox = id, "Message queued by the message tool.");
+        Ok(openclaw_tools::MessageReceipt { queued: Some(id), ..done })
+    }
+}

@@ -268,6 +268,7 @@ impl Gateway {
             webchat: webchat::LiveRuns::default(),
         });
         gateway.runtime.set_approver(Arc::new(approvals::GatewayApprover { gateway: Arc::downgrade(&gateway) }));
+        gateway.runtime.set_messenger(Arc::new(deliver::GatewayMessenger { gateway: Arc::downgrade(&gateway) }));
         gateway
     }
 

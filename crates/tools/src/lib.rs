@@ -1,5 +1,5 @@
 //! Tools an agent can call: the [`Tool`] trait, the [`ToolRegistry`], [`ToolPolicy`] evaluation (profiles, groups,
-//! allow/deny), and the built-in tools — `read`, `write`, `edit`, `ls`, `exec` (sandboxed), `web_fetch` (SSRF-guarded), `memory_search`, `memory_get`.
+//! allow/deny), and the built-in tools — `read`, `write`, `edit`, `ls`, `exec` (sandboxed), `web_fetch` (SSRF-guarded), `memory_search`, `memory_get`, `message` (through a [`Messenger`]).
 //!
 //! **Invariants:** a tool never sees channels, HTTP or the database directly: it gets a [`ToolContext`] (the
 //! workspace and, for memory, a [`MemoryIndex`]). File tools never reach outside the workspace, whatever the path
@@ -9,6 +9,7 @@ mod beneath;
 mod exec;
 mod fs;
 mod memory;
+mod message;
 mod policy;
 mod quota;
 mod shell;
@@ -26,6 +27,7 @@ pub use exec::{
 };
 pub use fs::{EditTool, LsTool, ReadTool, WriteTool, read_workspace_file};
 pub use memory::{MemoryGetTool, MemoryIndex, MemorySearchTool, chunk_markdown, memory_files};
+pub use message::{MAX_MESSAGE_BYTES, MessageReceipt, MessageRequest, MessageTool, Messenger};
 pub use openclaw_protocol::MemoryHit;
 pub use openclaw_sandbox as sandbox;
 pub use policy::{ToolPolicy, expand_group};
@@ -76,6 +78,8 @@ pub struct ToolContext {
     pub skills: Arc<Vec<SkillAccess>>,
     /// Who approves commands that need it (`tools.exec.ask`); `None`: such commands are refused.
     pub approver: Option<Arc<dyn Approver>>,
+    /// Who sends the `message` tool's messages (the gateway's channels); `None`: the tool is not offered.
+    pub messenger: Option<Arc<dyn Messenger>>,
 }
 
 impl ToolContext {
@@ -89,6 +93,7 @@ impl ToolContext {
             settings: Arc::default(),
             skills: Arc::default(),
             approver: None,
+            messenger: None,
         }
     }
 }
@@ -116,6 +121,12 @@ pub trait Tool: Send + Sync {
     fn max_duration(&self, _ctx: &ToolContext) -> Option<std::time::Duration> {
         None
     }
+
+    /// Whether the tool can work here at all (the `message` tool needs a gateway's channels); one that cannot is
+    /// not offered to the model.
+    fn offered(&self, _ctx: &ToolContext) -> bool {
+        true
+    }
 }
 
 /// Tools by name.
@@ -136,6 +147,7 @@ impl ToolRegistry {
         registry.register(Arc::new(WebFetchTool));
         registry.register(Arc::new(MemorySearchTool));
         registry.register(Arc::new(MemoryGetTool));
+        registry.register(Arc::new(MessageTool));
         registry
     }
 
@@ -149,9 +161,14 @@ impl ToolRegistry {
         self.tools.get(name).cloned()
     }
 
-    /// The specs of the tools a policy allows, by name.
-    pub fn specs(&self, policy: &ToolPolicy) -> Vec<ToolSpec> {
-        self.tools.values().map(|tool| tool.spec()).filter(|spec| policy.allows(&spec.name)).collect()
+    /// The specs of the tools a policy allows and that can work in `ctx`, by name.
+    pub fn specs(&self, policy: &ToolPolicy, ctx: &ToolContext) -> Vec<ToolSpec> {
+        self.tools
+            .values()
+            .filter(|tool| tool.offered(ctx))
+            .map(|tool| tool.spec())
+            .filter(|spec| policy.allows(&spec.name))
+            .collect()
     }
 }
 
