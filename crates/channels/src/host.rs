@@ -195,8 +195,42 @@ impl Host {
         Arc::new(Host { channels, errors, store, router, inbox, dispatcher })
     }
 
-    /// The conversation `to` on a running account of `channel` (`account`, else `default`, else its only one),
-    /// routed as a direct message from there would be, or to `agent` when the operator chose one.
+    /// The running account of `channel` named `account`, else its `default` one, else its only one.
+    ///
+    /// # Errors
+    /// [`AddressError::UnknownChannel`] naming the running accounts.
+    pub fn account(&self, channel: &str, account: Option<&str>) -> Result<&Arc<dyn Channel>, AddressError> {
+        let accounts: Vec<&Arc<dyn Channel>> =
+            self.channels.iter().filter(|c| c.name().eq_ignore_ascii_case(channel)).collect();
+        let found = match account {
+            Some(wanted) => accounts.iter().find(|c| c.account() == wanted),
+            None => {
+                accounts.iter().find(|c| c.account() == "default").or(accounts.first().filter(|_| accounts.len() == 1))
+            }
+        };
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        let what = match account {
+            Some(account) => format!("{channel} account {account}"),
+            None if accounts.len() > 1 => {
+                format!("{channel} without an account (it has several: pass --reply-account)")
+            }
+            None => format!("channel {channel}"),
+        };
+        let running: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| c.name() != crate::webchat::NAME)
+            .map(|c| format!("{}/{}", c.name(), c.account()))
+            .collect();
+        let running =
+            if running.is_empty() { "none (fix: `openclaw channels add`)".to_owned() } else { running.join(", ") };
+        Err(AddressError::UnknownChannel(format!("{what} is not running on this gateway (running: {running})")))
+    }
+
+    /// The conversation `to` on a running account of `channel` ([`Host::account`]), routed as a direct message
+    /// from there would be, or to `agent` when the operator chose one.
     ///
     /// # Errors
     /// An unknown or unconfigured channel or account (naming the running ones), or a `to` the channel cannot read.
@@ -208,36 +242,7 @@ impl Host {
         to: &str,
         agent: Option<&str>,
     ) -> Result<Addressed, AddressError> {
-        let accounts: Vec<&Arc<dyn Channel>> =
-            self.channels.iter().filter(|c| c.name().eq_ignore_ascii_case(channel)).collect();
-        let running = || {
-            let names: Vec<String> = self
-                .channels
-                .iter()
-                .filter(|c| c.name() != crate::webchat::NAME)
-                .map(|c| format!("{}/{}", c.name(), c.account()))
-                .collect();
-            if names.is_empty() { "none (fix: `openclaw channels add`)".to_owned() } else { names.join(", ") }
-        };
-        let found = match account {
-            Some(wanted) => accounts.iter().find(|c| c.account() == wanted),
-            None => {
-                accounts.iter().find(|c| c.account() == "default").or(accounts.first().filter(|_| accounts.len() == 1))
-            }
-        };
-        let Some(found) = found else {
-            let what = match account {
-                Some(account) => format!("{channel} account {account}"),
-                None if accounts.len() > 1 => {
-                    format!("{channel} without an account (it has several: pass --reply-account)")
-                }
-                None => format!("channel {channel}"),
-            };
-            return Err(AddressError::UnknownChannel(format!(
-                "{what} is not running on this gateway (running: {})",
-                running()
-            )));
-        };
+        let found = self.account(channel, account)?;
         let (peer, route) = found.address(to).map_err(AddressError::InvalidTarget)?;
         let message = crate::Inbound {
             channel: found.name().to_owned(),

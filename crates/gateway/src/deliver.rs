@@ -44,22 +44,17 @@ pub(crate) fn plan(
     let deliver = params.get("deliver").and_then(Value::as_bool).unwrap_or(false);
     let reply_channel = text(params, "replyChannel").or(channel);
     let reply_to = text(params, "replyTo").or(to);
-    let wants_channel =
-        channel.is_some() || to.is_some() || (deliver && (reply_channel.is_some() || reply_to.is_some()));
-    if !wants_channel && !deliver {
+    if channel.is_none() && to.is_none() && !deliver {
         return Ok(Plan::default());
     }
-    let no_channels = || {
+    let host = host.ok_or_else(|| {
         invalid_request(
             "this gateway runs no channels (fix: `openclaw channels add telegram --token …`)",
             "unknown_channel",
         )
-    };
-    let host = host.ok_or_else(no_channels)?;
-    let route = match (channel, to) {
-        (Some(channel), Some(to)) => {
-            Some(host.address(loaded, channel, account, to, agent).map_err(|e| refusal(&e))?.route)
-        }
+    })?;
+    let addressed = match (channel, to) {
+        (Some(channel), Some(to)) => Some(host.address(loaded, channel, account, to, agent).map_err(|e| refusal(&e))?),
         (None, Some(_)) => {
             return Err(invalid_request(
                 "to needs a channel (fix: add --channel <name>; this gateway does not remember a last channel)",
@@ -68,15 +63,17 @@ pub(crate) fn plan(
         }
         (Some(channel), None) => {
             // Checked even without a recipient, so a typo is not silently the main session.
-            if let Err(error @ AddressError::UnknownChannel(_)) = host.address(loaded, channel, account, "", agent) {
-                return Err(refusal(&error));
-            }
+            host.account(channel, account).map_err(|e| refusal(&e))?;
             None
         }
         (None, None) => None,
     };
     let reply = match (deliver, reply_channel, reply_to) {
         (false, _, _) => None,
+        // Delivered where the turn runs: that conversation's reply.
+        (true, _, _) if reply_channel == channel && reply_to == to && addressed.is_some() => {
+            addressed.as_ref().map(|addressed| addressed.reply.clone())
+        }
         (true, Some(channel), Some(to)) => {
             Some(host.address(loaded, channel, account, to, agent).map_err(|e| refusal(&e))?.reply)
         }
@@ -87,6 +84,7 @@ pub(crate) fn plan(
             ));
         }
     };
+    let route = addressed.map(|addressed| addressed.route);
     Ok(Plan { route, reply })
 }
 
@@ -153,21 +151,20 @@ impl openclaw_tools::Messenger for GatewayMessenger {
         let addressed = host
             .address(&loaded, &request.channel, request.account.as_deref(), &request.target, Some(&request.agent_id))
             .map_err(|error| error.to_string())?;
-        let mut reply = addressed.reply;
-        let receipt = |queued| openclaw_tools::MessageReceipt {
+        let reply = openclaw_store::NewOutbound { text: request.text, ..addressed.reply };
+        let mut receipt = openclaw_tools::MessageReceipt {
             channel: reply.channel.clone(),
             account: reply.account.clone(),
-            conversation: request.target.clone(),
-            queued,
+            conversation: request.target,
+            queued: None,
         };
         if request.dry_run {
-            return Ok(receipt(None));
+            return Ok(receipt);
         }
-        let done = receipt(None);
-        reply.text = request.text;
         let id = gateway.store.queue_outbound(reply).await.map_err(|error| format!("cannot queue it: {error}"))?;
         host.wake_outbox();
-        tracing::info!(agent = %request.agent_id, channel = %done.channel, outbox = id, "Message queued by the message tool.");
-        Ok(openclaw_tools::MessageReceipt { queued: Some(id), ..done })
+        tracing::info!(agent = %request.agent_id, channel = %receipt.channel, outbox = id, "Message queued by the message tool.");
+        receipt.queued = Some(id);
+        Ok(receipt)
     }
 }
