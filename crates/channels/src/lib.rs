@@ -53,6 +53,28 @@ pub const KINDS: &[ChannelKind] = &[
     webhook::KIND,
 ];
 
+/// A platform's typed reply route, stored as JSON in the outbox (and pairing requests). A stored route that does
+/// not read is a dead letter, not a retry.
+pub trait StoredRoute: Serialize + serde::de::DeserializeOwned {
+    /// The platform, for the error a route that does not read gets.
+    const PLATFORM: &'static str;
+
+    /// A stored route.
+    ///
+    /// # Errors
+    /// [`SendError::Permanent`] naming what does not read.
+    fn read(value: &Value) -> Result<Self, SendError> {
+        serde_json::from_value(value.clone()).map_err(|error| {
+            SendError::Permanent(format!("the stored {} route does not read: {error}", Self::PLATFORM))
+        })
+    }
+
+    /// The route as it is stored.
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// What kind of conversation a message is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

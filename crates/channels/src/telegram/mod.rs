@@ -31,6 +31,7 @@ use crate::access::{DmPolicy, Policy};
 use crate::host::{Account, ChannelEnv, ChannelKind, accounts, channel_block, parse_block, resolve_secret};
 use crate::{
     Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Media, Peer, PeerKind, SendError, Sender,
+    StoredRoute,
 };
 
 /// The registration of the Telegram channel.

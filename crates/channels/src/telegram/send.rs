@@ -89,16 +89,10 @@ impl Route {
     pub(super) fn to(chat_id: ChatId) -> Self {
         Route { chat_id, thread_id: None, message_id: None, forum: false, reply_to: None, reply_all: false }
     }
+}
 
-    /// A stored route; one that does not read is a dead letter, not a retry.
-    pub(super) fn read(value: &Value) -> Result<Self, SendError> {
-        serde_json::from_value(value.clone())
-            .map_err(|error| SendError::Permanent(format!("the stored Telegram route does not read: {error}")))
-    }
-
-    pub(super) fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
+impl StoredRoute for Route {
+    const PLATFORM: &'static str = "Telegram";
 }
 
 /// `sendMessage` / `editMessageText` fields for a chunk of HTML.

@@ -27,7 +27,10 @@ use sha2::Sha256;
 
 use crate::access::{DmPolicy, Policy};
 use crate::host::{ChannelEnv, ChannelKind, channel_block, resolve_secret};
-use crate::{Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Peer, PeerKind, SendError, Sender};
+use crate::{
+    Capabilities, Channel, ChannelError, Dialect, Health, Inbound, Inbox, Peer, PeerKind, SendError, Sender,
+    StoredRoute,
+};
 
 mod config;
 mod normalize;

@@ -15,16 +15,8 @@ pub(super) struct Route {
     pub outbound_id: Option<String>,
 }
 
-impl Route {
-    /// A stored route; one that does not read is a dead letter, not a retry.
-    pub(super) fn read(value: &Value) -> Result<Self, SendError> {
-        serde_json::from_value(value.clone())
-            .map_err(|error| SendError::Permanent(format!("the stored webhook route does not read: {error}")))
-    }
-
-    pub(super) fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
+impl StoredRoute for Route {
+    const PLATFORM: &'static str = "webhook";
 }
 
 /// `sha256=<hex>` of `<timestamp>.<body>`.
