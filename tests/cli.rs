@@ -349,6 +349,11 @@ async fn interactive_setup_reads_answers_from_the_prompt() {
         text(&out.stdout)
     );
     let env = Env::new();
+    // The flags get the checks the questions get.
+    let bad_flags = ["setup", "--non-interactive", "--provider", "mock", "--base-url", "not a url", "--model", "m1"];
+    expect_failure(&env, &bad_flags, &["--base-url: \"not a url\" is not an http(s) URL"]).await;
+    let bad_key = [&setup[..], &["--api-key-env", "lower"]].concat();
+    expect_failure(&env, &bad_key, &["--api-key-env: \"lower\" is not an environment variable name"]).await;
     expect_failure(&env, &[&setup[..], &["--gateway-token", "short"]].concat(), &["--gateway-token", "16 or more"])
         .await;
     assert!(!env.state.join("openclaw.json").exists());

@@ -83,36 +83,36 @@ fn from_flags(args: &SetupArgs) -> anyhow::Result<Choice> {
         .provider
         .clone()
         .unwrap_or_else(|| if args.base_url.is_some() { "custom".to_owned() } else { suggested_provider().to_owned() });
+    fn flag(name: &'static str) -> impl Fn(String) -> anyhow::Error {
+        move |problem| anyhow::anyhow!("--{name}: {problem}")
+    }
     if provider == "local" {
-        let model = args.model.clone().unwrap_or_else(|| openclaw_local::DEFAULT_MODEL.to_owned());
-        if !openclaw_local::valid_name(&model) {
-            bail!("--model {model:?} is not a local model name (see openclaw models list)");
-        }
+        let model = args.model.as_deref().unwrap_or(openclaw_local::DEFAULT_MODEL);
+        let model = check_local_model(model).map_err(flag("model"))?;
         return Ok(Choice { provider, base_url: None, api: "local", key_env: None, model });
     }
-    if openclaw_protocol::AgentId::new(&provider).is_err() {
-        bail!("--provider {provider:?} is not a valid id (fix: use lower-case letters, digits, '-' and '_')");
-    }
+    check_provider_id(&provider).map_err(flag("provider"))?;
     let (default_api, default_url, default_key, default_model) = defaults_for(&provider);
     let api = match &args.api {
         Some(api) => api_name(api)?,
         None => default_api,
     };
-    let base_url = args.base_url.clone().or(default_url.map(str::to_owned));
-    if base_url.is_none() {
-        bail!("--base-url is required for the provider {provider:?} (e.g. --base-url http://127.0.0.1:8080/v1)");
-    }
+    let base_url = match (&args.base_url, default_url) {
+        (Some(url), _) => check_base_url(url).map_err(flag("base-url"))?,
+        (None, Some(url)) => url.to_owned(),
+        (None, None) => {
+            bail!("--base-url is required for the provider {provider:?} (e.g. --base-url http://127.0.0.1:8080/v1)")
+        }
+    };
     let model = args.model.clone().unwrap_or_else(|| default_model.to_owned());
     if model.is_empty() {
         bail!("--model is required for the provider {provider:?} (the model id the endpoint expects)");
     }
-    let key_env = args.api_key_env.clone().or(default_key.map(str::to_owned));
-    if let Some(var) = &key_env
-        && !var.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-    {
-        bail!("--api-key-env {var:?} is not an environment variable name (fix: e.g. --api-key-env OPENAI_API_KEY)");
-    }
-    Ok(Choice { provider, base_url, api, key_env, model })
+    let key_env = match &args.api_key_env {
+        Some(var) => check_env_name(var).map_err(flag("api-key-env"))?,
+        None => default_key.map(str::to_owned),
+    };
+    Ok(Choice { provider, base_url: Some(base_url), api, key_env, model })
 }
 
 /// Asks until `check` accepts the answer (Enter takes `default`); each refusal says what was wrong.
@@ -164,6 +164,22 @@ fn check_base_url(answer: &str) -> Result<String, String> {
     }
 }
 
+fn check_local_model(answer: &str) -> Result<String, String> {
+    if openclaw_local::valid_name(answer) {
+        Ok(answer.to_owned())
+    } else {
+        Err(format!("{answer:?} is not a local model name (see openclaw models list)"))
+    }
+}
+
+fn check_provider_id(answer: &str) -> Result<(), String> {
+    if answer.is_empty() || openclaw_protocol::AgentId::new(answer).is_err() {
+        Err(format!("{answer:?} is not a provider name (use lower-case letters, digits, '-' and '_', e.g. vllm)"))
+    } else {
+        Ok(())
+    }
+}
+
 fn check_env_name(answer: &str) -> Result<Option<String>, String> {
     let valid = answer.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && !answer.starts_with(|c: char| c.is_ascii_digit());
@@ -203,25 +219,17 @@ fn interactive_model(args: &SetupArgs) -> anyhow::Result<Choice> {
     };
     let picked = ask("Provider", suggested, |answer| one_of("provider", &choices, answer))?;
     if picked == "local" {
-        let model = ask("Local model", args.model.as_deref().unwrap_or(openclaw_local::DEFAULT_MODEL), |answer| {
-            if openclaw_local::valid_name(answer) {
-                Ok(answer.to_owned())
-            } else {
-                Err(format!("{answer:?} is not a local model name (see openclaw models list)"))
-            }
-        })?;
+        let model =
+            ask("Local model", args.model.as_deref().unwrap_or(openclaw_local::DEFAULT_MODEL), check_local_model)?;
         return from_flags(&SetupArgs { provider: Some(picked.to_owned()), model: Some(model), ..args.clone() });
     }
     let provider = if picked == "custom" {
         let default = args.provider.as_deref().filter(|p| !choices.contains(p)).unwrap_or("");
         ask("A name for this endpoint (e.g. vllm)", default, |answer| {
             if choices.contains(&answer) {
-                Err(format!("{answer} is a built-in provider; pick another name for a custom endpoint"))
-            } else if answer.is_empty() || openclaw_protocol::AgentId::new(answer).is_err() {
-                Err("use lower-case letters, digits, '-' and '_' (e.g. vllm)".to_owned())
-            } else {
-                Ok(answer.to_owned())
+                return Err(format!("{answer} is a built-in provider; pick another name for a custom endpoint"));
             }
+            check_provider_id(answer).map(|()| answer.to_owned())
         })?
     } else {
         picked.to_owned()
