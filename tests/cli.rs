@@ -268,45 +268,80 @@ async fn no_reply_is_silent_and_config_set_get_round_trip() {
     assert!(out.status.success(), "doctor: {}{}", text(&out.stdout), text(&out.stderr));
 }
 
-#[tokio::test]
-async fn interactive_setup_reads_answers_from_the_prompt() {
-    let env = Env::new();
+/// `openclaw onboard` with these answers, one per line.
+async fn onboard(env: &Env, answers: &[&str]) -> std::process::Output {
     let mut command = env.command(&["onboard"]);
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || {
+    let input = answers.join("\n") + "\n";
+    tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut child = command.spawn().expect("spawn");
-        // Every answer is checked as it is typed; each wrong one is asked again.
-        let answers = [
-            "opnai",
-            "custom",
-            "openai",
-            "mock", // provider: a typo, then a custom endpoint named like a built-in
-            "",
-            "not a url",
-            "http://127.0.0.1:9/v1", // base URL: empty, malformed, good
-            "",
-            "lower_case",
-            "MOCK_KEY",
-            "",
-            "m1", // API (default openai), key variable, model id
-            "short",
-            "", // gateway token: too short, then generated
-            "telgram",
-            "telegram",
-            "nope",
-            "123:ABC",
-            "", // channel, its token, DM policy (default pairing)
-            "maybe",
-            "allowlist", // shell commands
-        ]
-        .join("\n")
-            + "\n";
-        child.stdin.take().expect("stdin").write_all(answers.as_bytes()).expect("answer");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("answer");
         child.wait_with_output().expect("wait")
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn onboarding_a_webhook_writes_a_secret_and_the_reply_url() {
+    let env = Env::new();
+    let answers = [
+        "custom",
+        "mock",
+        "http://127.0.0.1:9/v1",
+        "",
+        "MOCK_KEY",
+        "m1",
+        "",
+        "webhook",
+        "ftp://x",
+        "https://example.com/replies",
+        "",
+    ];
+    let out = onboard(&env, &answers).await;
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    assert!(shown.contains("\"ftp://x\" is not an http(s) URL"), "{shown}");
+    assert!(!shown.contains("Direct messages"), "a machine channel is not asked about DMs: {shown}");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    let webhook = &config["channels"]["webhook"];
+    assert_eq!(
+        (webhook["enabled"].clone(), webhook["url"].clone()),
+        (json!(true), json!("https://example.com/replies"))
+    );
+    assert!(webhook["secret"].as_str().is_some_and(|secret| secret.len() == 64), "{config}");
+}
+
+#[tokio::test]
+async fn interactive_setup_reads_answers_from_the_prompt() {
+    let env = Env::new();
+    // Every answer is checked as it is typed; each wrong one is asked again.
+    let answers = [
+        "opnai",
+        "custom",
+        "openai",
+        "mock", // provider: a typo, then a custom endpoint named like a built-in
+        "",
+        "not a url",
+        "http://127.0.0.1:9/v1", // base URL: empty, malformed, good
+        "",
+        "lower_case",
+        "MOCK_KEY",
+        "",
+        "m1", // API (default openai), key variable, model id
+        "short",
+        "", // gateway token: too short, then generated
+        "telgram",
+        "telegram",
+        "nope",
+        "123:ABC",
+        "", // channel, its token, DM policy (default pairing)
+        "maybe",
+        "allowlist", // shell commands
+    ];
+    let out = onboard(&env, &answers).await;
     let shown = text(&out.stdout);
     assert!(out.status.success(), "{shown}{}", text(&out.stderr));
     // No provider key in the environment: the embedded local model is the suggestion, and it is a listed choice.

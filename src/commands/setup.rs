@@ -276,30 +276,41 @@ fn interactive_channel() -> anyhow::Result<Option<ChannelChoice>> {
     let picked = ask("Channel", "none", |answer| one_of("channel", &choices, answer))?;
     let Some(kind) = openclaw_channels::kind(picked) else { return Ok(None) };
     let mut keys = vec![("enabled", json!(true))];
-    if let Some(spec) = &kind.token {
-        let token = ask(&format!("{} token ({})", kind.name, kind.login), "", |answer| {
-            (spec.check)(answer).map(|()| answer.to_owned())
-        })?;
-        keys.push((spec.key, json!(token)));
-    }
-    if kind.name == "webhook" {
-        keys.push(("secret", json!(openclaw_gateway::new_secret())));
-        let url = ask("URL where replies are POSTed (empty: set channels.webhook.url later)", "", |answer| {
-            if answer.is_empty() { Ok(None) } else { check_base_url(answer).map(Some) }
-        })?;
-        if let Some(url) = url {
-            keys.push(("url", json!(url)));
-        }
-    } else {
-        let policies = ["pairing", "allowlist", "open"];
-        println!(
-            "Who may message the agent? pairing: a stranger gets a code you approve (openclaw pairing approve); \
-             allowlist: only ids in allowFrom; open: anyone."
-        );
-        let policy = ask("Direct messages", "pairing", |answer| one_of("DM policy", &policies, answer))?;
-        keys.push(("dmPolicy", json!(policy)));
-        if policy == "open" {
-            keys.push(("allowFrom", json!(["*"])));
+    for step in kind.setup {
+        match *step {
+            openclaw_channels::SetupStep::Token => {
+                let Some(spec) = &kind.token else { continue };
+                let token = ask(&format!("{} token ({})", kind.name, kind.login), "", |answer| {
+                    (spec.check)(answer).map(|()| answer.to_owned())
+                })?;
+                keys.push((spec.key, json!(token)));
+            }
+            openclaw_channels::SetupStep::Secret(key) => keys.push((key, json!(openclaw_gateway::new_secret()))),
+            openclaw_channels::SetupStep::Url { key, question } => {
+                let url =
+                    ask(
+                        question,
+                        "",
+                        |answer| {
+                            if answer.is_empty() { Ok(None) } else { check_base_url(answer).map(Some) }
+                        },
+                    )?;
+                if let Some(url) = url {
+                    keys.push((key, json!(url)));
+                }
+            }
+            openclaw_channels::SetupStep::DmPolicy => {
+                let policies = ["pairing", "allowlist", "open"];
+                println!(
+                    "Who may message the agent? pairing: a stranger gets a code you approve (openclaw pairing \
+                     approve); allowlist: only ids in allowFrom; open: anyone."
+                );
+                let policy = ask("Direct messages", "pairing", |answer| one_of("DM policy", &policies, answer))?;
+                keys.push(("dmPolicy", json!(policy)));
+                if policy == "open" {
+                    keys.push(("allowFrom", json!(["*"])));
+                }
+            }
         }
     }
     Ok(Some(ChannelChoice { name: kind.name, keys }))

@@ -33,8 +33,23 @@ pub struct ChannelKind {
     pub login: &'static str,
     /// The bot token `channels add --token`, `channels login` and onboarding set, if the channel has one.
     pub token: Option<TokenSpec>,
+    /// What onboarding asks or writes to connect it, in order.
+    pub setup: &'static [SetupStep],
     /// Builds the enabled accounts (an empty list when the channel is disabled).
     pub build: BuildFn,
+}
+
+/// One step of connecting a channel in `openclaw onboard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupStep {
+    /// Ask for the bot token ([`ChannelKind::token`]), checked as it is typed.
+    Token,
+    /// Write a new random shared secret under this key.
+    Secret(&'static str),
+    /// Ask for an http(s) URL to write under `key` (empty: set it later).
+    Url { key: &'static str, question: &'static str },
+    /// Ask who may send direct messages (`dmPolicy`, and `allowFrom: ["*"]` for `open`).
+    DmPolicy,
 }
 
 /// A channel's bot token: the key it goes under and how a pasted one is checked before it is written.

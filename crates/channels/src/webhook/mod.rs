@@ -49,6 +49,13 @@ pub const KIND: ChannelKind = ChannelKind {
     summary: "generic signed HTTP webhooks (inbound POST, outbound POST, HMAC-SHA256)",
     login: "no login: set channels.webhook.secret (shared with the other system) and channels.webhook.url (where replies go)",
     token: None,
+    setup: &[
+        crate::SetupStep::Secret("secret"),
+        crate::SetupStep::Url {
+            key: "url",
+            question: "URL where replies are POSTed (empty: set channels.webhook.url later)",
+        },
+    ],
     build: config::build,
 };
 
