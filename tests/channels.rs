@@ -728,6 +728,11 @@ async fn the_message_tool_sends_through_the_outbox() {
     let env = Env::new();
     configure(&env, &model, json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]}}))
         .await;
+    // A second agent whose policy denies messaging.
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    config["agents"]["entries"] = json!({"main": {"default": true}, "quiet": {"tools": {"deny": ["group:messaging"]}}});
+    std::fs::write(&path, config.to_string()).expect("write config");
     let port = free_port();
     let _gateway = GatewayProcess::start(&env, port).await;
 
@@ -777,7 +782,20 @@ async fn the_message_tool_sends_through_the_outbox() {
         audited.iter().filter(|row| row.event.action == "tool.call" && row.event.detail["tool"] == "message").count();
     assert!(calls >= 6, "every call is audited: {calls}");
 
-    // In-process there are no channels: the tool is not offered. A policy that denies it hides it too.
+    // A policy that denies it hides it, and a call made anyway is refused: nothing is sent.
+    let before = model.requests().len();
+    model.push(send(json!({"action": "send", "channel": "telegram", "target": "6", "message": "sneaky"})));
+    model.push(openai::text("could not"));
+    let out = agent_cli(&env, port, &["--agent", "quiet", "-m", "message user 6"]).await;
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let tools = model.requests()[before].json()["tools"].to_string();
+    assert!(!tools.contains("\"message\""), "{tools}");
+    let result = model.requests()[before + 1].message_texts().join("\n");
+    assert!(result.contains("The tool message is not allowed for this agent (tool policy)"), "{result}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(texts_in(&emulator, "6").await.len(), 1, "the denied call sent nothing");
+
+    // In-process there are no channels: the tool is not offered.
     model.push(openai::text("local answer"));
     let before = model.requests().len();
     let out = env.run(&["agent", "--local", "-m", "hello"]).await;

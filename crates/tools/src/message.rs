@@ -99,7 +99,7 @@ impl Tool for MessageTool {
                 .ok_or_else(|| ToolError::InvalidArguments(format!("{name} is required")))
         };
         let channel = required("channel")?;
-        let target = str_arg(&arguments, "to")?.map(str::to_owned).map_or_else(|| required("target"), Ok)?;
+        let target = required("target")?;
         let text = required("message")?;
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(ToolError::InvalidArguments(format!(
