@@ -414,28 +414,32 @@ async fn agent(gateway: &Arc<Gateway>, conn: Arc<Conn>, request: &RequestFrame) 
         conn.respond(ResponseFrame::error(&request.id, invalid("agent needs params.message"))).await;
         return;
     };
-    let requested = params.get("agentId").and_then(Value::as_str);
-    let plan = match requested {
-        Some(id) if loaded.agent(id).is_none() => Err(invalid(format!("unknown agent: {id}"))),
-        _ => crate::deliver::plan(gateway.channels.get().map(|host| host.as_ref()), &loaded, params, requested),
+    let requested = match params.get("agentId").and_then(Value::as_str) {
+        Some(id) => match loaded.agent(id) {
+            Some(agent) => Some(agent),
+            None => {
+                return conn.respond(ResponseFrame::error(&request.id, invalid(format!("unknown agent: {id}")))).await;
+            }
+        },
+        None => None,
     };
-    let main_key = &loaded.config.session.main_key;
+    let host = gateway.channels.get().map(|host| host.as_ref());
+    let plan = match crate::deliver::plan(host, &loaded, params, requested.map(|agent| agent.id.as_str())) {
+        Ok(plan) => plan,
+        Err(error) => return conn.respond(ResponseFrame::error(&request.id, error)).await,
+    };
+    // An agent named wins; else the one the channel conversation routes to (routing only names agents that
+    // exist); else the default agent.
+    let routed = plan.route.as_ref();
+    let agent =
+        requested.or_else(|| routed.and_then(|route| loaded.agent(&route.agent_id))).unwrap_or(loaded.default_agent());
     let raw_key = params.get("sessionKey").and_then(Value::as_str);
-    let mut reply = None;
-    let prepared = plan.and_then(|plan| {
-        reply = plan.reply;
-        // An agent named wins; else the one the channel conversation routes to; else the default agent.
-        let routed = plan.route.as_ref();
-        let agent = match requested.or(routed.map(|route| route.agent_id.as_str())) {
-            Some(id) => loaded.agent(id).ok_or_else(|| invalid(format!("unknown agent: {id}")))?,
-            None => loaded.default_agent(),
-        };
-        let session_key = match (raw_key, routed) {
-            (None, Some(route)) => route.session_key.clone(),
-            _ => SessionKey::scoped(&agent.id, raw_key, main_key).as_str().to_owned(),
-        };
-        prepare_run(gateway, &conn, params, agent, session_key)
-    });
+    let session_key = match (raw_key, routed) {
+        (None, Some(route)) => route.session_key.clone(),
+        _ => SessionKey::scoped(&agent.id, raw_key, &loaded.config.session.main_key).as_str().to_owned(),
+    };
+    let reply = plan.reply;
+    let prepared = prepare_run(gateway, &conn, params, agent, session_key);
     let (run, profile) = match prepared {
         Ok(Prepared::New(prepared)) => *prepared,
         // A retry of a request already seen: answer with that run's result (waiting for it if it still runs).
