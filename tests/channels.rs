@@ -765,6 +765,10 @@ async fn the_message_tool_sends_through_the_outbox() {
         ),
         (json!({"action": "delete", "channel": "telegram", "target": "6", "message": "x"}), "not implemented"),
         (json!({"action": "send", "channel": "telegram", "target": "6"}), "message is required"),
+        (
+            json!({"action": "send", "channel": "telegram", "target": "6", "message": "x", "dryRun": true}),
+            "dry run: nothing sent",
+        ),
     ] {
         let before = model.requests().len();
         model.push(send(args));
@@ -775,12 +779,12 @@ async fn the_message_tool_sends_through_the_outbox() {
         assert!(result.contains(expected), "expected {expected:?} in {result}");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(texts_in(&emulator, "6").await.len(), 1, "a refused send sent nothing");
+    assert_eq!(texts_in(&emulator, "6").await.len(), 1, "a refused send or a dry run sent nothing");
     let store = env.store().await;
     let audited = store.audit_events(500).await.expect("audit");
     let calls =
         audited.iter().filter(|row| row.event.action == "tool.call" && row.event.detail["tool"] == "message").count();
-    assert!(calls >= 6, "every call is audited: {calls}");
+    assert!(calls >= 7, "every call is audited: {calls}");
 
     // A policy that denies it hides it, and a call made anyway is refused: nothing is sent.
     let before = model.requests().len();
