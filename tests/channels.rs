@@ -430,7 +430,9 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     assert!(!no_token.status.success());
     assert!(common::text(&no_token.stderr).contains("webhook takes no token"), "{}", common::text(&no_token.stderr));
     let unknown = env.run(&["channels", "add", "--channel", "pigeon"]).await;
-    assert!(common::text(&unknown.stderr).contains("unknown channel \"pigeon\" (fix: one of telegram, webhook)"));
+    assert!(
+        common::text(&unknown.stderr).contains("unknown channel \"pigeon\" (fix: one of telegram, webhook, matrix)")
+    );
     let login = env.run(&["channels", "login", "webhook"]).await;
     assert!(common::text(&login.stdout).contains("channels.webhook.secret"), "{}", common::text(&login.stdout));
     // `channels login telegram` reads the token from stdin, checks it, and saves it; a malformed one changes nothing.

@@ -23,6 +23,8 @@ pub mod commands;
 pub mod dispatch;
 pub mod format;
 mod host;
+#[cfg(feature = "matrix")]
+pub mod matrix;
 pub mod refusals;
 pub mod routing;
 #[cfg(feature = "telegram")]
@@ -51,6 +53,8 @@ pub const KINDS: &[ChannelKind] = &[
     telegram::KIND,
     #[cfg(feature = "webhook")]
     webhook::KIND,
+    #[cfg(feature = "matrix")]
+    matrix::KIND,
 ];
 
 /// A platform's typed reply route, stored as JSON in the outbox (and pairing requests). A stored route that does

@@ -9,6 +9,7 @@
 pub mod anthropic;
 pub mod gateway;
 pub mod openai;
+pub mod synapse;
 pub mod telegram;
 
 use std::collections::VecDeque;

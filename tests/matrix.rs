@@ -1,0 +1,157 @@
+//! Matrix end to end, through the `openclaw` binary, against a real Synapse homeserver (PyPI `matrix-synapse`,
+//! started here on a free loopback port with users registered through its shared-secret admin API) and people
+//! talking to the bot over the client-server API.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Env, GatewayProcess, free_port, last_user_text};
+use openclaw_store::Store;
+use openclaw_testkit::synapse::{Human, RoomMessage, Synapse};
+use openclaw_testkit::{Recorded, ScriptedServer, openai};
+use serde_json::{Value, json};
+
+const BOT: &str = "@bot:localhost";
+
+/// Synapse, or a loud skip (a failure under `CI=true`) when it is not installed.
+fn synapse() -> Option<Synapse> {
+    let synapse = Synapse::start();
+    if synapse.is_none() {
+        openclaw_testkit::counterpart_missing(
+            "Synapse (PyPI matrix-synapse, in ~/.cache/openclaw-rs/synapse-venv)",
+            "python3 -m venv ~/.cache/openclaw-rs/synapse-venv && ~/.cache/openclaw-rs/synapse-venv/bin/pip install matrix-synapse (.ci/run does)",
+        );
+    }
+    synapse
+}
+
+async fn echo_model() -> ScriptedServer {
+    let model = ScriptedServer::start().await;
+    model.set_responder(Arc::new(|request: &Recorded| {
+        let asked = last_user_text(request);
+        if asked.contains("long answer") {
+            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
+            return openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
+        }
+        openai::text(&format!("echo: {asked}"))
+    }));
+    model
+}
+
+async fn configure(env: &Env, model: &ScriptedServer, channels: Value) {
+    env.setup(model, "openai").await;
+    let path = env.state.join("openclaw.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
+    config["channels"] = channels;
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
+}
+
+async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn from_bot(human: &Human, room: &str) -> Vec<RoomMessage> {
+    human.messages(room).await.into_iter().filter(|m| m.sender == BOT).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
+    let Some(synapse) = synapse() else { return };
+    let bot_token = synapse.register("bot", "bot-password-1234").await;
+    let ann = synapse.human(&synapse.register("ann", "ann-password-1234").await);
+    let bob = synapse.human(&synapse.register("bob", "bob-password-1234").await);
+    let model = echo_model().await;
+    let env = Env::new();
+    configure(
+        &env,
+        &model,
+        json!({"matrix": {"homeserver": synapse.url(), "accessToken": bot_token, "autoJoin": "always",
+                          "dm": {"policy": "open", "allowFrom": ["*"]}, "groupPolicy": "open",
+                          "textChunkLimit": 300}}),
+    )
+    .await;
+    let gateway = GatewayProcess::start(&env, free_port()).await;
+
+    // A direct room: the bot joins on the invite, and answers in HTML beside the text body.
+    let dm = ann.create_room(&[BOT], true).await;
+    eventually(Duration::from_secs(30), "the bot to join the direct room", || async {
+        ann.joined(&dm).await.iter().any(|member| member == BOT)
+    })
+    .await;
+    ann.send(&dm, "hello **there**").await;
+    eventually(Duration::from_secs(30), "the answer in the direct room", || async {
+        !from_bot(&ann, &dm).await.is_empty()
+    })
+    .await;
+    let answer = &from_bot(&ann, &dm).await[0];
+    assert_eq!(answer.body, "echo: hello **there**");
+    assert_eq!(answer.content["format"], "org.matrix.custom.html");
+    assert_eq!(answer.content["formatted_body"], "<p>echo: hello <strong>there</strong></p>");
+    assert_eq!(answer.content["m.mentions"], json!({}), "an answer pings nobody");
+
+    // An event of a type the bot does not know is passed over, and the connection keeps working.
+    ann.send_event(&dm, "org.example.custom", json!({"anything": [1, 2]})).await;
+    ann.send_content(&dm, json!({"msgtype": "org.example.unknown", "body": ""})).await;
+    ann.send(&dm, "a long answer please").await;
+    eventually(Duration::from_secs(30), "the chunked answer", || async { from_bot(&ann, &dm).await.len() >= 4 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let chunks: Vec<String> = from_bot(&ann, &dm).await.into_iter().skip(1).map(|m| m.body).collect();
+    for chunk in &chunks {
+        assert!(chunk.chars().count() <= 300, "a chunk over the limit: {}", chunk.chars().count());
+    }
+    let sentences: usize = chunks.iter().map(|c| c.matches("must be cut.").count()).sum();
+    assert_eq!(sentences, 18, "every sentence arrives once: {chunks:?}");
+
+    // A room of three: only a mention is answered, and an answer to a thread stays in it.
+    let room = ann.create_room(&[BOT, "@bob:localhost"], false).await;
+    bob.join(&room).await;
+    eventually(Duration::from_secs(30), "the bot to join the room", || async { ann.joined(&room).await.len() == 3 })
+        .await;
+    ann.send(&room, "hello everyone").await;
+    let root = ann
+        .send_content(&room, json!({"msgtype": "m.text", "body": "bot: what is up", "m.mentions": {"user_ids": [BOT]}}))
+        .await;
+    eventually(Duration::from_secs(30), "the answer to the mention", || async {
+        !from_bot(&ann, &room).await.is_empty()
+    })
+    .await;
+    bob.send_content(
+        &room,
+        json!({"msgtype": "m.text", "body": format!("{BOT} and in the thread?"),
+               "m.relates_to": {"rel_type": "m.thread", "event_id": root}}),
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the answer in the thread", || async {
+        from_bot(&ann, &room).await.len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answers = from_bot(&ann, &room).await;
+    assert_eq!(answers.len(), 2, "the message without a mention is not answered: {answers:?}");
+    assert_eq!(answers[1].body, format!("echo: bob: {BOT} and in the thread?"));
+    assert_eq!(answers[1].content["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(answers[1].content["m.relates_to"]["event_id"], root.as_str());
+
+    // The conversations landed in their own sessions, and the probe shows who the bot is.
+    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
+    let matrix = status["accounts"].as_array().and_then(|a| a.iter().find(|a| a["channel"] == "matrix").cloned());
+    let probe = matrix.expect("a matrix account")["probe"].clone();
+    assert_eq!(probe["ok"], true, "{probe}");
+    assert!(probe["detail"].as_str().unwrap_or_default().contains(BOT), "{probe}");
+    drop(gateway);
+    let store = env.store().await;
+    let thread_key = format!("agent:main:matrix:group:{}:thread:{}", room.to_lowercase(), root.to_lowercase());
+    assert!(store.active_session(&thread_key).await.expect("session").is_some(), "no session {thread_key}");
+    assert!(store.dead_letters(10).await.expect("dead").is_empty());
+}
