@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Env, GatewayProcess, faulty_model, free_port, last_user_text, telegram_emulator};
+use common::{
+    Env, GatewayProcess, configure_channels, eventually, faulty_model, free_port, last_user_text, telegram_emulator,
+};
 use openclaw_store::Store;
 use openclaw_testkit::telegram::TelegramEmulator;
 use openclaw_testkit::{Recorded, Reply, ScriptedServer, openai};
@@ -35,34 +37,12 @@ async fn echo_model() -> ScriptedServer {
     model
 }
 
-/// `openclaw setup` against the model, then the channels merged into the written config.
-async fn configure(env: &Env, model: &ScriptedServer, channels: Value) {
-    env.setup(model, "openai").await;
-    let path = env.state.join("openclaw.json");
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
-    config["channels"] = channels;
-    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
-}
-
 fn private(id: i64) -> Value {
     json!({"id": id, "type": "private", "first_name": format!("User{id}")})
 }
 
 fn user(id: i64) -> Value {
     json!({"id": id, "is_bot": false, "first_name": format!("User{id}"), "username": format!("user{id}")})
-}
-
-/// Waits until `check` holds, polling; panics with `what` after `limit`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn texts_in(emulator: &TelegramEmulator, chat: &str) -> Vec<String> {
@@ -99,7 +79,7 @@ async fn telegram_replies_chunks_pairs_and_respects_groups() {
     let Some(emulator) = telegram_emulator() else { return };
     let model = echo_model().await;
     let env = Env::new();
-    configure(
+    configure_channels(
         &env,
         &model,
         json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6, 7],
@@ -247,7 +227,7 @@ async fn telegram_webhook_mode_checks_the_secret_token() {
     let env = Env::new();
     let port = free_port();
     let secret = "tg-webhook-secret-123456";
-    configure(
+    configure_channels(
         &env,
         &model,
         json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "dmPolicy": "open", "allowFrom": ["*"],
@@ -286,7 +266,12 @@ async fn webhooks_are_signed_both_ways_and_forgeries_are_refused() {
     receiver.push(Reply::json(503, json!({"error": "busy"})));
     receiver.set_fallback(Reply::json(200, json!({"ok": true})));
     let env = Env::new();
-    configure(&env, &model, json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}})).await;
+    configure_channels(
+        &env,
+        &model,
+        json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}}),
+    )
+    .await;
     let port = free_port();
     let gateway = GatewayProcess::start(&env, port).await;
 
@@ -380,7 +365,12 @@ async fn provider_faults_reach_a_channel_user_as_a_reply() {
     let receiver = ScriptedServer::start().await;
     receiver.set_fallback(Reply::json(200, json!({"ok": true})));
     let env = Env::new();
-    configure(&env, &model, json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}})).await;
+    configure_channels(
+        &env,
+        &model,
+        json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url())}}),
+    )
+    .await;
     let path = env.state.join("openclaw.json");
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
     config["agents"]["defaults"]["timeoutSeconds"] = json!(6);
@@ -537,7 +527,7 @@ async fn webchat_messages_survive_a_kill_through_the_inbox() {
         openai::text(&format!("echo: {}", last_user_text(request)))
     }));
     let env = Env::new();
-    configure(&env, &model, json!({})).await;
+    configure_channels(&env, &model, json!({})).await;
     let port = free_port();
     let gateway = GatewayProcess::start(&env, port).await;
     let url = format!("ws://127.0.0.1:{port}");
@@ -615,7 +605,7 @@ async fn the_cli_runs_a_turn_on_a_channel_and_delivers_it() {
     let receiver = ScriptedServer::start().await;
     receiver.set_fallback(Reply::json(200, json!({"ok": true})));
     let env = Env::new();
-    configure(
+    configure_channels(
         &env,
         &model,
         json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]},
@@ -728,8 +718,12 @@ async fn the_message_tool_sends_through_the_outbox() {
     let Some(emulator) = telegram_emulator() else { return };
     let model = ScriptedServer::start().await;
     let env = Env::new();
-    configure(&env, &model, json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]}}))
-        .await;
+    configure_channels(
+        &env,
+        &model,
+        json!({"telegram": {"botToken": TOKEN, "apiRoot": emulator.api_root(), "allowFrom": [6]}}),
+    )
+    .await;
     // A second agent whose policy denies messaging.
     let path = env.state.join("openclaw.json");
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");

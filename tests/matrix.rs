@@ -5,9 +5,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Env, GatewayProcess, free_port, last_user_text};
+use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
 use openclaw_store::Store;
 use openclaw_testkit::synapse::{Human, RoomMessage, Synapse};
 use openclaw_testkit::{Recorded, ScriptedServer, openai};
@@ -40,26 +40,6 @@ async fn echo_model() -> ScriptedServer {
     model
 }
 
-async fn configure(env: &Env, model: &ScriptedServer, channels: Value) {
-    env.setup(model, "openai").await;
-    let path = env.state.join("openclaw.json");
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("config")).expect("json");
-    config["channels"] = channels;
-    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
-}
-
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn from_bot(human: &Human, room: &str) -> Vec<RoomMessage> {
     human.messages(room).await.into_iter().filter(|m| m.sender == BOT).collect()
 }
@@ -72,15 +52,36 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     let bob = synapse.human(&synapse.register("bob", "bob-password-1234").await);
     let model = echo_model().await;
     let env = Env::new();
-    configure(
+    configure_channels(
         &env,
         &model,
-        json!({"matrix": {"homeserver": synapse.url(), "accessToken": bot_token, "autoJoin": "always",
+        // A second account whose token the homeserver does not know: its probe must say so.
+        json!({"matrix": {"homeserver": synapse.url(), "autoJoin": "always",
                           "dm": {"policy": "open", "allowFrom": ["*"]}, "groupPolicy": "open",
-                          "textChunkLimit": 300}}),
+                          "textChunkLimit": 300, "accounts": {"stale": {"accessToken": "syt_not_a_token_it_issued"}}}}),
     )
     .await;
-    let gateway = GatewayProcess::start(&env, free_port()).await;
+    // `channels login matrix` reads the token from stdin: a malformed one changes nothing, a good one is saved.
+    let login = |token: String| {
+        let mut command = env.command(&["channels", "login", "matrix"]);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("openclaw channels login");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("login output")
+    };
+    let config_path = env.state.join("openclaw.json");
+    let before = std::fs::read_to_string(&config_path).expect("config");
+    let refused = login("not a token".to_owned());
+    assert!(!refused.status.success());
+    assert!(common::text(&refused.stderr).contains("not a Matrix access token"), "{}", common::text(&refused.stderr));
+    assert_eq!(std::fs::read_to_string(&config_path).expect("config"), before, "a refused token changes nothing");
+    assert!(login(bot_token.clone()).status.success());
+    let port = free_port();
+    let gateway = GatewayProcess::start(&env, port).await;
 
     // A direct room: the bot joins on the invite, and answers in HTML beside the text body.
     let dm = ann.create_room(&[BOT], true).await;
@@ -145,10 +146,34 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     // The conversations landed in their own sessions, and the probe shows who the bot is.
     let status = env.run(&["channels", "status", "--probe", "--json"]).await;
     let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
-    let matrix = status["accounts"].as_array().and_then(|a| a.iter().find(|a| a["channel"] == "matrix").cloned());
-    let probe = matrix.expect("a matrix account")["probe"].clone();
+    let probe_of = |account: &str| {
+        let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
+        let found = accounts.into_iter().find(|a| a["channel"] == "matrix" && a["accountId"] == account);
+        found.map(|found| found["probe"].clone()).unwrap_or_else(|| panic!("no matrix account {account}: {status}"))
+    };
+    let probe = probe_of("default");
     assert_eq!(probe["ok"], true, "{probe}");
     assert!(probe["detail"].as_str().unwrap_or_default().contains(BOT), "{probe}");
+    let stale = probe_of("stale");
+    assert_eq!(stale["ok"], false, "a token the homeserver did not issue: {stale}");
+    assert!(stale["detail"].as_str().unwrap_or_default().contains("M_UNKNOWN_TOKEN"), "{stale}");
+
+    // Messages sent while the gateway is down, more than one sync holds (its timeline keeps 50): after the restart
+    // every one is answered once, in order (the gap is read from /messages back to the saved token).
+    gateway.kill();
+    let answered = from_bot(&ann, &dm).await.len();
+    for n in 0..60 {
+        ann.send(&dm, &format!("while down {n}")).await;
+    }
+    let gateway = GatewayProcess::start(&env, port).await;
+    eventually(Duration::from_secs(90), "the 60 answers after the restart", || async {
+        from_bot(&ann, &dm).await.len() >= answered + 60
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after: Vec<String> = from_bot(&ann, &dm).await.into_iter().skip(answered).map(|m| m.body).collect();
+    let want: Vec<String> = (0..60).map(|n| format!("echo: while down {n}")).collect();
+    assert_eq!(after, want, "every message sent while down answered once, in order");
     drop(gateway);
     let store = env.store().await;
     let thread_key = format!("agent:main:matrix:group:{}:thread:{}", room.to_lowercase(), root.to_lowercase());

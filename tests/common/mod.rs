@@ -213,3 +213,28 @@ pub fn faulty_model() -> openclaw_testkit::Responder {
         }
     })
 }
+
+/// `openclaw setup` against the model, then `channels` written into the config.
+#[allow(dead_code)]
+pub async fn configure_channels(env: &Env, model: &ScriptedServer, channels: serde_json::Value) {
+    env.setup(model, "openai").await;
+    let path = env.state.join("openclaw.json");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let mut config: serde_json::Value = serde_json::from_str(&text).expect("json");
+    config["channels"] = channels;
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("render")).expect("write config");
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `limit`.
+#[allow(dead_code)]
+pub async fn eventually<F, Fut>(limit: std::time::Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -360,6 +360,17 @@ impl Inbox {
     pub fn is_closed(&self) -> bool {
         *self.shutdown.borrow()
     }
+
+    /// Waits before a receive loop tries again after `failures` failures in a row (0.5 s doubling, at most 30 s),
+    /// or until the gateway shuts down.
+    pub async fn backoff(&self, failures: u32) {
+        let wait =
+            std::time::Duration::from_millis(500 * 2_u64.pow(failures.min(6))).min(std::time::Duration::from_secs(30));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.closed() => {}
+        }
+    }
 }
 
 /// One account of one channel.

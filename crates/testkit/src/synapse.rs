@@ -135,11 +135,12 @@ rc_invites: {{per_room: {{per_second: 1000, burst_count: 1000}}, per_user: {{per
     /// # Panics
     /// When Synapse refuses (the test cannot go on).
     pub async fn register(&self, user: &str, password: &str) -> String {
-        let status = Command::new(self.venv.join("bin/register_new_matrix_user"))
+        let status = tokio::process::Command::new(self.venv.join("bin/register_new_matrix_user"))
             .args(["-k", SHARED_SECRET, "-u", user, "-p", password, "--no-admin"])
             .arg(self.url())
             .stdout(Stdio::null())
             .status()
+            .await
             .expect("register_new_matrix_user runs");
         assert!(status.success(), "registering {user} on Synapse failed");
         self.login(user, password).await

@@ -30,10 +30,8 @@ impl From<ApiError> for SendError {
     fn from(error: ApiError) -> Self {
         match &error {
             ApiError::Network(_) => SendError::Transient(error.to_string()),
-            ApiError::Api { status: 429, retry_after_ms, .. }
-            | ApiError::Api { retry_after_ms: retry_after_ms @ Some(_), .. } => {
-                SendError::RateLimited { retry_after_ms: retry_after_ms.unwrap_or(1000) }
-            }
+            ApiError::Api { retry_after_ms: Some(wait), .. } => SendError::RateLimited { retry_after_ms: *wait },
+            ApiError::Api { status: 429, .. } => SendError::RateLimited { retry_after_ms: 1000 },
             ApiError::Api { status, .. } if *status >= 500 || *status == 408 => SendError::Transient(error.to_string()),
             ApiError::Api { .. } => SendError::Permanent(error.to_string()),
         }

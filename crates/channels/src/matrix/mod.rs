@@ -145,14 +145,7 @@ impl Channel for Matrix {
     }
 
     async fn probe(&self) -> Health {
-        if let Err(error) = self.sign_in().await {
-            return Health { ok: false, detail: error.to_string() };
-        }
-        match self
-            .api
-            .call(reqwest::Method::GET, "/_matrix/client/v3/account/whoami", None, Duration::from_secs(10))
-            .await
-        {
+        match self.whoami().await {
             Ok(me) => Health {
                 ok: true,
                 detail: format!(
@@ -199,16 +192,18 @@ impl Matrix {
         Ok(())
     }
 
+    /// `whoami`: who the credentials belong to (`user_id`, `device_id`), signing in first when needed.
+    async fn whoami(&self) -> Result<Value, ApiError> {
+        self.sign_in().await?;
+        self.api.call(reqwest::Method::GET, "/_matrix/client/v3/account/whoami", None, Duration::from_secs(15)).await
+    }
+
     /// The bot's own user id.
     async fn me(&self) -> Result<String, ApiError> {
         if let Some(me) = self.me.get() {
             return Ok(me.clone());
         }
-        self.sign_in().await?;
-        let answer = self
-            .api
-            .call(reqwest::Method::GET, "/_matrix/client/v3/account/whoami", None, Duration::from_secs(15))
-            .await?;
+        let answer = self.whoami().await?;
         let user = answer["user_id"].as_str().unwrap_or_default().to_owned();
         let _ = self.me.set(user.clone());
         Ok(user)

@@ -12,18 +12,6 @@ const FILTER: &str = r#"{"room":{"timeline":{"limit":50,"types":["m.room.message
 /// Pages of `/messages` read to fill one gap.
 const MAX_GAP_PAGES: usize = 20;
 
-pub(super) async fn backoff(inbox: &Inbox, failures: u32) {
-    let wait = Duration::from_millis(500 * 2_u64.pow(failures.min(6))).min(Duration::from_secs(30));
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        () = inbox.closed() => {}
-    }
-}
-
-fn query(value: &str) -> String {
-    api::segment(value)
-}
-
 impl Matrix {
     fn cursor_key(&self) -> String {
         format!("matrix:{}:since", self.account)
@@ -42,13 +30,13 @@ impl Matrix {
                     if matches!(&error, ApiError::Api { status: 401 | 403, .. }) {
                         tracing::error!(account = %self.account, "The Matrix credentials were refused (fix: openclaw channels login matrix).");
                     }
-                    backoff(inbox, failures).await;
+                    inbox.backoff(failures).await;
                     continue;
                 }
             };
-            let mut path = format!("/_matrix/client/v3/sync?filter={}", query(FILTER));
+            let mut path = format!("/_matrix/client/v3/sync?filter={}", api::segment(FILTER));
             if let Some(since) = &since {
-                path.push_str(&format!("&since={}&timeout={SYNC_TIMEOUT_MS}", query(since)));
+                path.push_str(&format!("&since={}&timeout={SYNC_TIMEOUT_MS}", api::segment(since)));
             } else {
                 path.push_str("&timeout=0");
             }
@@ -63,14 +51,14 @@ impl Matrix {
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(account = %self.account, %error, "Matrix /sync failed; retrying.");
-                    backoff(inbox, failures).await;
+                    inbox.backoff(failures).await;
                     continue;
                 }
             };
             let Some(next) = batch["next_batch"].as_str().map(str::to_owned) else {
                 failures += 1;
                 tracing::warn!(account = %self.account, "A Matrix /sync answer without next_batch was ignored.");
-                backoff(inbox, failures).await;
+                inbox.backoff(failures).await;
                 continue;
             };
             self.join_invites(&batch).await;
@@ -88,7 +76,7 @@ impl Matrix {
                     // Not recorded, the token not moved: the same batch comes again.
                     failures += 1;
                     tracing::warn!(account = %self.account, %error, "Cannot record a Matrix sync batch; retrying.");
-                    backoff(inbox, failures).await;
+                    inbox.backoff(failures).await;
                 }
             }
         }
@@ -109,17 +97,16 @@ impl Matrix {
         let empty = serde_json::Map::new();
         let rooms = batch["rooms"]["join"].as_object().unwrap_or(&empty);
         for (room_id, room) in rooms {
-            let mut events: Vec<Value> = room["timeline"]["events"].as_array().cloned().unwrap_or_default();
-            if events.iter().any(|event| event["type"] == "m.room.member") {
+            let timeline = room["timeline"]["events"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if timeline.iter().any(|event| event["type"] == "m.room.member") {
                 self.forget_room(room_id);
             }
-            if room["timeline"]["limited"] == true
-                && let Some(gap_start) = room["timeline"]["prev_batch"].as_str()
-            {
-                let mut earlier = self.fill_gap(room_id, gap_start, previous).await;
-                earlier.extend(events);
-                events = earlier;
-            }
+            let gap = match room["timeline"]["prev_batch"].as_str() {
+                Some(gap_start) if room["timeline"]["limited"] == true => {
+                    self.fill_gap(room_id, gap_start, previous).await
+                }
+                _ => Vec::new(),
+            };
             let direct = self.is_direct(room_id).await;
             let view = RoomView {
                 account: &self.account,
@@ -129,7 +116,7 @@ impl Matrix {
                 reply_to: self.reply_to,
                 thread_replies: self.thread_replies,
             };
-            for event in &events {
+            for event in gap.iter().chain(timeline) {
                 match normalize(event, &view) {
                     Ok(message) => messages.push(message),
                     Err(Skipped::OtherType(kind)) if kind != "m.room.member" => {
@@ -157,19 +144,20 @@ impl Matrix {
             let path = format!(
                 "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100&from={}&to={}&filter={}",
                 api::segment(room_id),
-                query(&from),
-                query(to),
-                query(r#"{"types":["m.room.message"]}"#)
+                api::segment(&from),
+                api::segment(to),
+                api::segment(r#"{"types":["m.room.message"]}"#)
             );
             match self.api.call(reqwest::Method::GET, &path, None, Duration::from_secs(30)).await {
-                Ok(page) => {
-                    let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-                    let end = page["end"].as_str().map(str::to_owned);
-                    let done = chunk.is_empty() || end.is_none();
+                Ok(mut page) => {
+                    let Some(Value::Array(chunk)) = page.get_mut("chunk").map(Value::take) else { break };
+                    if chunk.is_empty() {
+                        break;
+                    }
                     events.extend(chunk);
-                    match end {
-                        Some(end) if !done => from = end,
-                        _ => break,
+                    match page["end"].as_str() {
+                        Some(end) => from = end.to_owned(),
+                        None => break,
                     }
                 }
                 Err(error) => {

@@ -24,7 +24,6 @@ use serde_json::{Value, json};
 pub use api::{Api, ApiError};
 pub use normalize::parse_update;
 
-use receive::backoff;
 use send::{Route, address, message_body};
 
 use crate::access::{DmPolicy, Policy};
@@ -128,7 +127,7 @@ impl Channel for Telegram {
                         Err(error) => {
                             failures += 1;
                             tracing::warn!(account = %self.account, %error, "Telegram setWebhook failed; retrying.");
-                            backoff(&inbox, failures).await;
+                            inbox.backoff(failures).await;
                             if inbox.is_closed() {
                                 return Ok(());
                             }

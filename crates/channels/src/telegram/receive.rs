@@ -32,7 +32,7 @@ impl Telegram {
             {
                 tracing::warn!(account = %self.account, %error, "Telegram getMe failed; retrying.");
                 failures += 1;
-                backoff(inbox, failures).await;
+                inbox.backoff(failures).await;
                 continue;
             }
             let started = Instant::now();
@@ -51,7 +51,7 @@ impl Telegram {
                 Err(error) => {
                     failures += 1;
                     tracing::warn!(account = %self.account, %error, "Telegram getUpdates failed; retrying.");
-                    backoff(inbox, failures).await;
+                    inbox.backoff(failures).await;
                     continue;
                 }
             };
@@ -70,7 +70,7 @@ impl Telegram {
                     // Not recorded, not acknowledged: the next getUpdates returns it again.
                     tracing::warn!(account = %self.account, %error, "Cannot record a Telegram update; retrying.");
                     failures += 1;
-                    backoff(inbox, failures).await;
+                    inbox.backoff(failures).await;
                     break;
                 }
                 offset = next;
@@ -81,14 +81,6 @@ impl Telegram {
             }
         }
         Ok(())
-    }
-}
-
-pub(super) async fn backoff(inbox: &Inbox, failures: u32) {
-    let wait = Duration::from_millis(500 * 2_u64.pow(failures.min(6))).min(Duration::from_secs(30));
-    tokio::select! {
-        () = tokio::time::sleep(wait) => {}
-        () = inbox.closed() => {}
     }
 }
 
