@@ -1,3 +1,5 @@
+//! Unit tests of the Matrix component: event parsing, HTML rendering, room addresses and the config checks.
+
 use super::normalize::Skipped;
 use super::*;
 use crate::PeerKind;
