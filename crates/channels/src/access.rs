@@ -48,6 +48,15 @@ pub struct GroupConfig {
     pub allow_from: Option<Vec<Value>>,
 }
 
+/// The rules of a space that holds conversations (a Discord guild): its own rule for every conversation in it,
+/// and, when `conversations` is not empty, an allowlist of them by id, by name or `*`, each with its own rule over
+/// the space's.
+#[derive(Debug, Clone, Default)]
+pub struct SpaceRule {
+    pub rule: GroupConfig,
+    pub conversations: BTreeMap<String, GroupConfig>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DmPolicy {
     Pairing,
@@ -71,6 +80,9 @@ pub struct Policy {
     pub group: GroupPolicy,
     pub group_allow_from: Vec<String>,
     pub groups: BTreeMap<String, GroupConfig>,
+    /// Rules by space id (or `*`) for conversations that belong to a space ([`crate::Peer::space`]); a channel
+    /// that fills these judges its conversations by them instead of `groups`.
+    pub spaces: BTreeMap<String, SpaceRule>,
     pub mention_patterns: Vec<regex::Regex>,
     /// `commands.ownerAllowFrom` entries for this channel (without the channel prefix).
     pub owners: Vec<String>,
@@ -161,6 +173,7 @@ impl Policy {
             group,
             group_allow_from: ids(config.group_allow_from.as_deref().unwrap_or_default(), channel),
             groups: config.groups.clone().unwrap_or_default(),
+            spaces: BTreeMap::new(),
             mention_patterns,
             owners,
         })
@@ -177,6 +190,7 @@ impl Policy {
                 "*".to_owned(),
                 GroupConfig { require_mention: Some(false), enabled: None, allow_from: None },
             )]),
+            spaces: BTreeMap::new(),
             mention_patterns: Vec::new(),
             owners: Vec::new(),
         }
@@ -213,12 +227,18 @@ impl Policy {
             }
             PeerKind::Group | PeerKind::Channel => {
                 let chat = message.peer.id.to_lowercase();
-                let rule =
-                    self.groups.get(&chat).or_else(|| self.groups.get(&message.peer.id)).or(self.groups.get("*"));
+                let rule = match self.space_rule(message) {
+                    Ok(rule) => rule,
+                    Err(reason) => return Decision::Ignore(reason),
+                };
+                let rule = rule.as_ref();
                 match self.group {
                     GroupPolicy::Disabled => return Decision::Ignore("groups are disabled (groupPolicy)".to_owned()),
                     GroupPolicy::Allowlist if rule.is_none() => {
-                        return Decision::Ignore(format!("group {chat} is not in groups (groupPolicy allowlist)"));
+                        return Decision::Ignore(match (&message.peer.space, self.spaces.is_empty()) {
+                            (Some(space), false) => format!("server {space} is not in guilds (groupPolicy allowlist)"),
+                            _ => format!("group {chat} is not in groups (groupPolicy allowlist)"),
+                        });
                     }
                     _ => {}
                 }
@@ -239,6 +259,38 @@ impl Policy {
                 Decision::Allow
             }
         }
+    }
+
+    /// The rule for a group conversation: from its space when the policy has spaces (the conversation's own entry
+    /// over the space's rule; `Err` when the space lists conversations and this one is not among them), else from
+    /// `groups` by id or `*`.
+    fn space_rule(&self, message: &Inbound) -> Result<Option<GroupConfig>, String> {
+        let peer = &message.peer;
+        if self.spaces.is_empty() {
+            let chat = peer.id.to_lowercase();
+            let rule = self.groups.get(&chat).or_else(|| self.groups.get(&peer.id)).or(self.groups.get("*"));
+            return Ok(rule.cloned());
+        }
+        let Some(space) = peer.space.as_deref() else { return Ok(self.groups.get("*").cloned()) };
+        let Some(rules) = self.spaces.get(space).or(self.spaces.get("*")) else { return Ok(None) };
+        if rules.conversations.is_empty() {
+            return Ok(Some(rules.rule.clone()));
+        }
+        let title = peer.title.as_deref().map(|title| title.trim_start_matches('#').to_lowercase());
+        let entry = rules
+            .conversations
+            .get(&peer.id)
+            .or_else(|| title.as_ref().and_then(|title| rules.conversations.get(title)))
+            .or(rules.conversations.get("*"))
+            .ok_or_else(|| format!("channel {} is not listed in its space's channels", peer.id))?;
+        Ok(Some(GroupConfig {
+            require_mention: entry.require_mention.or(rules.rule.require_mention),
+            enabled: match (rules.rule.enabled, entry.enabled) {
+                (Some(false), _) => Some(false),
+                (_, own) => own,
+            },
+            allow_from: entry.allow_from.clone().or_else(|| rules.rule.allow_from.clone()),
+        }))
     }
 
     /// An explicit mention (seen by the channel) or a `mentionPatterns` match.

@@ -202,6 +202,40 @@ fn hard_split(text: &str, limit: usize) -> Vec<String> {
     all.chunks(limit.max(1)).map(|part| part.iter().collect()).collect()
 }
 
+/// Cuts a rendered chunk that has more than `max_lines` lines (Discord's `maxLinesPerMessage`) at line breaks; a
+/// code block cut in two is closed at the end of one piece and opened again, with its fence, at the start of the
+/// next. Fence lines count, so no piece is longer than `max_lines`.
+pub fn split_lines(chunk: &str, max_lines: usize) -> Vec<String> {
+    let max_lines = max_lines.max(3);
+    if chunk.lines().count() <= max_lines {
+        return vec![chunk.to_owned()];
+    }
+    let mut pieces = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut fence: Option<String> = None;
+    for line in chunk.lines() {
+        let trimmed = line.trim_start();
+        let is_fence = trimmed.starts_with("```") || trimmed.starts_with("~~~");
+        // Room for the closing fence when the piece ends inside a code block.
+        let room = if fence.is_some() { max_lines - 1 } else { max_lines };
+        if current.len() >= room {
+            if let Some(open) = &fence {
+                current.push(open.trim_start().chars().take_while(|c| *c == '`' || *c == '~').collect());
+            }
+            pieces.push(current.join("\n"));
+            current = fence.iter().cloned().collect();
+        }
+        current.push(line.to_owned());
+        if is_fence {
+            fence = if fence.is_some() { None } else { Some(line.to_owned()) };
+        }
+    }
+    if current.iter().any(|line| !line.trim().is_empty()) {
+        pieces.push(current.join("\n"));
+    }
+    pieces
+}
+
 /// Renders Markdown in a dialect.
 pub fn to_dialect(markdown: &str, dialect: Dialect) -> String {
     match dialect {
@@ -361,6 +395,26 @@ fn render_events(markdown: &str, html: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_chunks_are_cut_into_pieces_of_few_lines_with_code_blocks_closed() {
+        let text: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        let pieces = split_lines(text.trim_end(), 17);
+        assert_eq!(pieces.iter().map(|piece| piece.lines().count()).collect::<Vec<_>>(), vec![17, 17, 6]);
+        assert_eq!(pieces.join("\n"), text.trim_end());
+        let code = format!("intro\n```rust\n{}```", (1..=30).map(|n| format!("let x{n} = {n};\n")).collect::<String>());
+        let pieces = split_lines(&code, 17);
+        assert!(pieces.iter().all(|piece| piece.lines().count() <= 17), "{pieces:?}");
+        for piece in &pieces {
+            let fences = piece.lines().filter(|line| line.starts_with("```")).count();
+            assert_eq!(fences % 2, 0, "every piece opens and closes its code block: {piece}");
+        }
+        assert!(pieces[1].starts_with("```rust\n"), "{}", pieces[1]);
+        let lines: Vec<&str> =
+            pieces.iter().flat_map(|piece| piece.lines()).filter(|line| line.starts_with("let")).collect();
+        assert_eq!(lines.len(), 30, "no line lost or repeated");
+        assert_eq!(split_lines("short\ntext", 17), vec!["short\ntext".to_owned()]);
+    }
 
     fn caps(limit: usize, dialect: Dialect) -> Capabilities {
         Capabilities::text(Some(limit), limit, dialect)

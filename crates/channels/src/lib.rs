@@ -1,7 +1,7 @@
 //! Channels: where people's messages come from and where the answers go.
 //!
 //! One [`Channel`] trait (inbound into the [`Inbox`], outbound `send`/`typing`, [`Capabilities`], `probe`), one
-//! folder per channel (`telegram/`, `webhook/`, `webchat/`) with its config, API client and format, and around them what every
+//! folder per channel (`telegram/`, `webhook/`, `matrix/`, `discord/`, `webchat/`) with its config, API client and format, and around them what every
 //! channel shares: the durable inbox and outbox ([`dispatch`]), routing to an agent and a session key
 //! ([`routing`]), the access policy and DM pairing ([`access`]), in-chat commands ([`commands`]) and output shaping
 //! ([`format`]). [`Host`] builds the configured channels and runs them.
@@ -20,6 +20,8 @@
 
 pub mod access;
 pub mod commands;
+#[cfg(feature = "discord")]
+pub mod discord;
 pub mod dispatch;
 pub mod format;
 mod host;
@@ -55,6 +57,8 @@ pub const KINDS: &[ChannelKind] = &[
     webhook::KIND,
     #[cfg(feature = "matrix")]
     matrix::KIND,
+    #[cfg(feature = "discord")]
+    discord::KIND,
 ];
 
 /// A platform's typed reply route, stored as JSON in the outbox (and pairing requests). A stored route that does
@@ -113,6 +117,10 @@ pub struct Peer {
     pub thread: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The space that holds the conversation, where the platform has one (a Discord guild): its access rules
+    /// ([`access::Policy::spaces`]) apply to the conversations in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
 
 /// Who wrote a message.
@@ -188,7 +196,7 @@ pub(crate) fn test_message(channel: &str, kind: PeerKind, chat: &str, sender: &s
     Inbound {
         channel: channel.to_owned(),
         account: "default".to_owned(),
-        peer: Peer { kind, id: chat.to_owned(), thread: None, title: None },
+        peer: Peer { kind, id: chat.to_owned(), thread: None, title: None, space: None },
         sender: Sender { id: sender.to_owned(), name: None, username: None, is_bot: false },
         text: text.to_owned(),
         media: Vec::new(),

@@ -108,6 +108,7 @@ pub(super) fn normalize(event: &Value, room: &RoomView<'_>) -> Result<Inbound, S
             id: room.room_id.to_owned(),
             thread: thread_root.map(|root| format!("thread:{root}")),
             title: None,
+            space: None,
         },
         sender: Sender { id: sender.to_owned(), name: None, username: Some(localpart.to_owned()), is_bot: false },
         text,

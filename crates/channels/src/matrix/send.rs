@@ -49,7 +49,7 @@ pub(super) fn address(to: &str) -> Result<(Peer, Value), String> {
         };
         return Err(format!("{room:?} is not a Matrix room id (such as !abcdef:example.org){hint}"));
     }
-    let peer = Peer { kind: crate::PeerKind::Group, id: room.to_owned(), thread: None, title: None };
+    let peer = Peer { kind: crate::PeerKind::Group, id: room.to_owned(), thread: None, title: None, space: None };
     let route = Route {
         room_id: room.to_owned(),
         thread_root: None,

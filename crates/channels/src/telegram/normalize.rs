@@ -82,6 +82,7 @@ pub(super) fn normalize(update: &Value, account: &str, me: Option<&Me>, reply_to
             id: chat_id,
             thread: thread.map(|id| format!("topic:{id}")),
             title: chat["title"].as_str().map(str::to_owned),
+            space: None,
         },
         sender: Sender {
             id: sender_id,

@@ -48,7 +48,7 @@ pub(super) fn address(to: &str) -> Result<(Peer, Value), String> {
         }
     };
     let mut route = Route::to(ChatId::Name(chat.to_owned()));
-    let mut peer = Peer { kind, id: chat.to_owned(), thread: None, title: None };
+    let mut peer = Peer { kind, id: chat.to_owned(), thread: None, title: None, space: None };
     if let Some(topic) = topic {
         route.thread_id = Some(topic);
         peer.thread = Some(format!("topic:{topic}"));

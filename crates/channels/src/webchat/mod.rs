@@ -44,7 +44,7 @@ impl WebChat {
         Inbound {
             channel: NAME.to_owned(),
             account: ACCOUNT.to_owned(),
-            peer: Peer { kind: PeerKind::Direct, id: session_key.to_owned(), thread: None, title: None },
+            peer: Peer { kind: PeerKind::Direct, id: session_key.to_owned(), thread: None, title: None, space: None },
             sender: Sender { id: client.to_owned(), name: None, username: None, is_bot: false },
             text: text.to_owned(),
             media: Vec::new(),

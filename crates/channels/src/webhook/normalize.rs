@@ -68,7 +68,7 @@ pub fn parse_message(body: &[u8]) -> Result<Inbound, String> {
     Ok(Inbound {
         channel: "webhook".to_owned(),
         account: "default".to_owned(),
-        peer: Peer { kind, id: conversation.clone(), thread: None, title: None },
+        peer: Peer { kind, id: conversation.clone(), thread: None, title: None, space: None },
         sender,
         text: parsed.text,
         media: Vec::new(),

@@ -39,7 +39,7 @@ pub(super) fn address(to: &str) -> Result<(Peer, Value), String> {
             "{to:?} is not a webhook conversation (an id of 1 to {MAX_ID} bytes without control characters)"
         ));
     }
-    let peer = Peer { kind: PeerKind::Direct, id: to.to_owned(), thread: None, title: None };
+    let peer = Peer { kind: PeerKind::Direct, id: to.to_owned(), thread: None, title: None, space: None };
     let route = Route {
         conversation: to.to_owned(),
         in_reply_to: None,
