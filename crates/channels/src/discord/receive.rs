@@ -281,10 +281,14 @@ impl Discord {
         key: &str,
     ) -> Result<(), openclaw_store::StoreError> {
         let me = self.me.get().cloned().unwrap_or_default();
-        let info = match (d["guild_id"].as_str(), d["channel_id"].as_str()) {
+        let mut info = match (d["guild_id"].as_str(), d["channel_id"].as_str()) {
             (Some(_), Some(channel)) => self.channel_info(channel).await,
             _ => ChannelInfo::default(),
         };
+        // A thread goes by its parent channel's name (the guild's channel map names parents).
+        if let Some(parent) = &info.parent {
+            info.name = self.channel_info(parent).await.name;
+        }
         let view = View {
             account: &self.account,
             me: &me,
