@@ -421,7 +421,8 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     assert!(common::text(&no_token.stderr).contains("webhook takes no token"), "{}", common::text(&no_token.stderr));
     let unknown = env.run(&["channels", "add", "--channel", "pigeon"]).await;
     assert!(
-        common::text(&unknown.stderr).contains("unknown channel \"pigeon\" (fix: one of telegram, webhook, matrix, discord)")
+        common::text(&unknown.stderr)
+            .contains("unknown channel \"pigeon\" (fix: one of telegram, webhook, matrix, discord, slack)")
     );
     let login = env.run(&["channels", "login", "webhook"]).await;
     assert!(common::text(&login.stdout).contains("channels.webhook.secret"), "{}", common::text(&login.stdout));

@@ -1,7 +1,7 @@
 //! Channels: where people's messages come from and where the answers go.
 //!
 //! One [`Channel`] trait (inbound into the [`Inbox`], outbound `send`/`typing`, [`Capabilities`], `probe`), one
-//! folder per channel (`telegram/`, `webhook/`, `matrix/`, `discord/`, `webchat/`) with its config, API client and format, and around them what every
+//! folder per channel (`telegram/`, `webhook/`, `matrix/`, `discord/`, `slack/`, `webchat/`) with its config, API client and format, and around them what every
 //! channel shares: the durable inbox and outbox ([`dispatch`]), routing to an agent and a session key
 //! ([`routing`]), the access policy and DM pairing ([`access`]), in-chat commands ([`commands`]) and output shaping
 //! ([`format`]). [`Host`] builds the configured channels and runs them.
@@ -29,6 +29,8 @@ mod host;
 pub mod matrix;
 pub mod refusals;
 pub mod routing;
+#[cfg(feature = "slack")]
+pub mod slack;
 #[cfg(feature = "telegram")]
 pub mod telegram;
 mod turn;
@@ -59,6 +61,8 @@ pub const KINDS: &[ChannelKind] = &[
     matrix::KIND,
     #[cfg(feature = "discord")]
     discord::KIND,
+    #[cfg(feature = "slack")]
+    slack::KIND,
 ];
 
 /// A platform's typed reply route, stored as JSON in the outbox (and pairing requests). A stored route that does

@@ -85,6 +85,41 @@ impl Refusals {
     }
 }
 
+/// Counts a refused call and writes its audit row (`channel.<channel>.rejected`, outcome `denied`) when the window
+/// calls for one; the caller answers 401.
+pub async fn record(
+    refusals: &Refusals,
+    inbox: &crate::Inbox,
+    channel: &str,
+    reason: &'static str,
+    source: Option<IpAddr>,
+) {
+    let verdict = match source {
+        Some(source) => refusals.refused(source, reason),
+        None => Verdict::Audit { suppressed: 0 },
+    };
+    let Verdict::Audit { suppressed } = verdict else { return };
+    tracing::warn!(channel, reason, suppressed, "Channel call refused.");
+    let mut detail = serde_json::json!({"reason": reason, "source": source.map(|ip| ip.to_string())});
+    if suppressed > 0 {
+        // The previous minute's further refusals from this source, as one row.
+        detail["suppressedBefore"] = serde_json::json!(suppressed);
+        detail["windowSeconds"] = serde_json::json!(WINDOW.as_secs());
+    }
+    let event = openclaw_store::AuditEvent {
+        actor: format!("channel:{channel}"),
+        action: format!("channel.{channel}.rejected"),
+        agent_id: None,
+        session_key: None,
+        run_id: None,
+        outcome: "denied".to_owned(),
+        detail,
+    };
+    if let Err(error) = inbox.audit(event).await {
+        tracing::warn!(%error, "Cannot write the audit row of a refused call.");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
-use openclaw_store::{Accepted, AuditEvent};
+use openclaw_store::Accepted;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;

@@ -37,30 +37,7 @@ impl WebhookChannel {
         reason: &'static str,
         source: Option<IpAddr>,
     ) -> (StatusCode, axum::Json<Value>) {
-        let verdict = match source {
-            Some(source) => self.refusals.refused(source, reason),
-            None => crate::refusals::Verdict::Audit { suppressed: 0 },
-        };
-        if let crate::refusals::Verdict::Audit { suppressed } = verdict {
-            tracing::warn!(reason, suppressed, "Webhook call refused.");
-            let mut detail = json!({"reason": reason, "source": source.map(|ip| ip.to_string())});
-            if suppressed > 0 {
-                // The previous minute's further refusals from this source, as one row.
-                detail["suppressedBefore"] = json!(suppressed);
-                detail["windowSeconds"] = json!(crate::refusals::WINDOW.as_secs());
-            }
-            let _ = inbox
-                .audit(AuditEvent {
-                    actor: "channel:webhook".to_owned(),
-                    action: "channel.webhook.rejected".to_owned(),
-                    agent_id: None,
-                    session_key: None,
-                    run_id: None,
-                    outcome: "denied".to_owned(),
-                    detail,
-                })
-                .await;
-        }
+        crate::refusals::record(&self.refusals, inbox, "webhook", reason, source).await;
         reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}))
     }
 
