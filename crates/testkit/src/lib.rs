@@ -10,6 +10,7 @@ pub mod anthropic;
 pub mod discord;
 pub mod gateway;
 pub mod openai;
+pub mod slack;
 pub mod synapse;
 pub mod telegram;
 
