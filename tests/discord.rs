@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
 use openclaw_store::Store;
 use openclaw_testkit::discord::DiscordDouble;
-use openclaw_testkit::{Recorded, ScriptedServer, openai};
+use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "MTMxMjM0NTY3ODkwMTIzNDU2Nw.GAbcde.abcdefghijklmnopqrstuvwxyz0123456789AB";
@@ -26,6 +26,10 @@ async fn echo_model() -> ScriptedServer {
     let model = ScriptedServer::start().await;
     model.set_responder(Arc::new(|request: &Recorded| {
         let asked = last_user_text(request);
+        if asked.contains("long answer") {
+            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(40);
+            return openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
+        }
         if asked.contains("many lines") {
             let lines: Vec<String> = (1..=40).map(|n| format!("line {n}")).collect();
             return openai::text(&lines.join("\n"));
@@ -46,6 +50,39 @@ async fn answered(double: &DiscordDouble, channel: &str, count: usize, what: &st
 async fn connected(double: &DiscordDouble) {
     eventually(Duration::from_secs(30), "the bot to be connected to the Gateway", || async { double.connected() })
         .await;
+}
+
+/// Ann's DM with the bot, for the compliance harness.
+struct Conversation<'a> {
+    double: &'a DiscordDouble,
+    channel: String,
+}
+
+impl compliance::Counterpart for Conversation<'_> {
+    fn name(&self) -> &str {
+        "discord"
+    }
+    fn max_chunk(&self) -> usize {
+        openclaw_testkit::discord::MAX_CONTENT
+    }
+    async fn send(&self, text: &str) {
+        self.double.user_sends(&self.channel, ANN, text, false);
+    }
+    async fn answers(&self) -> Vec<String> {
+        contents(self.double, &self.channel)
+    }
+    fn redeliver_last(&self) {
+        self.double.redeliver_last(&self.channel);
+    }
+    fn rate_limit_next(&self, seconds: f64) {
+        self.double.rate_limit_sends(1, seconds, false);
+    }
+    fn lose_next_answer(&self) {
+        self.double.lose_next_answer();
+    }
+    fn send_attempts(&self) -> Vec<(std::time::Instant, u16)> {
+        self.double.send_attempts()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,6 +243,19 @@ async fn discord_dms_guilds_and_threads_reach_the_agent_through_drops_limits_and
     let stale = probe_of("stale");
     assert_eq!(stale["ok"], false, "{stale}");
     assert!(stale["detail"].as_str().unwrap_or_default().contains("401"), "{stale}");
+
+    // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
+    let mut running = Some(gateway);
+    let conversation = Conversation { double: &double, channel: dm.clone() };
+    let report = compliance::check(&conversation, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(&env, port).await);
+    })
+    .await;
+    eprintln!("discord compliance: {report:?}");
+    let gateway = running.take().expect("the gateway runs");
 
     // Killed: the messages sent while it is down are replayed when the saved session is resumed after the restart,
     // each answered once, in order; nothing answered before is answered again.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
 use openclaw_store::Store;
 use openclaw_testkit::slack::{SlackDouble, sign};
-use openclaw_testkit::{Recorded, ScriptedServer, openai};
+use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::{Value, json};
 
 const BOT: &str = "xoxb-1111-2222-doubletoken";
@@ -66,6 +66,39 @@ async fn post(url: &str, body: &[u8], timestamp: i64, signature: Option<&str>) -
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Ann's DM with the bot, for the compliance harness (the Socket Mode account, `textChunkLimit` 300).
+struct Conversation<'a> {
+    double: &'a SlackDouble,
+    channel: &'static str,
+}
+
+impl compliance::Counterpart for Conversation<'_> {
+    fn name(&self) -> &str {
+        "slack"
+    }
+    fn max_chunk(&self) -> usize {
+        300
+    }
+    async fn send(&self, text: &str) {
+        self.double.user_sends(self.channel, ANN, text, false, None);
+    }
+    async fn answers(&self) -> Vec<String> {
+        texts(self.double, self.channel)
+    }
+    fn redeliver_last(&self) {
+        self.double.redeliver_last(self.channel);
+    }
+    fn rate_limit_next(&self, seconds: f64) {
+        self.double.rate_limit_posts(1, seconds.ceil() as u64);
+    }
+    fn lose_next_answer(&self) {
+        self.double.lose_next_answer();
+    }
+    fn send_attempts(&self) -> Vec<(std::time::Instant, u16)> {
+        self.double.send_attempts()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,6 +258,19 @@ async fn slack_socket_mode_and_http_events_reach_the_agent_and_answers_come_back
     let stale = probe_of("stale");
     assert_eq!(stale["ok"], false, "{stale}");
     assert!(stale["detail"].as_str().unwrap_or_default().contains("invalid_auth"), "{stale}");
+
+    // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
+    let mut running = Some(gateway);
+    let conversation = Conversation { double: &double, channel: DM };
+    let report = compliance::check(&conversation, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(&env, port).await);
+    })
+    .await;
+    eprintln!("slack compliance: {report:?}");
+    let gateway = running.take().expect("the gateway runs");
 
     // Killed: what is sent while it is down is delivered again once it reconnects (not acknowledged before), each
     // answered once, in order.

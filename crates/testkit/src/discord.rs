@@ -72,6 +72,8 @@ struct State {
     /// Per channel: `(limit, window)` and the times of recent sends.
     bucket: Option<(usize, Duration)>,
     sent_at: HashMap<String, VecDeque<Instant>>,
+    /// Every message send: when, and the status it got.
+    attempts: Vec<(Instant, u16)>,
     /// The Gateway's own URL, which READY gives as `resume_gateway_url`.
     resume_url: String,
     stats: Stats,
@@ -255,6 +257,22 @@ impl DiscordDouble {
         message["id"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Dispatches the last message a person wrote in a channel again (the same id), as Discord may after a resume.
+    pub fn redeliver_last(&self, channel_id: &str) {
+        let mut state = self.lock();
+        let bot = state.bot["id"].clone();
+        let last =
+            state.messages.iter().rev().find(|m| m["channel_id"] == channel_id && m["author"]["id"] != bot).cloned();
+        if let Some(message) = last {
+            state.dispatch("MESSAGE_CREATE", message);
+        }
+    }
+
+    /// The bot's message sends so far: when, and the HTTP status each got.
+    pub fn send_attempts(&self) -> Vec<(Instant, u16)> {
+        self.lock().attempts.clone()
+    }
+
     /// Dispatches any event (an unknown type, a system message) on the session.
     pub fn dispatch(&self, event: &str, d: Value) {
         self.lock().dispatch(event, d);
@@ -421,7 +439,11 @@ fn respond(state: &mut State, request: &Recorded, gateway_url: &str) -> Reply {
             found.reverse();
             Reply::json(200, Value::Array(found))
         }
-        ("POST", ["channels", id, "messages"]) => create_message(state, id, &request.json()),
+        ("POST", ["channels", id, "messages"]) => {
+            let reply = create_message(state, id, &request.json());
+            state.attempts.push((Instant::now(), reply.status));
+            reply
+        }
         _ => error(404, 0, "404: Not Found"),
     }
 }

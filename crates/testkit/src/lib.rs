@@ -7,6 +7,7 @@
 //! **Invariant:** only tests and benchmarks depend on this crate.
 
 pub mod anthropic;
+pub mod compliance;
 pub mod discord;
 pub mod gateway;
 pub mod openai;

@@ -51,6 +51,8 @@ struct State {
     live: Option<mpsc::UnboundedSender<Command>>,
     failures: VecDeque<Failure>,
     ws_url: String,
+    /// Every `chat.postMessage`: when, and the status it got.
+    attempts: Vec<(std::time::Instant, u16)>,
     stats: Stats,
 }
 
@@ -251,6 +253,22 @@ impl SlackDouble {
                "type": "event_callback", "event_id": format!("Ev{:08}", state.envelopes), "event_time": state.clock})
     }
 
+    /// Delivers the last message a person wrote in a channel again, in a new envelope, as Slack does when it
+    /// retries an event it thinks was not received.
+    pub fn redeliver_last(&self, channel: &str) {
+        let mut state = self.lock();
+        let bot = state.bot_user.clone();
+        let last = state.messages.iter().rev().find(|m| m["channel"] == channel && m["user"] != bot.as_str()).cloned();
+        if let Some(event) = last {
+            state.deliver(event);
+        }
+    }
+
+    /// The bot's `chat.postMessage` calls so far: when, and the HTTP status each got.
+    pub fn send_attempts(&self) -> Vec<(std::time::Instant, u16)> {
+        self.lock().attempts.clone()
+    }
+
     /// Delivers any event (an unknown type, an edit).
     pub fn deliver(&self, event: Value) {
         self.lock().deliver(event);
@@ -376,7 +394,11 @@ fn respond(state: &mut State, request: &Recorded) -> Reply {
                    "team_id": state.team, "user_id": state.bot_user, "bot_id": state.bot_id,
                    "is_enterprise_install": false}),
         ),
-        "chat.postMessage" => state.post_message(&request.json()),
+        "chat.postMessage" => {
+            let reply = state.post_message(&request.json());
+            state.attempts.push((std::time::Instant::now(), reply.status));
+            reply
+        }
         "conversations.history" | "conversations.replies" => {
             let Some(channel) = query_param(query, "channel") else { return error(200, "channel_not_found") };
             let oldest: f64 = query_param(query, "oldest").and_then(|oldest| oldest.parse().ok()).unwrap_or(0.0);
