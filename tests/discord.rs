@@ -12,7 +12,7 @@ use common::{Env, GatewayProcess, configure_channels, eventually, free_port, las
 use openclaw_store::Store;
 use openclaw_testkit::discord::DiscordDouble;
 use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TOKEN: &str = "MTMxMjM0NTY3ODkwMTIzNDU2Nw.GAbcde.abcdefghijklmnopqrstuvwxyz0123456789AB";
 const OTHER_TOKEN: &str = "MTMxMjM0NTY3ODkwMTIzNDU2OA.GZyxwv.zyxwvutsrqponmlkjihgfedcba9876543210ZY";
@@ -104,17 +104,7 @@ async fn discord_dms_guilds_and_threads_reach_the_agent_through_drops_limits_and
     )
     .await;
     // `channels login discord` reads the token from stdin: a malformed one changes nothing, a good one is saved.
-    let login = |token: &str| {
-        let mut command = env.command(&["channels", "login", "discord"]);
-        command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("openclaw channels login");
-        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes())
-            .expect("write");
-        child.wait_with_output().expect("login output")
-    };
+    let login = |token: &str| common::login_from_stdin(&env, "discord", token);
     let config_path = env.state.join("openclaw.json");
     let before = std::fs::read_to_string(&config_path).expect("config");
     let refused = login("not-a-discord-token");
@@ -230,13 +220,8 @@ async fn discord_dms_guilds_and_threads_reach_the_agent_through_drops_limits_and
     answered(&double, &dm, 13, "the answer after the zombie connection").await;
 
     // The probe shows who the bot is, and says so when Discord does not know a token.
-    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
-    let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
-    let probe_of = |account: &str| {
-        let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
-        let found = accounts.into_iter().find(|a| a["channel"] == "discord" && a["accountId"] == account);
-        found.map(|found| found["probe"].clone()).unwrap_or_else(|| panic!("no discord account {account}: {status}"))
-    };
+    let probes = common::probes(&env).await;
+    let probe_of = |account: &str| common::probe_of(&probes, "discord", account);
     let probe = probe_of("default");
     assert_eq!(probe["ok"], true, "{probe}");
     assert!(probe["detail"].as_str().unwrap_or_default().contains("claw"), "{probe}");

@@ -11,7 +11,7 @@ use common::{Env, GatewayProcess, configure_channels, eventually, free_port, las
 use openclaw_store::Store;
 use openclaw_testkit::synapse::{Human, RoomMessage, Synapse};
 use openclaw_testkit::{Recorded, ScriptedServer, openai};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const BOT: &str = "@bot:localhost";
 
@@ -62,24 +62,14 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     )
     .await;
     // `channels login matrix` reads the token from stdin: a malformed one changes nothing, a good one is saved.
-    let login = |token: String| {
-        let mut command = env.command(&["channels", "login", "matrix"]);
-        command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("openclaw channels login");
-        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes())
-            .expect("write");
-        child.wait_with_output().expect("login output")
-    };
+    let login = |token: &str| common::login_from_stdin(&env, "matrix", token);
     let config_path = env.state.join("openclaw.json");
     let before = std::fs::read_to_string(&config_path).expect("config");
-    let refused = login("not a token".to_owned());
+    let refused = login("not a token");
     assert!(!refused.status.success());
     assert!(common::text(&refused.stderr).contains("not a Matrix access token"), "{}", common::text(&refused.stderr));
     assert_eq!(std::fs::read_to_string(&config_path).expect("config"), before, "a refused token changes nothing");
-    assert!(login(bot_token.clone()).status.success());
+    assert!(login(&bot_token).status.success());
     let port = free_port();
     let gateway = GatewayProcess::start(&env, port).await;
 
@@ -144,13 +134,8 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     assert_eq!(answers[1].content["m.relates_to"]["event_id"], root.as_str());
 
     // The conversations landed in their own sessions, and the probe shows who the bot is.
-    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
-    let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
-    let probe_of = |account: &str| {
-        let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
-        let found = accounts.into_iter().find(|a| a["channel"] == "matrix" && a["accountId"] == account);
-        found.map(|found| found["probe"].clone()).unwrap_or_else(|| panic!("no matrix account {account}: {status}"))
-    };
+    let probes = common::probes(&env).await;
+    let probe_of = |account: &str| common::probe_of(&probes, "matrix", account);
     let probe = probe_of("default");
     assert_eq!(probe["ok"], true, "{probe}");
     assert!(probe["detail"].as_str().unwrap_or_default().contains(BOT), "{probe}");

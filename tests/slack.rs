@@ -121,17 +121,7 @@ async fn slack_socket_mode_and_http_events_reach_the_agent_and_answers_come_back
     )
     .await;
     // `channels login slack` reads the bot token from stdin: a malformed one changes nothing, a good one is saved.
-    let login = |token: &str| {
-        let mut command = env.command(&["channels", "login", "slack"]);
-        command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("openclaw channels login");
-        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes())
-            .expect("write");
-        child.wait_with_output().expect("login output")
-    };
+    let login = |token: &str| common::login_from_stdin(&env, "slack", token);
     let config_path = env.state.join("openclaw.json");
     let before = std::fs::read_to_string(&config_path).expect("config");
     let refused = login("xoxp-a-user-token");
@@ -245,13 +235,8 @@ async fn slack_socket_mode_and_http_events_reach_the_agent_and_answers_come_back
     assert_eq!(texts(&double, "DHTTP0001"), vec!["echo: over http"], "…and not answered twice");
 
     // The probe shows who the bot is, and says so when Slack does not know a token.
-    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
-    let status: Value = serde_json::from_slice(&status.stdout).expect("status json");
-    let probe_of = |account: &str| {
-        let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
-        let found = accounts.into_iter().find(|a| a["channel"] == "slack" && a["accountId"] == account);
-        found.map(|found| found["probe"].clone()).unwrap_or_else(|| panic!("no slack account {account}: {status}"))
-    };
+    let probes = common::probes(&env).await;
+    let probe_of = |account: &str| common::probe_of(&probes, "slack", account);
     let probe = probe_of("default");
     assert_eq!(probe["ok"], true, "{probe}");
     assert!(probe["detail"].as_str().unwrap_or_default().contains("UBOTCLAW1"), "{probe}");

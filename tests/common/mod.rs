@@ -238,3 +238,43 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// `openclaw channels login <channel>` with `token` on stdin.
+#[allow(dead_code)]
+pub fn login_from_stdin(env: &Env, channel: &str, token: &str) -> Output {
+    let mut command = env.command(&["channels", "login", channel]);
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("openclaw channels login");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes()).expect("write");
+    child.wait_with_output().expect("login output")
+}
+
+/// `channels status --probe --json`: each account's probe, by `(channel, account)`.
+#[allow(dead_code)]
+pub async fn probes(env: &Env) -> Vec<(String, String, serde_json::Value)> {
+    let status = env.run(&["channels", "status", "--probe", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status json");
+    status["accounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|account| {
+            let key = |name: &str| account[name].as_str().unwrap_or_default().to_owned();
+            (key("channel"), key("accountId"), account["probe"].clone())
+        })
+        .collect()
+}
+
+/// One account's probe from [`probes`].
+#[allow(dead_code)]
+pub fn probe_of(probes: &[(String, String, serde_json::Value)], channel: &str, account: &str) -> serde_json::Value {
+    probes
+        .iter()
+        .find(|(c, a, _)| c == channel && a == account)
+        .map(|(_, _, probe)| probe.clone())
+        .unwrap_or_else(|| panic!("no {channel} account {account}: {probes:?}"))
+}

@@ -39,6 +39,41 @@ impl PolicyConfig {
     }
 }
 
+/// `dm.*`: the reference's older spelling of the DM keys, which Matrix, Discord and Slack still read (`dmPolicy` and
+/// `allowFrom` at the top win). `groupEnabled: true` is refused: group DMs are not answered yet.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DmKeys {
+    pub enabled: Option<bool>,
+    pub policy: Option<String>,
+    pub allow_from: Option<Vec<Value>>,
+    pub group_enabled: Option<bool>,
+}
+
+impl DmKeys {
+    /// Folds the keys into `config` (its own `dmPolicy`/`allowFrom` first; `enabled: false` disables DMs).
+    ///
+    /// # Errors
+    /// `groupEnabled: true`, with the fix, naming `<path>.dm.groupEnabled`.
+    pub fn apply(&self, config: &mut PolicyConfig, path: &str) -> Result<(), ChannelError> {
+        if self.enabled == Some(false) {
+            config.dm_policy = Some("disabled".to_owned());
+        } else if config.dm_policy.is_none() {
+            config.dm_policy.clone_from(&self.policy);
+        }
+        if config.allow_from.is_none() {
+            config.allow_from.clone_from(&self.allow_from);
+        }
+        if self.group_enabled == Some(true) {
+            return Err(ChannelError::Config {
+                path: format!("{path}.dm.groupEnabled"),
+                message: "group DMs are not implemented by OpenClaw-rs yet (fix: remove it)".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// `groups.<id>`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

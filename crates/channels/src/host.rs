@@ -345,6 +345,27 @@ fn path_conflict(path: &str) -> Option<&'static str> {
         .then_some("conflicts with a gateway endpoint (fix: choose another path)")
 }
 
+/// One of a key's named options (`options` pairs each name with its value), `default` when the key is absent.
+///
+/// # Errors
+/// A value that is none of them, naming `<path>.<key>` and the options.
+pub fn choice<T: Copy>(
+    value: Option<&str>,
+    path: &str,
+    key: &str,
+    default: T,
+    options: &[(&str, T)],
+) -> Result<T, ChannelError> {
+    let Some(value) = value else { return Ok(default) };
+    options.iter().find(|(name, _)| *name == value).map(|(_, option)| *option).ok_or_else(|| ChannelError::Config {
+        path: format!("{path}.{key}"),
+        message: format!(
+            "{value:?} is not one of {} (fix: use one of them)",
+            options.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
 /// Resolves a secret-bearing key (`path` names it in errors): a literal, `${VAR}` or SecretRef.
 pub fn resolve_secret(
     secret: &openclaw_config::Secret,

@@ -152,6 +152,18 @@ pub struct Media {
     pub name: Option<String>,
 }
 
+impl Media {
+    /// The kind of an attachment known only by its MIME type (`image/png` is a photo; unknown is a document).
+    pub fn kind_for_mime(mime: Option<&str>) -> &'static str {
+        match mime.and_then(|mime| mime.split('/').next()) {
+            Some("image") => "photo",
+            Some("audio") => "audio",
+            Some("video") => "video",
+            _ => "document",
+        }
+    }
+}
+
 /// One inbound message, the same shape for every channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inbound {

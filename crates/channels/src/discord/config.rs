@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::*;
 use crate::access::{DmPolicy, GroupConfig, SpaceRule};
-use crate::host::{Account, ChannelEnv, accounts, channel_block, parse_block, resolve_secret};
+use crate::host::{Account, ChannelEnv, accounts, channel_block, choice, parse_block, resolve_secret};
 
 /// A bot token as the Developer Portal shows it: three dot-separated parts of letters, digits, `-` and `_`.
 pub(super) fn check_token(token: &str) -> Result<(), String> {
@@ -35,16 +35,6 @@ pub(super) fn channel_info(channel: &Value) -> ChannelInfo {
         parent: if thread { channel["parent_id"].as_str().map(str::to_owned) } else { None },
         name: if thread { None } else { channel["name"].as_str().map(str::to_owned) },
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DmConfig {
-    enabled: Option<bool>,
-    policy: Option<String>,
-    allow_from: Option<Vec<Value>>,
-    /// Group DMs are not answered (the reference's default); declared so that `false` is accepted.
-    group_enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,7 +69,7 @@ struct DiscordConfig {
     #[serde(rename = "applicationId")]
     _application_id: Option<Value>,
     api_base_url: Option<String>,
-    dm: Option<DmConfig>,
+    dm: Option<crate::access::DmKeys>,
     guilds: Option<BTreeMap<String, GuildConfig>>,
     allow_bots: Option<bool>,
     reply_to_mode: Option<String>,
@@ -158,34 +148,20 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
         let token = token.strip_prefix("Bot ").unwrap_or(&token).trim().to_owned();
         check_token(&token).map_err(|message| error("token", &message))?;
         if let Some(dm) = &config.dm {
-            if dm.enabled == Some(false) {
-                policy_config.dm_policy = Some("disabled".to_owned());
-            } else if policy_config.dm_policy.is_none() {
-                policy_config.dm_policy.clone_from(&dm.policy);
-            }
-            if policy_config.allow_from.is_none() {
-                policy_config.allow_from.clone_from(&dm.allow_from);
-            }
-            if dm.group_enabled == Some(true) {
-                return Err(error(
-                    "dm.groupEnabled",
-                    "group DMs are not implemented by OpenClaw-rs yet (fix: remove it)",
-                ));
-            }
+            dm.apply(&mut policy_config, &path)?;
         }
         if policy_config.groups.is_some() {
             return Err(error("groups", "Discord lists its servers under guilds (fix: guilds.<server id>.channels)"));
         }
         let mut policy = Policy::compile(&policy_config, "discord", &path, DmPolicy::Pairing, &env.owners)?;
         policy.spaces = spaces(config.guilds.as_ref().unwrap_or(&BTreeMap::new()), &path)?;
-        let reply_to = match config.reply_to_mode.as_deref() {
-            None | Some("off") => ReplyTo::Off,
-            Some("first") | Some("batched") => ReplyTo::First,
-            Some("all") => ReplyTo::All,
-            Some(other) => {
-                return Err(error("replyToMode", &format!("{other:?} is not a reply mode (fix: off, first or all)")));
-            }
-        };
+        let reply_to = choice(
+            config.reply_to_mode.as_deref(),
+            &path,
+            "replyToMode",
+            ReplyTo::Off,
+            &[("off", ReplyTo::Off), ("first", ReplyTo::First), ("all", ReplyTo::All), ("batched", ReplyTo::First)],
+        )?;
         let api_base = config.api_base_url.clone().unwrap_or_else(|| DEFAULT_API.to_owned());
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             return Err(error("apiBaseUrl", "not an http(s) URL (fix: https://discord.com/api, or your proxy)"));

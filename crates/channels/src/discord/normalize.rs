@@ -59,14 +59,8 @@ pub fn parse_message(d: &Value, view: &View<'_>) -> Result<Inbound, Skipped> {
         .iter()
         .filter_map(|file| {
             let mime = file["content_type"].as_str().map(str::to_owned);
-            let kind = match mime.as_deref().and_then(|mime| mime.split('/').next()) {
-                Some("image") => "photo",
-                Some("audio") => "audio",
-                Some("video") => "video",
-                _ => "document",
-            };
             Some(Media {
-                kind: kind.to_owned(),
+                kind: Media::kind_for_mime(mime.as_deref()).to_owned(),
                 reference: file["url"].as_str()?.to_owned(),
                 mime,
                 name: file["filename"].as_str().map(str::to_owned),

@@ -38,6 +38,11 @@ fn messages_become_inbound_with_mentions_threads_and_their_time() {
     let in_thread = parse_message(&message("in a thread", Some("77")), &view(Some("444"), None)).expect("thread");
     assert_eq!((in_thread.peer.id.as_str(), in_thread.peer.thread.as_deref()), ("444", Some("thread:555")));
     assert_eq!(in_thread.route["channelId"], "555", "the answer goes to the thread itself");
+    let mut file = message("", None);
+    file["attachments"] =
+        json!([{"url": "https://cdn.example/a.png", "filename": "a.png", "content_type": "image/png"}]);
+    let file = parse_message(&file, &view(None, None)).expect("an attachment alone is a message");
+    assert_eq!((file.media[0].kind.as_str(), file.media[0].reference.as_str()), ("photo", "https://cdn.example/a.png"));
     let mut reply = message("answering you", Some("77"));
     reply["referenced_message"] = json!({"author": {"id": ME}});
     assert!(parse_message(&reply, &view(None, None)).expect("reply").mentioned, "a reply to the bot counts");

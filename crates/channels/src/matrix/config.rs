@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::*;
 use crate::access::DmPolicy;
-use crate::host::{Account, ChannelEnv, accounts, channel_block, parse_block, resolve_secret};
+use crate::host::{Account, ChannelEnv, accounts, channel_block, choice, parse_block, resolve_secret};
 
 /// An access token as a homeserver hands it out: one opaque word of printable characters.
 pub(super) fn check_token(token: &str) -> Result<(), String> {
@@ -17,15 +17,6 @@ pub(super) fn check_token(token: &str) -> Result<(), String> {
              Element shows it under Settings → Help & About → Access token)"
             .to_owned())
     }
-}
-
-/// `dm.*`: the reference's spelling of the DM keys (`dmPolicy`/`allowFrom` at the top work too).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DmConfig {
-    enabled: Option<bool>,
-    policy: Option<String>,
-    allow_from: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,7 +32,7 @@ struct MatrixConfig {
     device_id: Option<String>,
     device_name: Option<String>,
     encryption: Option<bool>,
-    dm: Option<DmConfig>,
+    dm: Option<crate::access::DmKeys>,
     auto_join: Option<String>,
     auto_join_allowlist: Option<Vec<String>>,
     reply_to_mode: Option<String>,
@@ -53,23 +44,6 @@ struct MatrixConfig {
     /// Declared so that it is a known key; `host::accounts` reads it.
     #[serde(rename = "accounts")]
     _accounts: Option<BTreeMap<String, serde::de::IgnoredAny>>,
-}
-
-fn choice<T: Copy>(
-    value: Option<&str>,
-    path: &str,
-    key: &str,
-    default: T,
-    options: &[(&str, T)],
-) -> Result<T, ChannelError> {
-    let Some(value) = value else { return Ok(default) };
-    options.iter().find(|(name, _)| *name == value).map(|(_, option)| *option).ok_or_else(|| ChannelError::Config {
-        path: format!("{path}.{key}"),
-        message: format!(
-            "{value:?} is not one of {} (fix: use one of them)",
-            options.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
-        ),
-    })
 }
 
 pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
@@ -138,14 +112,7 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
         }
         // The reference writes the DM keys under `dm`.
         if let Some(dm) = &config.dm {
-            if dm.enabled == Some(false) {
-                policy_config.dm_policy = Some("disabled".to_owned());
-            } else if policy_config.dm_policy.is_none() {
-                policy_config.dm_policy.clone_from(&dm.policy);
-            }
-            if policy_config.allow_from.is_none() {
-                policy_config.allow_from.clone_from(&dm.allow_from);
-            }
+            dm.apply(&mut policy_config, &path)?;
         }
         let policy = Policy::compile(&policy_config, "matrix", &path, DmPolicy::Pairing, &env.owners)?;
         let reply_to = choice(

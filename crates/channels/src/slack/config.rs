@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::*;
 use crate::access::{DmPolicy, GroupConfig};
-use crate::host::{Account, ChannelEnv, accounts, channel_block, parse_block, resolve_secret};
+use crate::host::{Account, ChannelEnv, accounts, channel_block, choice, parse_block, resolve_secret};
 
 fn token_shape(token: &str, prefix: &str) -> bool {
     token
@@ -24,15 +24,6 @@ pub(super) fn check_token(token: &str) -> Result<(), String> {
              Permissions → Bot User OAuth Token)"
             .to_owned())
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DmConfig {
-    enabled: Option<bool>,
-    policy: Option<String>,
-    allow_from: Option<Vec<Value>>,
-    group_enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,7 +48,7 @@ struct SlackConfig {
     signing_secret: Option<openclaw_config::Secret>,
     webhook_path: Option<String>,
     api_base_url: Option<String>,
-    dm: Option<DmConfig>,
+    dm: Option<crate::access::DmKeys>,
     channels: Option<BTreeMap<String, ChannelConfig>>,
     allow_bots: Option<bool>,
     reply_to_mode: Option<String>,
@@ -124,20 +115,7 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
             }
         };
         if let Some(dm) = &config.dm {
-            if dm.enabled == Some(false) {
-                policy_config.dm_policy = Some("disabled".to_owned());
-            } else if policy_config.dm_policy.is_none() {
-                policy_config.dm_policy.clone_from(&dm.policy);
-            }
-            if policy_config.allow_from.is_none() {
-                policy_config.allow_from.clone_from(&dm.allow_from);
-            }
-            if dm.group_enabled == Some(true) {
-                return Err(error(
-                    "dm.groupEnabled",
-                    "group DMs are not implemented by OpenClaw-rs yet (fix: remove it)",
-                ));
-            }
+            dm.apply(&mut policy_config, &path)?;
         }
         if policy_config.groups.is_some() {
             return Err(error("groups", "Slack lists its channels under channels (fix: channels.<channel id>)"));
@@ -159,14 +137,13 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
                 .collect()
         });
         let policy = Policy::compile(&policy_config, "slack", &path, DmPolicy::Pairing, &env.owners)?;
-        let reply_to = match config.reply_to_mode.as_deref() {
-            None | Some("off") => ReplyTo::Off,
-            Some("first") | Some("batched") => ReplyTo::First,
-            Some("all") => ReplyTo::All,
-            Some(other) => {
-                return Err(error("replyToMode", &format!("{other:?} is not a reply mode (fix: off, first or all)")));
-            }
-        };
+        let reply_to = choice(
+            config.reply_to_mode.as_deref(),
+            &path,
+            "replyToMode",
+            ReplyTo::Off,
+            &[("off", ReplyTo::Off), ("first", ReplyTo::First), ("all", ReplyTo::All), ("batched", ReplyTo::First)],
+        )?;
         let api_base = config.api_base_url.clone().unwrap_or_else(|| DEFAULT_API.to_owned());
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             return Err(error("apiBaseUrl", "not an http(s) URL (fix: https://slack.com/api, or your proxy)"));
