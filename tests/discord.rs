@@ -258,6 +258,10 @@ async fn discord_dms_guilds_and_threads_reach_the_agent_through_drops_limits_and
     let after: Vec<String> = contents(&double, &dm).into_iter().skip(before).collect();
     assert_eq!(after, (0..30).map(|n| format!("echo: while down {n}")).collect::<Vec<_>>());
     assert_eq!(double.stats().identifies, 2, "the restart resumed the saved session");
+    // A process that resumed (no READY) still knows who the bot is: a mention in a guild channel is one.
+    double.user_sends(GENERAL, ANN, "after the restart", true);
+    answered(&double, GENERAL, 2, "the answer to a mention after a resume").await;
+    assert_eq!(contents(&double, GENERAL)[1], "echo: ann: after the restart");
     drop(gateway);
     let store = env.store().await;
     let thread_key = format!("agent:main:discord:channel:{GENERAL}:thread:{THREAD}");

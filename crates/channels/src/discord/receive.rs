@@ -98,6 +98,17 @@ impl Discord {
                     }
                 },
             };
+            // A RESUME gets no READY, so a process that starts by resuming asks who the bot is first: without its id
+            // no mention of it is recognised and its own messages are not told apart.
+            if session.is_some()
+                && self.me.get().is_none()
+                && let Err(error) = self.me().await
+            {
+                failures += 1;
+                tracing::warn!(account = %self.account, %error, "Cannot ask Discord who the bot is; retrying.");
+                inbox.backoff(failures).await;
+                continue;
+            }
             let started = std::time::Instant::now();
             match self.connection(inbox, &url, &mut session, &key).await {
                 Ended::Shutdown => return Ok(()),
