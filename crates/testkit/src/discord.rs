@@ -105,13 +105,9 @@ impl State {
 
     /// Queues a dispatch on the current session and sends it when the client is connected.
     fn dispatch(&mut self, event: &str, d: Value) {
-        let Some(session_id) = self.current.clone() else { return };
-        let session = self.sessions.entry(session_id.clone()).or_default();
-        session.seq += 1;
-        let payload = json!({"op": 0, "t": event, "s": session.seq, "d": d});
-        session.events.push((session.seq, payload.clone()));
-        if let Some((live, sender)) = &self.live
-            && *live == session_id
+        let Some(payload) = queue(self, event, d) else { return };
+        if let (Some((live, sender)), Some(current)) = (&self.live, &self.current)
+            && live == current
         {
             let _ = sender.send(Command::Text(payload.to_string()));
         }
@@ -606,7 +602,7 @@ fn handle(state: &mut State, payload: &Value, sender: &mpsc::UnboundedSender<Com
                 return Handled::Close(4014);
             }
             state.stats.identifies += 1;
-            let session_id = uuid_like(state);
+            let session_id = format!("session-{}", state.snowflake());
             state.sessions.insert(session_id.clone(), Session::default());
             state.current = Some(session_id.clone());
             let session = state.sessions.entry(session_id.clone()).or_default();
@@ -646,19 +642,11 @@ fn handle(state: &mut State, payload: &Value, sender: &mpsc::UnboundedSender<Com
     }
 }
 
-/// A dispatch queued on the current session and handed back to send now (the caller holds the socket).
-fn queue(state: &mut State, event: &str, d: Value) -> Vec<Value> {
-    let Some(session_id) = state.current.clone() else { return Vec::new() };
-    let session = state.sessions.entry(session_id).or_default();
+/// A dispatch queued on the current session (the caller sends it, or not).
+fn queue(state: &mut State, event: &str, d: Value) -> Option<Value> {
+    let session = state.sessions.entry(state.current.clone()?).or_default();
     session.seq += 1;
     let payload = json!({"op": 0, "t": event, "s": session.seq, "d": d});
     session.events.push((session.seq, payload.clone()));
-    vec![payload]
-}
-
-fn uuid_like(state: &mut State) -> String {
-    format!(
-        "{:032x}",
-        u128::from(state.counter) * 0x9e37_79b9_7f4a_7c15 + state.snowflake().parse::<u128>().unwrap_or(0)
-    )
+    Some(payload)
 }

@@ -83,11 +83,14 @@ impl State {
     }
 
     /// Wraps an event in an `event_callback` and an `events_api` envelope, and sends it when connected.
-    fn deliver(&mut self, event: Value) -> Value {
+    fn callback(&mut self, event: Value) -> Value {
         self.envelopes += 1;
-        let callback = json!({"token": "verification-token", "team_id": self.team, "api_app_id": "A0DOUBLE",
-            "event": event, "type": "event_callback", "event_id": format!("Ev{:08}", self.envelopes),
-            "event_time": self.clock});
+        json!({"token": "verification-token", "team_id": self.team, "api_app_id": "A0DOUBLE", "event": event,
+               "type": "event_callback", "event_id": format!("Ev{:08}", self.envelopes), "event_time": self.clock})
+    }
+
+    fn deliver(&mut self, event: Value) -> Value {
+        let callback = self.callback(event);
         let envelope = json!({"envelope_id": format!("env-{}", self.envelopes), "type": "events_api",
             "payload": callback, "accepts_response_payload": false, "retry_attempt": 0, "retry_reason": ""});
         self.unacked.push_back(envelope.clone());
@@ -248,9 +251,7 @@ impl SlackDouble {
         let event = json!({"type": "message", "channel": channel, "channel_type": kind, "user": user,
                            "text": text, "ts": ts, "team": state.team, "event_ts": ts});
         state.messages.push(event.clone());
-        state.envelopes += 1;
-        json!({"token": "verification-token", "team_id": state.team, "api_app_id": "A0DOUBLE", "event": event,
-               "type": "event_callback", "event_id": format!("Ev{:08}", state.envelopes), "event_time": state.clock})
+        state.callback(event)
     }
 
     /// Delivers the last message a person wrote in a channel again, in a new envelope, as Slack does when it
