@@ -465,6 +465,114 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     assert!(config["channels"].get("telegram").is_none(), "{config}");
     let again = env.run(&["channels", "remove", "--channel", "telegram"]).await;
     assert!(common::text(&again.stderr).contains("channels.telegram is not configured"));
+
+    // Each platform's own flags (the reference's names): a value the channel refuses, or a flag of another
+    // channel, writes nothing; what is still missing is named with its flag.
+    let read = || -> Value {
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).expect("config")).expect("json")
+    };
+    let refused: &[(&[&str], &str)] = &[
+        (&["--channel", "matrix", "--homeserver", "ftp://m.example.org"], "--homeserver: not an http(s) URL"),
+        (
+            &["--channel", "matrix", "--homeserver", "https://m.example.org", "--user-id", "bot", "--password", "pw"],
+            "--user-id: not a Matrix user id",
+        ),
+        (
+            &["--channel", "slack", "--bot-token", "xoxb-12345678-abc", "--app-token", "xoxb-12345678-abc"],
+            "--app-token: that is not a Slack app-level token",
+        ),
+        (&["--channel", "slack", "--bot-token", "xoxp-user-token"], "--bot-token: that is not a Slack bot token"),
+        (
+            &["--channel", "slack", "--mode", "carrier-pigeon"],
+            "--mode: \"carrier-pigeon\" is not a Slack mode (fix: socket or http)",
+        ),
+        (
+            &["--channel", "slack", "--homeserver", "https://m.example.org"],
+            "slack takes no --homeserver (its flags: --token, --bot-token, --app-token, --mode, --signing-secret, --webhook-path)",
+        ),
+        (
+            &["--channel", "discord", "--app-token", "xapp-1-ABCDEFGH"],
+            "discord takes no --app-token (its flags: --token)",
+        ),
+        (
+            &["--channel", "slack", "--token", "xoxb-12345678-abc", "--bot-token", "xoxb-12345678-abd"],
+            "--bot-token sets botToken a second time",
+        ),
+        (&["--channel", "matrix", "--device-name", " "], "--device-name is empty"),
+        (
+            &["--channel", "discord", "--token", "${NOT_SET_ANYWHERE}"],
+            "--token: channels.discord.token: reads the environment variable NOT_SET_ANYWHERE, which is not set",
+        ),
+        (
+            &["--channel", "slack", "--mode", "http", "--signing-secret", "short"],
+            "--signing-secret: too short for a Slack signing secret",
+        ),
+        (
+            &["--channel", "webhook", "--url", "mailto:ops@example.org"],
+            "--url: \"mailto:ops@example.org\" is not an http(s) URL",
+        ),
+    ];
+    for (args, says) in refused {
+        let out = env.run(&[&["channels", "add"], *args].concat()).await;
+        assert!(
+            !out.status.success() && common::text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            common::text(&out.stderr)
+        );
+    }
+    assert_eq!(read()["channels"], json!({}), "a refused add wrote something");
+
+    let env = &env;
+    // `${VAR}` values are checked with the variable's value (the gateway gets the same environment).
+    let add = |args: &'static [&'static str]| async move {
+        let mut command = env.command(&[&["channels", "add"], args].concat());
+        command
+            .env("MATRIX_BOT_PASSWORD", "hunter2")
+            .env("DISCORD_BOT_TOKEN", "MTIzNDU2Nzg5MDEyMzQ1Njc4.G1a2b3.abcdefghijklmnopqrstuvwxyz0123456789");
+        let out = command.output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", common::text(&out.stderr));
+        common::text(&out.stdout)
+    };
+    let partial = add(&["--channel", "matrix", "--homeserver", "https://m.example.org"]).await;
+    assert!(partial.contains("still needed: channels.matrix.accessToken: no credentials (fix: openclaw channels login matrix, or channels add --channel matrix --user-id"), "{partial}");
+    let done =
+        add(&["--channel", "matrix", "--user-id", "@bot:m.example.org", "--password", "${MATRIX_BOT_PASSWORD}"]).await;
+    assert!(!done.contains("still needed"), "{done}");
+    let socket = add(&["--channel", "slack", "--bot-token", "xoxb-12345678-abc"]).await;
+    assert!(socket.contains("still needed: channels.slack.appToken: Socket Mode needs the app-level token (fix: channels add --channel slack --app-token"), "{socket}");
+    add(&["--channel", "slack", "--app-token", "xapp-1-ABCDEFGH123"]).await;
+    add(&[
+        "--channel",
+        "slack",
+        "--account",
+        "events",
+        "--mode",
+        "http",
+        "--signing-secret",
+        "0123456789abcdef0123",
+        "--webhook-path",
+        "/slack/ops",
+    ])
+    .await;
+    add(&["--channel", "discord", "--token", "${DISCORD_BOT_TOKEN}"]).await;
+    assert_eq!(
+        read()["channels"],
+        json!({
+            "matrix": {"enabled": true, "homeserver": "https://m.example.org", "userId": "@bot:m.example.org",
+                       "password": "${MATRIX_BOT_PASSWORD}"},
+            "slack": {"enabled": true, "botToken": "xoxb-12345678-abc", "appToken": "xapp-1-ABCDEFGH123",
+                      "accounts": {"events": {"enabled": true, "mode": "http", "signingSecret": "0123456789abcdef0123",
+                                              "webhookPath": "/slack/ops"}}},
+            "discord": {"enabled": true, "token": "${DISCORD_BOT_TOKEN}"},
+        })
+    );
+    for (channel, account) in [("slack", Some("events")), ("slack", None), ("matrix", None), ("discord", None)] {
+        let mut args = vec!["channels", "remove", "--channel", channel];
+        args.extend(account.map(|account| ["--account", account]).into_iter().flatten());
+        let out = env.run(&args).await;
+        assert!(out.status.success(), "{args:?}: {}", common::text(&out.stderr));
+    }
+    assert_eq!(read()["channels"], json!({}));
 }
 
 /// A chunk whose send was cut (the gateway died, or the answer to `sendMessage` was lost) is looked for in its chat

@@ -16,7 +16,7 @@ use super::Ctx;
 
 #[derive(Debug, Args)]
 pub struct ChannelTarget {
-    /// The channel (telegram, webhook).
+    /// The channel (telegram, webhook, matrix, discord, slack).
     #[arg(long)]
     channel: String,
     /// The account (default: the channel's top-level block).
@@ -24,15 +24,127 @@ pub struct ChannelTarget {
     account: Option<String>,
 }
 
+/// What `channels add` can write. Each channel takes only its own (`ChannelKind::flags`); secrets given here
+/// land in shell history, so `login` (stdin) or a `${VAR}` reference is the better way for them.
+#[derive(Debug, Args)]
+pub struct AddFlags {
+    /// The bot token (Telegram: from @BotFather; Discord: the bot's token; Slack: xoxb-…; Matrix: an access token).
+    #[arg(long)]
+    token: Option<String>,
+    /// Slack: the bot token (xoxb-…), as `--token`.
+    #[arg(long)]
+    bot_token: Option<String>,
+    /// Slack: the app-level token (xapp-…) Socket Mode connects with.
+    #[arg(long)]
+    app_token: Option<String>,
+    /// Slack: socket (default) or http (the Events API, with --signing-secret).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Slack (HTTP mode): the app's signing secret.
+    #[arg(long)]
+    signing_secret: Option<String>,
+    /// Slack (HTTP mode): where Slack POSTs events (default /slack/events).
+    #[arg(long)]
+    webhook_path: Option<String>,
+    /// Matrix: the homeserver's URL (https://matrix.example.org).
+    #[arg(long)]
+    homeserver: Option<String>,
+    /// Matrix: the bot's user id (@bot:example.org), for a password login.
+    #[arg(long)]
+    user_id: Option<String>,
+    /// Matrix: the bot's access token, as `--token`.
+    #[arg(long)]
+    access_token: Option<String>,
+    /// Matrix: the bot's password (the gateway logs in with --user-id and keeps the token it gets).
+    #[arg(long)]
+    password: Option<String>,
+    /// Matrix: the device name the login shows (default OpenClaw-rs).
+    #[arg(long)]
+    device_name: Option<String>,
+    /// Webhook: the shared secret requests are signed with (16 characters or more).
+    #[arg(long)]
+    secret: Option<String>,
+    /// Webhook: where replies are POSTed.
+    #[arg(long)]
+    url: Option<String>,
+}
+
+impl AddFlags {
+    /// The flags given, by name without dashes, `--token` first.
+    fn given(self) -> Vec<(&'static str, String)> {
+        [
+            ("token", self.token),
+            ("bot-token", self.bot_token),
+            ("app-token", self.app_token),
+            ("mode", self.mode),
+            ("signing-secret", self.signing_secret),
+            ("webhook-path", self.webhook_path),
+            ("homeserver", self.homeserver),
+            ("user-id", self.user_id),
+            ("access-token", self.access_token),
+            ("password", self.password),
+            ("device-name", self.device_name),
+            ("secret", self.secret),
+            ("url", self.url),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| value.map(|value| (flag, value.trim().to_owned())))
+        .collect()
+    }
+}
+
+/// The config key each given flag writes for `kind`; a flag the channel does not take is refused with the ones
+/// it does.
+fn flag_keys(
+    kind: &openclaw_channels::ChannelKind,
+    given: Vec<(&'static str, String)>,
+) -> anyhow::Result<Vec<(&'static str, &'static str, String)>> {
+    let mut keys = Vec::new();
+    for (flag, value) in given {
+        if flag == "token" {
+            let spec = kind
+                .token
+                .as_ref()
+                .with_context(|| format!("{} takes no token (what it needs: {})", kind.name, kind.login))?;
+            // A `${VAR}` reference is checked when the block is built below, with the variable's value.
+            if !value.contains("${") {
+                (spec.check)(&value).map_err(|problem| anyhow::anyhow!("--token: {problem}"))?;
+            }
+            keys.push((flag, spec.key, value));
+            continue;
+        }
+        let Some(known) = kind.flags.iter().find(|known| known.flag == flag) else {
+            let mut takes: Vec<String> = kind.flags.iter().map(|known| format!("--{}", known.flag)).collect();
+            if kind.token.is_some() {
+                takes.insert(0, "--token".to_owned());
+            }
+            let takes = if takes.is_empty() { "none".to_owned() } else { takes.join(", ") };
+            bail!("{} takes no --{flag} (its flags: {takes})", kind.name);
+        };
+        if value.is_empty() {
+            bail!("--{flag} is empty (fix: give it a value, or leave the flag out)");
+        }
+        if let Some(check) = known.check
+            && !value.contains("${")
+        {
+            check(&value).map_err(|problem| anyhow::anyhow!("--{flag}: {problem}"))?;
+        }
+        if keys.iter().any(|(_, key, _)| *key == known.key) {
+            bail!("--{flag} sets {} a second time (fix: give it once)", known.key);
+        }
+        keys.push((flag, known.key, value));
+    }
+    Ok(keys)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ChannelsCommand {
-    /// Add or update a channel (a bot token for bot channels).
+    /// Add or update a channel: `--token` for a bot channel's token, and each channel's own flags.
     Add {
         #[command(flatten)]
         target: ChannelTarget,
-        /// The bot token (Telegram: from @BotFather). Prefer `login`, which reads it from stdin.
-        #[arg(long)]
-        token: Option<String>,
+        #[command(flatten)]
+        flags: Box<AddFlags>,
     },
     /// The configured channels and what this build implements.
     List {
@@ -56,7 +168,7 @@ pub enum ChannelsCommand {
     },
     /// Give a channel its credentials (bot channels read a token from stdin); others say what they need.
     Login {
-        /// The channel (telegram, webhook).
+        /// The channel (telegram, webhook, matrix, discord, slack).
         channel: String,
         /// The account (default: the channel's top-level block).
         #[arg(long)]
@@ -117,6 +229,17 @@ fn save_keys(
     account: Option<&str>,
     pairs: &[(&str, Value)],
 ) -> anyhow::Result<openclaw_config::Loaded> {
+    save_keys_checked(ctx, channel, account, pairs, Ok)
+}
+
+/// [`save_keys`] with one more check of the configuration as it would be: `check`'s `Err` writes nothing.
+fn save_keys_checked<T>(
+    ctx: &Ctx,
+    channel: &str,
+    account: Option<&str>,
+    pairs: &[(&str, Value)],
+    check: impl FnOnce(openclaw_config::Loaded) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let paths = ctx.paths()?;
     let mut raw = ctx.load()?.raw;
     for (key, value) in pairs {
@@ -126,29 +249,36 @@ fn save_keys(
     let text = openclaw_config::render_raw(&raw);
     let loaded = openclaw_config::load_str(&text, &paths, &super::env)
         .context("the change would make the configuration invalid")?;
+    let checked = check(loaded)?;
     openclaw_config::save_raw(&paths, &raw)?;
-    Ok(loaded)
+    Ok(checked)
 }
 
 pub async fn run(ctx: &Ctx, command: ChannelsCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ChannelsCommand::Add { target, token } => {
+        ChannelsCommand::Add { target, flags } => {
             let kind = known(&target.channel)?;
+            let keys = flag_keys(kind, flags.given())?;
             let mut pairs = vec![("enabled", json!(true))];
-            if let Some(token) = token {
-                let spec = kind
-                    .token
-                    .as_ref()
-                    .with_context(|| format!("{} takes no token (what it needs: {})", kind.name, kind.login))?;
-                (spec.check)(token.trim()).map_err(|problem| anyhow::anyhow!("--token: {problem}"))?;
-                pairs.push((spec.key, json!(token.trim())));
-            }
-            let loaded = save_keys(ctx, kind.name, target.account.as_deref(), &pairs)?;
+            pairs.extend(keys.iter().map(|(_, key, value)| (*key, json!(value))));
+            let block = block_path(kind.name, target.account.as_deref());
             let problems: Vec<String> =
-                openclaw_channels::channel_issues(&loaded, &super::env, openclaw_models::http_client())
-                    .into_iter()
-                    .filter(|problem| problem.starts_with(&format!("channels.{}", kind.name)))
-                    .collect();
+                save_keys_checked(ctx, kind.name, target.account.as_deref(), &pairs, |loaded| {
+                    let problems: Vec<String> =
+                        openclaw_channels::channel_issues(&loaded, &super::env, openclaw_models::http_client())
+                            .into_iter()
+                            .filter(|problem| problem.starts_with(&format!("channels.{}", kind.name)))
+                            .collect();
+                    // A problem with a value given here refuses the change; one with a key not given yet is a hint.
+                    for (flag, key, _) in &keys {
+                        if let Some(problem) =
+                            problems.iter().find(|problem| problem.starts_with(&format!("{block}.{key}")))
+                        {
+                            bail!("--{flag}: {problem}");
+                        }
+                    }
+                    Ok(problems)
+                })?;
             println!("Added {} ({}).", block_path(kind.name, target.account.as_deref()), kind.summary);
             for problem in &problems {
                 println!("  still needed: {problem}");
@@ -372,6 +502,30 @@ pub async fn pairing(ctx: &Ctx, command: PairingCommand) -> anyhow::Result<ExitC
             }
             println!("Approved {} sender {} on {channel}.", request.account, request.sender_id);
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Args;
+
+    use super::AddFlags;
+
+    /// Every flag a channel declares is one `channels add` parses, and every parsed flag belongs to a channel.
+    #[test]
+    fn add_flags_and_channel_flags_agree() {
+        let command = AddFlags::augment_args(clap::Command::new("add"));
+        let parsed: Vec<String> = command.get_arguments().filter_map(|arg| arg.get_long().map(str::to_owned)).collect();
+        let declared: Vec<&str> =
+            openclaw_channels::KINDS.iter().flat_map(|kind| kind.flags.iter().map(|flag| flag.flag)).collect();
+        for flag in &declared {
+            assert!(parsed.iter().any(|long| long == flag), "--{flag} is declared by a channel but not parsed");
+        }
+        // With a platform left out of the build, its flags are parsed and refused as belonging to no channel.
+        #[cfg(all(feature = "webhook", feature = "matrix", feature = "slack"))]
+        for long in &parsed {
+            assert!(long == "token" || declared.contains(&long.as_str()), "--{long} is parsed but no channel takes it");
         }
     }
 }

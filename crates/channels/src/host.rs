@@ -35,6 +35,8 @@ pub struct ChannelKind {
     pub token: Option<TokenSpec>,
     /// What onboarding asks or writes to connect it, in order.
     pub setup: &'static [SetupStep],
+    /// The flags `channels add --channel <name>` takes besides `--token`, each writing one key.
+    pub flags: &'static [AddFlag],
     /// Builds the enabled accounts (an empty list when the channel is disabled).
     pub build: BuildFn,
 }
@@ -52,11 +54,25 @@ pub enum SetupStep {
     DmPolicy,
 }
 
+/// One channel-owned flag of `openclaw channels add`: `--<flag> VALUE` writes `VALUE` under `key` of the
+/// channel's block. A literal value is checked with `check` (the builder's own check of that key, so a value
+/// is judged even when another key's problem stops the build first); then the block is built as the gateway would,
+/// `${VAR}` references resolved. A value the channel refuses is not written.
+pub struct AddFlag {
+    /// The flag's name without its dashes (`homeserver` for `--homeserver`).
+    pub flag: &'static str,
+    pub key: &'static str,
+    pub check: Option<CheckFn>,
+}
+
+/// Checks one value as written; `Err` says what is wrong and what a good one looks like.
+pub type CheckFn = fn(&str) -> Result<(), String>;
+
 /// A channel's bot token: the key it goes under and how a pasted one is checked before it is written.
 pub struct TokenSpec {
     pub key: &'static str,
     /// `Err` says what is wrong with the token and what one looks like.
-    pub check: fn(&str) -> Result<(), String>,
+    pub check: CheckFn,
 }
 
 /// A kind by name.

@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use host::{
-    Account, AddressError, Addressed, ChannelEnv, ChannelKind, Host, SetupStep, TokenSpec, accounts, build_all,
-    channel_block, channel_issues, kind, parse_block, resolve_secret, status,
+    Account, AddFlag, AddressError, Addressed, ChannelEnv, ChannelKind, Host, SetupStep, TokenSpec, accounts,
+    build_all, channel_block, channel_issues, kind, parse_block, resolve_secret, status,
 };
 pub use turn::{ChannelTurn, TurnFailure, Turns};
 

@@ -38,6 +38,7 @@ pub const KIND: ChannelKind = ChannelKind {
     login: "a bot token (Developer Portal → your application → Bot → Reset Token; enable the Message Content intent)",
     token: Some(crate::TokenSpec { key: "token", check: config::check_token }),
     setup: &[crate::SetupStep::Token, crate::SetupStep::DmPolicy],
+    flags: &[],
     build: config::build,
 };
 

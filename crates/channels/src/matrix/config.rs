@@ -19,6 +19,22 @@ pub(super) fn check_token(token: &str) -> Result<(), String> {
     }
 }
 
+pub(super) fn check_homeserver(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err("not an http(s) URL (fix: something like https://matrix.example.org)".to_owned())
+    }
+}
+
+pub(super) fn check_user_id(user: &str) -> Result<(), String> {
+    if user.starts_with('@') && user.contains(':') {
+        Ok(())
+    } else {
+        Err("not a Matrix user id (fix: the full id, such as @bot:example.org)".to_owned())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MatrixConfig {
@@ -74,9 +90,7 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
                 "no homeserver (fix: openclaw channels add --channel matrix --homeserver https://matrix.example.org)",
             )
         })?;
-        if !(homeserver.starts_with("https://") || homeserver.starts_with("http://")) {
-            return Err(error("homeserver", "not an http(s) URL (fix: something like https://matrix.example.org)"));
-        }
+        check_homeserver(&homeserver).map_err(|message| error("homeserver", &message))?;
         let credentials = match (&config.access_token, &config.password) {
             (Some(token), _) => {
                 let token = resolve_secret(token, &format!("{path}.accessToken"), env.env)?;
@@ -101,14 +115,12 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
             (None, None) => {
                 return Err(error(
                     "accessToken",
-                    "no credentials (fix: openclaw channels login matrix, or set accessToken, or userId + password)",
+                    "no credentials (fix: openclaw channels login matrix, or channels add --channel matrix --user-id @bot:example.org --password …)",
                 ));
             }
         };
-        if let Some(user) = &config.user_id
-            && !(user.starts_with('@') && user.contains(':'))
-        {
-            return Err(error("userId", "not a Matrix user id (fix: the full id, such as @bot:example.org)"));
+        if let Some(user) = &config.user_id {
+            check_user_id(user).map_err(|message| error("userId", &message))?;
         }
         // The reference writes the DM keys under `dm`.
         if let Some(dm) = &config.dm {

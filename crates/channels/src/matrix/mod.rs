@@ -41,6 +41,13 @@ pub const KIND: ChannelKind = ChannelKind {
         crate::SetupStep::Token,
         crate::SetupStep::DmPolicy,
     ],
+    flags: &[
+        crate::AddFlag { flag: "homeserver", key: "homeserver", check: Some(config::check_homeserver) },
+        crate::AddFlag { flag: "user-id", key: "userId", check: Some(config::check_user_id) },
+        crate::AddFlag { flag: "access-token", key: "accessToken", check: Some(config::check_token) },
+        crate::AddFlag { flag: "password", key: "password", check: None },
+        crate::AddFlag { flag: "device-name", key: "deviceName", check: None },
+    ],
     build: config::build,
 };
 

@@ -26,6 +26,31 @@ pub(super) fn check_token(token: &str) -> Result<(), String> {
     }
 }
 
+pub(super) fn check_app_token(token: &str) -> Result<(), String> {
+    if token_shape(token, "xapp-") {
+        Ok(())
+    } else {
+        Err("that is not a Slack app-level token (it starts with xapp-)".to_owned())
+    }
+}
+
+pub(super) fn check_mode(mode: &str) -> Result<(), String> {
+    match mode {
+        "socket" | "http" => Ok(()),
+        other => Err(format!("{other:?} is not a Slack mode (fix: socket or http)")),
+    }
+}
+
+pub(super) fn check_signing_secret(secret: &str) -> Result<(), String> {
+    if secret.len() >= 16 {
+        Ok(())
+    } else {
+        Err("too short for a Slack signing secret (it has 16 characters or more; Basic Information → App \
+             Credentials)"
+            .to_owned())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ChannelConfig {
@@ -91,27 +116,25 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
             )
         })?;
         check_token(&bot_token).map_err(|message| error("botToken", &message))?;
+        if let Some(mode) = &config.mode {
+            check_mode(mode).map_err(|message| error("mode", &message))?;
+        }
         let (mode, app_token) = match config.mode.as_deref() {
             None | Some("socket") => {
                 let app_token = secret("appToken", &config.app_token, "SLACK_APP_TOKEN")?.ok_or_else(|| {
-                    error("appToken", "Socket Mode needs the app-level token (fix: appToken: \"xapp-…\" from Basic Information → App-Level Tokens with connections:write, or mode: \"http\")")
+                    error("appToken", "Socket Mode needs the app-level token (fix: channels add --channel slack --app-token xapp-… from Basic Information → App-Level Tokens with connections:write, or --mode http)")
                 })?;
-                if !token_shape(&app_token, "xapp-") {
-                    return Err(error("appToken", "that is not a Slack app-level token (it starts with xapp-)"));
-                }
+                check_app_token(&app_token).map_err(|message| error("appToken", &message))?;
                 (Mode::Socket, Some(app_token))
             }
-            Some("http") => {
+            Some(_) => {
                 let signing_secret = secret("signingSecret", &config.signing_secret, "SLACK_SIGNING_SECRET")?
-                    .filter(|secret| secret.len() >= 16)
                     .ok_or_else(|| {
-                        error("signingSecret", "HTTP mode checks every request against the app's signing secret (fix: signingSecret from Basic Information → App Credentials)")
+                        error("signingSecret", "HTTP mode checks every request against the app's signing secret (fix: channels add --channel slack --signing-secret … from Basic Information → App Credentials)")
                     })?;
+                check_signing_secret(&signing_secret).map_err(|message| error("signingSecret", &message))?;
                 let path_key = config.webhook_path.clone().unwrap_or_else(|| "/slack/events".to_owned());
                 (Mode::Http { signing_secret, path: path_key }, None)
-            }
-            Some(other) => {
-                return Err(error("mode", &format!("{other:?} is not a Slack mode (fix: socket or http)")));
             }
         };
         if let Some(dm) = &config.dm {

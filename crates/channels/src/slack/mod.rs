@@ -41,6 +41,13 @@ pub const KIND: ChannelKind = ChannelKind {
     login: "the bot token, xoxb-… (api.slack.com/apps → your app → OAuth & Permissions); Socket Mode also needs appToken (xapp-…)",
     token: Some(crate::TokenSpec { key: "botToken", check: config::check_token }),
     setup: &[crate::SetupStep::Token, crate::SetupStep::DmPolicy],
+    flags: &[
+        crate::AddFlag { flag: "bot-token", key: "botToken", check: Some(config::check_token) },
+        crate::AddFlag { flag: "app-token", key: "appToken", check: Some(config::check_app_token) },
+        crate::AddFlag { flag: "mode", key: "mode", check: Some(config::check_mode) },
+        crate::AddFlag { flag: "signing-secret", key: "signingSecret", check: Some(config::check_signing_secret) },
+        crate::AddFlag { flag: "webhook-path", key: "webhookPath", check: None },
+    ],
     build: config::build,
 };
 

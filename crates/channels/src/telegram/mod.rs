@@ -40,6 +40,7 @@ pub const KIND: ChannelKind = ChannelKind {
     login: "a bot token from @BotFather (openclaw channels login telegram, or channels add --channel telegram --token …)",
     token: Some(crate::TokenSpec { key: "botToken", check: config::check_token }),
     setup: &[crate::SetupStep::Token, crate::SetupStep::DmPolicy],
+    flags: &[],
     build: config::build,
 };
 

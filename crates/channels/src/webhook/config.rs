@@ -13,6 +13,21 @@ pub(super) struct WebhookConfig {
     text_chunk_limit: Option<usize>,
 }
 
+pub(super) fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.len() >= 16 {
+        Ok(())
+    } else {
+        Err("too short to resist guessing (fix: at least 16 characters)".to_owned())
+    }
+}
+
+pub(super) fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        _ => Err(format!("{url:?} is not an http(s) URL (fix: https://example.com/openclaw-replies)")),
+    }
+}
+
 pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, ChannelError> {
     let path = "channels.webhook";
     let (config, policy_config): (WebhookConfig, _) = channel_block(env.section, path)?;
@@ -26,19 +41,9 @@ pub(super) fn build(env: &ChannelEnv<'_>) -> Result<Vec<Arc<dyn Channel>>, Chann
                 .to_owned(),
     })?;
     let secret = resolve_secret(secret, &format!("{path}.secret"), env.env)?;
-    if secret.len() < 16 {
-        return Err(ChannelError::Config {
-            path: format!("{path}.secret"),
-            message: "too short to resist guessing (fix: at least 16 characters)".to_owned(),
-        });
-    }
-    if let Some(url) = &config.url
-        && reqwest::Url::parse(url).is_err()
-    {
-        return Err(ChannelError::Config {
-            path: format!("{path}.url"),
-            message: format!("{url:?} is not a URL (fix: https://example.com/openclaw-replies)"),
-        });
+    check_secret(&secret).map_err(|message| ChannelError::Config { path: format!("{path}.secret"), message })?;
+    if let Some(url) = &config.url {
+        check_url(url).map_err(|message| ChannelError::Config { path: format!("{path}.url"), message })?;
     }
     // A machine channel: open unless the config restricts it.
     let policy = if !policy_config.is_set() {

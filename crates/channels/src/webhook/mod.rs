@@ -56,6 +56,10 @@ pub const KIND: ChannelKind = ChannelKind {
             question: "URL where replies are POSTed (empty: set channels.webhook.url later)",
         },
     ],
+    flags: &[
+        crate::AddFlag { flag: "secret", key: "secret", check: Some(config::check_secret) },
+        crate::AddFlag { flag: "url", key: "url", check: Some(config::check_url) },
+    ],
     build: config::build,
 };
 
