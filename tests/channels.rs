@@ -11,8 +11,9 @@ use common::{
     Env, GatewayProcess, configure_channels, eventually, faulty_model, free_port, last_user_text, telegram_emulator,
 };
 use openclaw_store::Store;
+use openclaw_testkit::proxy::{self, FaultProxy};
 use openclaw_testkit::telegram::TelegramEmulator;
-use openclaw_testkit::{Recorded, Reply, ScriptedServer, openai};
+use openclaw_testkit::{Recorded, Reply, ScriptedServer, compliance, openai};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "123:ABC";
@@ -573,6 +574,75 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
         assert!(out.status.success(), "{args:?}: {}", common::text(&out.stderr));
     }
     assert_eq!(read()["channels"], json!({}));
+}
+
+/// User 6's chat with the bot, for the compliance harness: the emulator behind a [`FaultProxy`] that adds the
+/// 429s, lost answers and redeliveries the emulator cannot make (`textChunkLimit` 300).
+struct Conversation<'a> {
+    emulator: &'a TelegramEmulator,
+    proxy: &'a FaultProxy,
+}
+
+impl compliance::Counterpart for Conversation<'_> {
+    fn name(&self) -> &str {
+        "telegram"
+    }
+    fn max_chunk(&self) -> usize {
+        300
+    }
+    async fn send(&self, text: &str) {
+        self.emulator.user_sends(TOKEN, private(6), user(6), text, json!({})).await;
+    }
+    async fn answers(&self) -> Vec<String> {
+        texts_in(self.emulator, "6").await
+    }
+    fn redeliver_last(&self) {
+        self.proxy.redeliver_last();
+    }
+    fn rate_limit_next(&self, seconds: f64) {
+        self.proxy.rate_limit_next(seconds);
+    }
+    fn lose_next_answer(&self) {
+        self.proxy.lose_next_answer();
+    }
+    fn send_attempts(&self) -> Vec<(Instant, u16)> {
+        self.proxy.send_attempts()
+    }
+}
+
+/// The guarantees every channel gives (testkit's compliance harness), on Telegram: chunks within the limit, a 429
+/// waited out, a redelivered update answered once, a send whose answer was lost shown once, and a message that
+/// arrived just before a SIGKILL answered once after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_passes_the_channel_compliance_harness() {
+    let Some(emulator) = telegram_emulator() else { return };
+    let proxy = FaultProxy::start(&emulator.api_root(), proxy::telegram()).await;
+    let model = echo_model().await;
+    let env = Env::new();
+    configure_channels(
+        &env,
+        &model,
+        json!({"telegram": {"botToken": TOKEN, "apiRoot": proxy.url(), "allowFrom": [6], "textChunkLimit": 300}}),
+    )
+    .await;
+    let port = free_port();
+    let mut running = Some(GatewayProcess::start(&env, port).await);
+    let conversation = Conversation { emulator: &emulator, proxy: &proxy };
+    let report = compliance::check(&conversation, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(&env, port).await);
+    })
+    .await;
+    eprintln!("telegram compliance: {report:?}");
+    let replayed: Vec<String> =
+        proxy.replayed().iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect();
+    assert!(
+        replayed.len() == 1 && replayed[0].contains("compliance: delivered twice"),
+        "the redelivery was served: {replayed:?}"
+    );
+    assert_eq!(proxy.lost_answers(), 1, "the lost answer was lost");
 }
 
 /// A chunk whose send was cut (the gateway died, or the answer to `sendMessage` was lost) is looked for in its chat

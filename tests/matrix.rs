@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
 use openclaw_store::Store;
+use openclaw_testkit::proxy::{self, FaultProxy};
 use openclaw_testkit::synapse::{Human, RoomMessage, Synapse};
-use openclaw_testkit::{Recorded, ScriptedServer, openai};
+use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::json;
 
 const BOT: &str = "@bot:localhost";
@@ -44,6 +45,41 @@ async fn from_bot(human: &Human, room: &str) -> Vec<RoomMessage> {
     human.messages(room).await.into_iter().filter(|m| m.sender == BOT).collect()
 }
 
+/// Ann's direct room with the bot, for the compliance harness: Synapse behind a [`FaultProxy`] that adds the 429s,
+/// lost answers and redelivered syncs Synapse does not make on demand (`textChunkLimit` 300).
+struct Conversation<'a> {
+    ann: &'a Human,
+    room: &'a str,
+    proxy: &'a FaultProxy,
+}
+
+impl compliance::Counterpart for Conversation<'_> {
+    fn name(&self) -> &str {
+        "matrix"
+    }
+    fn max_chunk(&self) -> usize {
+        300
+    }
+    async fn send(&self, text: &str) {
+        self.ann.send(self.room, text).await;
+    }
+    async fn answers(&self) -> Vec<String> {
+        from_bot(self.ann, self.room).await.into_iter().map(|message| message.body).collect()
+    }
+    fn redeliver_last(&self) {
+        self.proxy.redeliver_last();
+    }
+    fn rate_limit_next(&self, seconds: f64) {
+        self.proxy.rate_limit_next(seconds);
+    }
+    fn lose_next_answer(&self) {
+        self.proxy.lose_next_answer();
+    }
+    fn send_attempts(&self) -> Vec<(std::time::Instant, u16)> {
+        self.proxy.send_attempts()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     let Some(synapse) = synapse() else { return };
@@ -52,11 +88,13 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     let bob = synapse.human(&synapse.register("bob", "bob-password-1234").await);
     let model = echo_model().await;
     let env = Env::new();
+    // The bot reaches Synapse through the proxy, which adds faults only when the compliance harness asks.
+    let proxy = FaultProxy::start(&synapse.url(), proxy::matrix(BOT)).await;
     configure_channels(
         &env,
         &model,
         // A second account whose token the homeserver does not know: its probe must say so.
-        json!({"matrix": {"homeserver": synapse.url(), "autoJoin": "always",
+        json!({"matrix": {"homeserver": proxy.url(), "autoJoin": "always",
                           "dm": {"policy": "open", "allowFrom": ["*"]}, "groupPolicy": "open",
                           "textChunkLimit": 300, "accounts": {"stale": {"accessToken": "syt_not_a_token_it_issued"}}}}),
     )
@@ -159,7 +197,26 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     let after: Vec<String> = from_bot(&ann, &dm).await.into_iter().skip(answered).map(|m| m.body).collect();
     let want: Vec<String> = (0..60).map(|n| format!("echo: while down {n}")).collect();
     assert_eq!(after, want, "every message sent while down answered once, in order");
-    drop(gateway);
+
+    // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
+    let mut running = Some(gateway);
+    let conversation = Conversation { ann: &ann, room: &dm, proxy: &proxy };
+    let report = compliance::check(&conversation, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(&env, port).await);
+    })
+    .await;
+    eprintln!("matrix compliance: {report:?}");
+    let replayed: Vec<String> =
+        proxy.replayed().iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect();
+    assert!(
+        replayed.len() == 1 && replayed[0].contains("compliance: delivered twice"),
+        "the redelivery was served: {replayed:?}"
+    );
+    assert_eq!(proxy.lost_answers(), 1, "the lost answer was lost");
+    drop(running);
     let store = env.store().await;
     let thread_key = format!("agent:main:matrix:group:{}:thread:{}", room.to_lowercase(), root.to_lowercase());
     assert!(store.active_session(&thread_key).await.expect("session").is_some(), "no session {thread_key}");

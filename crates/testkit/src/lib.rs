@@ -2,7 +2,7 @@
 //! scripted [`Reply`]s — whole JSON bodies, or SSE streams written chunk by chunk with pauses, split anywhere (even
 //! mid-line), cut before the end, or left hanging — and records every request it gets. The `openai` and
 //! `anthropic` modules build streams in each provider's real wire format; `gateway` is a protocol-v4 WebSocket
-//! client.
+//! client; `proxy` puts platform faults between a channel and a real counterpart.
 //!
 //! **Invariant:** only tests and benchmarks depend on this crate.
 
@@ -11,6 +11,7 @@ pub mod compliance;
 pub mod discord;
 pub mod gateway;
 pub mod openai;
+pub mod proxy;
 pub mod slack;
 pub mod synapse;
 pub mod telegram;
@@ -52,6 +53,16 @@ impl Reply {
             status,
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
             chunks: vec![(Duration::ZERO, body.to_string().into_bytes())],
+            end: End::Complete,
+        }
+    }
+
+    /// A body as it came, with its content type.
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type".to_owned(), content_type.to_owned())],
+            chunks: vec![(Duration::ZERO, body)],
             end: End::Complete,
         }
     }
@@ -208,13 +219,14 @@ impl Drop for ScriptedServer {
     }
 }
 
-async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Result<()> {
+/// Reads one HTTP/1.1 request (a `content-length` body); `None` when the peer closed first.
+pub(crate) async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Recorded>> {
     let mut buf = Vec::new();
     let mut tmp = [0_u8; 8192];
     let header_end = loop {
         let n = stream.read(&mut tmp).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
         buf.extend_from_slice(&tmp[..n]);
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -241,9 +253,13 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
         }
         body.extend_from_slice(&tmp[..n]);
     }
+    Ok(Some(Recorded { method, path, headers, body }))
+}
+
+async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Result<()> {
+    let Some(recorded) = read_request(&mut stream).await? else { return Ok(()) };
     let reply = {
         let mut shared = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let recorded = Recorded { method, path, headers, body };
         let responded = match (&shared.responder, shared.replies.is_empty()) {
             (Some(responder), true) => Some(responder(&recorded)),
             _ => None,
@@ -256,6 +272,11 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Re
             )
         })
     };
+    write_reply(&mut stream, &reply).await
+}
+
+/// Writes `reply` (chunked, `connection: close`) and closes the stream, or cuts or hangs as it says.
+pub(crate) async fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
     let reason = match reply.status {
         200 => "OK",
         400 => "Bad Request",
