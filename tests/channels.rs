@@ -645,6 +645,110 @@ async fn telegram_passes_the_channel_compliance_harness() {
     assert_eq!(proxy.lost_answers(), 1, "the lost answer was lost");
 }
 
+/// A conversation with another system over the signed webhook channel, for the compliance harness. The receiver
+/// honours `Idempotency-Key` (the contract the channel's resends rely on), so what it shows is one entry per key it
+/// accepted; it can refuse the next reply with a 429 or lose its answer after accepting it.
+struct WebhookConversation<'a> {
+    port: u16,
+    receiver: &'a ScriptedServer,
+    sent: std::sync::Mutex<Vec<Value>>,
+}
+
+impl WebhookConversation<'_> {
+    fn replies(&self) -> Vec<Recorded> {
+        self.receiver.requests().into_iter().filter(|request| request.path == "/replies").collect()
+    }
+}
+
+impl compliance::Counterpart for WebhookConversation<'_> {
+    fn name(&self) -> &str {
+        "webhook"
+    }
+    fn max_chunk(&self) -> usize {
+        300
+    }
+    async fn send(&self, text: &str) {
+        let body = {
+            let mut sent = self.sent.lock().expect("lock");
+            let body = json!({"id": format!("cm-{}", sent.len()), "conversation": "compliance", "text": text,
+                              "sender": {"id": "system-1"}});
+            sent.push(body.clone());
+            body
+        };
+        let (status, reply) = post_webhook(self.port, &body, now_s(), SECRET).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    async fn answers(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut texts = Vec::new();
+        for reply in self.replies().into_iter().filter(|reply| (200..300).contains(&reply.status)) {
+            let key = reply.header("idempotency-key").unwrap_or_default().to_owned();
+            if !keys.contains(&key) {
+                keys.push(key);
+                texts.push(reply.json()["text"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        texts
+    }
+    fn redeliver_last(&self) {
+        // The sender retries: the same message (same id), signed again with a new timestamp.
+        let last = self.sent.lock().expect("lock").last().cloned().expect("a message was sent");
+        let port = self.port;
+        tokio::spawn(async move {
+            let (status, reply) = post_webhook(port, &last, now_s() + 1, SECRET).await;
+            assert_eq!((status, reply["duplicate"].clone()), (200, json!(true)), "{reply}");
+        });
+    }
+    fn rate_limit_next(&self, seconds: f64) {
+        self.receiver.push(
+            Reply::json(429, json!({"error": "slow down"})).header("retry-after", &(seconds.ceil() as u64).to_string()),
+        );
+    }
+    fn lose_next_answer(&self) {
+        self.receiver.push(Reply::dropped(200));
+    }
+    fn send_attempts(&self) -> Vec<(Instant, u16)> {
+        self.replies().into_iter().map(|reply| (reply.at, reply.status)).collect()
+    }
+}
+
+/// The compliance harness on the webhook channel: chunks within `textChunkLimit`, a receiver's 429 and
+/// `Retry-After` waited out, a sender's retry answered once, a reply whose answer was lost resent under the same
+/// idempotency key, and a message acknowledged just before a SIGKILL answered once after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_passes_the_channel_compliance_harness() {
+    let model = echo_model().await;
+    let receiver = ScriptedServer::start().await;
+    receiver.set_fallback(Reply::json(200, json!({"ok": true})));
+    let env = Env::new();
+    configure_channels(
+        &env,
+        &model,
+        json!({"webhook": {"secret": SECRET, "url": format!("{}/replies", receiver.url()), "textChunkLimit": 300}}),
+    )
+    .await;
+    let port = free_port();
+    let mut running = Some(GatewayProcess::start(&env, port).await);
+    let conversation = WebhookConversation { port, receiver: &receiver, sent: Default::default() };
+    let report = compliance::check(&conversation, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(&env, port).await);
+    })
+    .await;
+    eprintln!("webhook compliance: {report:?}");
+    let replies = conversation.replies();
+    let lost = replies.iter().position(|reply| {
+        reply.status == 200 && reply.json()["text"].as_str().is_some_and(|t| t.contains("lost on the way"))
+    });
+    let resent = replies
+        .iter()
+        .filter(|reply| reply.json()["text"].as_str().is_some_and(|t| t.contains("lost on the way")))
+        .count();
+    assert!(lost.is_some() && resent == 2, "the reply whose answer was lost was sent again, once: {resent}");
+}
+
 /// A chunk whose send was cut (the gateway died, or the answer to `sendMessage` was lost) is looked for in its chat
 /// before it is sent again, since the Bot API has no idempotency key: found when it arrived, not found when it did
 /// not or when only another chat has that text, and looking changes no message.

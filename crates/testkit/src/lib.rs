@@ -34,6 +34,8 @@ pub enum End {
     Cut,
     /// The server stops writing and keeps the connection open (a hung provider).
     Hang,
+    /// The connection is closed before a byte of the answer (the request was handled; its answer is lost).
+    Dropped,
 }
 
 /// One scripted HTTP response.
@@ -109,6 +111,11 @@ impl Reply {
         self
     }
 
+    /// The request is handled as `status` says, and the connection closed before the answer is written.
+    pub fn dropped(status: u16) -> Self {
+        Reply { status, headers: Vec::new(), chunks: Vec::new(), end: End::Dropped }
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -123,6 +130,10 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When it was read.
+    pub at: std::time::Instant,
+    /// The status it was answered with (`ScriptedServer`; a dropped connection counts as its reply's status).
+    pub status: u16,
 }
 
 impl Recorded {
@@ -253,30 +264,35 @@ pub(crate) async fn read_request(stream: &mut TcpStream) -> std::io::Result<Opti
         }
         body.extend_from_slice(&tmp[..n]);
     }
-    Ok(Some(Recorded { method, path, headers, body }))
+    Ok(Some(Recorded { method, path, headers, body, at: std::time::Instant::now(), status: 0 }))
 }
 
 async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Result<()> {
-    let Some(recorded) = read_request(&mut stream).await? else { return Ok(()) };
+    let Some(mut recorded) = read_request(&mut stream).await? else { return Ok(()) };
     let reply = {
         let mut shared = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let responded = match (&shared.responder, shared.replies.is_empty()) {
             (Some(responder), true) => Some(responder(&recorded)),
             _ => None,
         };
-        shared.requests.push(recorded);
-        shared.replies.pop_front().or(responded).or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
+        let reply = shared.replies.pop_front().or(responded).or_else(|| shared.fallback.clone()).unwrap_or_else(|| {
             Reply::json(
                 500,
                 serde_json::json!({"error": {"message": "no scripted reply left", "type": "server_error"}}),
             )
-        })
+        });
+        recorded.status = reply.status;
+        shared.requests.push(recorded);
+        reply
     };
     write_reply(&mut stream, &reply).await
 }
 
 /// Writes `reply` (chunked, `connection: close`) and closes the stream, or cuts or hangs as it says.
 pub(crate) async fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+    if reply.end == End::Dropped {
+        return Ok(());
+    }
     let reason = match reply.status {
         200 => "OK",
         400 => "Bad Request",
@@ -311,7 +327,7 @@ pub(crate) async fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::i
             stream.write_all(b"0\r\n\r\n").await?;
             stream.flush().await?;
         }
-        End::Cut => {}
+        End::Cut | End::Dropped => {}
         End::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
     }
     stream.shutdown().await
