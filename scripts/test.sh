@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Each channel platform is a cargo feature: the binary builds with none of them and with each alone.
-for features in "" telegram webhook matrix discord slack; do
+for features in "" telegram webhook matrix discord slack whatsapp; do
   cargo check --bin openclaw --locked --no-default-features --features "$features" --quiet
 done
 work="$(mktemp -d)"

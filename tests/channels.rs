@@ -423,7 +423,7 @@ async fn channels_are_added_listed_and_removed_from_the_cli() {
     let unknown = env.run(&["channels", "add", "--channel", "pigeon"]).await;
     assert!(
         common::text(&unknown.stderr)
-            .contains("unknown channel \"pigeon\" (fix: one of telegram, webhook, matrix, discord, slack)")
+            .contains("unknown channel \"pigeon\" (fix: one of telegram, webhook, matrix, discord, slack, whatsapp)")
     );
     let login = env.run(&["channels", "login", "webhook"]).await;
     assert!(common::text(&login.stdout).contains("channels.webhook.secret"), "{}", common::text(&login.stdout));

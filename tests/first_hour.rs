@@ -177,7 +177,7 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
     assert!(deployed.status.success(), "{}", text(&deployed.stderr));
     assert!(env.state.join("agents/customer-support.json").is_file());
     assert!(
-        text(&deployed.stderr).contains("\"whatsapp\", which this build does not have"),
+        text(&deployed.stderr).contains("answers on whatsapp, which is not set up yet"),
         "{}",
         text(&deployed.stderr)
     );
@@ -225,7 +225,7 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
         config["bindings"],
         serde_json::json!([{"agentId": "customer-support", "match": {"channel": "webhook"}}])
     );
-    let unknown = on(&["agent", "deploy", "customer-support", "--channel", "whatsapp"]);
+    let unknown = on(&["agent", "deploy", "customer-support", "--channel", "signal"]);
     assert!(
         !unknown.status.success() && text(&unknown.stderr).contains("this build has: telegram"),
         "{}",

@@ -16,7 +16,7 @@ use super::Ctx;
 
 #[derive(Debug, Args)]
 pub struct ChannelTarget {
-    /// The channel (telegram, webhook, matrix, discord, slack).
+    /// The channel (telegram, webhook, matrix, discord, slack, whatsapp).
     #[arg(long)]
     channel: String,
     /// The account (default: the channel's top-level block).
@@ -43,7 +43,8 @@ pub struct AddFlags {
     /// Slack (HTTP mode): the app's signing secret.
     #[arg(long)]
     signing_secret: Option<String>,
-    /// Slack (HTTP mode): where Slack POSTs events (default /slack/events).
+    /// Slack (HTTP mode), WhatsApp: where the platform POSTs events (default /slack/events,
+    /// /channels/whatsapp/webhook).
     #[arg(long)]
     webhook_path: Option<String>,
     /// Matrix: the homeserver's URL (https://matrix.example.org).
@@ -52,7 +53,7 @@ pub struct AddFlags {
     /// Matrix: the bot's user id (@bot:example.org), for a password login.
     #[arg(long)]
     user_id: Option<String>,
-    /// Matrix: the bot's access token, as `--token`.
+    /// Matrix, WhatsApp: the access token, as `--token`.
     #[arg(long)]
     access_token: Option<String>,
     /// Matrix: the bot's password (the gateway logs in with --user-id and keeps the token it gets).
@@ -61,6 +62,15 @@ pub struct AddFlags {
     /// Matrix: the device name the login shows (default OpenClaw-rs).
     #[arg(long)]
     device_name: Option<String>,
+    /// WhatsApp: the Phone number ID (API Setup), not the number itself.
+    #[arg(long)]
+    phone_number_id: Option<String>,
+    /// WhatsApp: the app secret deliveries are signed with (App settings → Basic).
+    #[arg(long)]
+    app_secret: Option<String>,
+    /// WhatsApp: the string Meta's subscription check must present (also entered in the app's webhook settings).
+    #[arg(long)]
+    verify_token: Option<String>,
     /// Webhook: the shared secret requests are signed with (16 characters or more).
     #[arg(long)]
     secret: Option<String>,
@@ -84,6 +94,9 @@ impl AddFlags {
             ("access-token", self.access_token),
             ("password", self.password),
             ("device-name", self.device_name),
+            ("phone-number-id", self.phone_number_id),
+            ("app-secret", self.app_secret),
+            ("verify-token", self.verify_token),
             ("secret", self.secret),
             ("url", self.url),
         ]
@@ -168,7 +181,7 @@ pub enum ChannelsCommand {
     },
     /// Give a channel its credentials (bot channels read a token from stdin); others say what they need.
     Login {
-        /// The channel (telegram, webhook, matrix, discord, slack).
+        /// The channel (telegram, webhook, matrix, discord, slack, whatsapp).
         channel: String,
         /// The account (default: the channel's top-level block).
         #[arg(long)]
@@ -523,7 +536,7 @@ mod tests {
             assert!(parsed.iter().any(|long| long == flag), "--{flag} is declared by a channel but not parsed");
         }
         // With a platform left out of the build, its flags are parsed and refused as belonging to no channel.
-        #[cfg(all(feature = "webhook", feature = "matrix", feature = "slack"))]
+        #[cfg(all(feature = "webhook", feature = "matrix", feature = "slack", feature = "whatsapp"))]
         for long in &parsed {
             assert!(long == "token" || declared.contains(&long.as_str()), "--{long} is parsed but no channel takes it");
         }

@@ -392,6 +392,101 @@ fn render_events(markdown: &str, html: bool) -> String {
     out.trim().to_owned()
 }
 
+/// One of the `*bold*` markups (Slack's mrkdwn, WhatsApp's): `*bold*`, `_italic_`, `~strike~`, `` `code` `` and
+/// fenced blocks, headings as bold lines, bullets as `•`, quotes as `>`, tables as `a | b` rows; how text is
+/// escaped and how a link is written are the platform's.
+pub struct StarStyle {
+    /// Appends text (the model's words) to the output, escaped as the platform needs.
+    pub escape: fn(&str, &mut String),
+    /// A link: its URL as written, and its text already escaped.
+    pub link: fn(&str, &str) -> String,
+}
+
+/// Markdown in a [`StarStyle`] markup.
+pub fn star_markup(markdown: &str, style: &StarStyle) -> String {
+    let escape = style.escape;
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    options.insert(Options::ENABLE_TABLES);
+    let mut out = String::new();
+    let mut lists: Vec<Option<u64>> = Vec::new();
+    let mut link: Option<(String, String)> = None;
+    let mut quote_depth = 0_usize;
+    for event in Parser::new_ext(markdown, options) {
+        let sink: &mut String = match &mut link {
+            Some((_, text)) => text,
+            None => &mut out,
+        };
+        match event {
+            Event::Text(text) => escape(&text, sink),
+            Event::Code(code) => {
+                sink.push('`');
+                escape(&code, sink);
+                sink.push('`');
+            }
+            Event::Html(raw) | Event::InlineHtml(raw) => escape(&raw, sink),
+            Event::SoftBreak | Event::HardBreak => {
+                sink.push('\n');
+                if quote_depth > 0 {
+                    sink.push_str("> ");
+                }
+            }
+            Event::Rule => sink.push_str("———\n\n"),
+            Event::Start(Tag::Strong) | Event::End(TagEnd::Strong) => sink.push('*'),
+            Event::Start(Tag::Emphasis) | Event::End(TagEnd::Emphasis) => sink.push('_'),
+            Event::Start(Tag::Strikethrough) | Event::End(TagEnd::Strikethrough) => sink.push('~'),
+            Event::Start(Tag::Heading { .. }) => sink.push('*'),
+            Event::End(TagEnd::Heading(_)) => sink.push_str("*\n\n"),
+            Event::Start(Tag::Paragraph) => {}
+            Event::End(TagEnd::Paragraph) => sink.push_str(if lists.is_empty() { "\n\n" } else { "\n" }),
+            Event::Start(Tag::BlockQuote(_)) => {
+                quote_depth += 1;
+                sink.push_str("> ");
+            }
+            Event::End(TagEnd::BlockQuote(_)) => quote_depth = quote_depth.saturating_sub(1),
+            Event::Start(Tag::CodeBlock(_)) => sink.push_str("```\n"),
+            Event::End(TagEnd::CodeBlock) => {
+                if !sink.ends_with('\n') {
+                    sink.push('\n');
+                }
+                sink.push_str("```\n\n");
+            }
+            Event::Start(Tag::List(start)) => lists.push(start),
+            Event::End(TagEnd::List(_)) => {
+                lists.pop();
+                if lists.is_empty() {
+                    sink.push('\n');
+                }
+            }
+            Event::Start(Tag::Item) => {
+                sink.push_str(&"    ".repeat(lists.len().saturating_sub(1)));
+                match lists.last_mut() {
+                    Some(Some(number)) => {
+                        sink.push_str(&format!("{number}. "));
+                        *number += 1;
+                    }
+                    _ => sink.push_str("• "),
+                }
+            }
+            Event::End(TagEnd::Item) if !sink.ends_with('\n') => sink.push('\n'),
+            Event::Start(Tag::Link { dest_url, .. }) => link = Some((dest_url.to_string(), String::new())),
+            Event::End(TagEnd::Link) => {
+                if let Some((url, text)) = link.take() {
+                    out.push_str(&(style.link)(&url, &text));
+                }
+            }
+            Event::End(TagEnd::TableCell) => sink.push_str(" | "),
+            Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
+                let trimmed = sink.trim_end_matches([' ', '|']).len();
+                sink.truncate(trimmed);
+                sink.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out.trim_end().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

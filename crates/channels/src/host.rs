@@ -365,6 +365,7 @@ fn path_conflict(path: &str) -> Option<&'static str> {
 ///
 /// # Errors
 /// A value that is none of them, naming `<path>.<key>` and the options.
+#[cfg(any(feature = "matrix", feature = "discord", feature = "slack", feature = "whatsapp"))]
 pub fn choice<T: Copy>(
     value: Option<&str>,
     path: &str,

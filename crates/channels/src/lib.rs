@@ -1,7 +1,7 @@
 //! Channels: where people's messages come from and where the answers go.
 //!
 //! One [`Channel`] trait (inbound into the [`Inbox`], outbound `send`/`typing`, [`Capabilities`], `probe`), one
-//! folder per channel (`telegram/`, `webhook/`, `matrix/`, `discord/`, `slack/`, `webchat/`) with its config, API client and format, and around them what every
+//! folder per channel (`telegram/`, `webhook/`, `matrix/`, `discord/`, `slack/`, `whatsapp/`, `webchat/`) with its config, API client and format, and around them what every
 //! channel shares: the durable inbox and outbox ([`dispatch`]), routing to an agent and a session key
 //! ([`routing`]), the access policy and DM pairing ([`access`]), in-chat commands ([`commands`]) and output shaping
 //! ([`format`]). [`Host`] builds the configured channels and runs them.
@@ -37,6 +37,8 @@ mod turn;
 pub mod webchat;
 #[cfg(feature = "webhook")]
 pub mod webhook;
+#[cfg(feature = "whatsapp")]
+pub mod whatsapp;
 
 use std::sync::Arc;
 
@@ -63,6 +65,8 @@ pub const KINDS: &[ChannelKind] = &[
     discord::KIND,
     #[cfg(feature = "slack")]
     slack::KIND,
+    #[cfg(feature = "whatsapp")]
+    whatsapp::KIND,
 ];
 
 /// A platform's typed reply route, stored as JSON in the outbox (and pairing requests). A stored route that does

@@ -3,8 +3,6 @@
 //! `unfurlLinks`). Slack has no idempotency key, so a chunk whose send was cut is looked for among the bot's
 //! messages in the conversation after the last one delivered before it is sent again.
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-
 use super::*;
 
 /// Where a Slack reply goes; stored as JSON in the outbox under these camelCase names.
@@ -64,96 +62,20 @@ fn escape(text: &str, out: &mut String) {
     }
 }
 
-/// Markdown as Slack's mrkdwn: `*bold*`, `_italic_`, `~strike~`, `` `code` `` and fenced blocks, `<url|text>`
-/// links, headings as bold lines, bullets as `•`, quotes as `>`. `&`, `<` and `>` are escaped, so text the model
-/// wrote cannot form a mention (`<!channel>`, `<@U…>`) or a link of its own.
+/// Markdown as Slack's mrkdwn ([`crate::format::star_markup`]) with `<url|text>` links. `&`, `<` and `>` are
+/// escaped, so text the model wrote cannot form a mention (`<!channel>`, `<@U…>`) or a link of its own.
 pub fn to_mrkdwn(markdown: &str) -> String {
-    let mut options = Options::empty();
-    options.insert(Options::ENABLE_STRIKETHROUGH);
-    options.insert(Options::ENABLE_TABLES);
-    let mut out = String::new();
-    let mut lists: Vec<Option<u64>> = Vec::new();
-    let mut link: Option<(String, String)> = None;
-    let mut quote_depth = 0_usize;
-    for event in Parser::new_ext(markdown, options) {
-        let sink: &mut String = match &mut link {
-            Some((_, text)) => text,
-            None => &mut out,
-        };
-        match event {
-            Event::Text(text) => escape(&text, sink),
-            Event::Code(code) => {
-                sink.push('`');
-                escape(&code, sink);
-                sink.push('`');
-            }
-            Event::Html(raw) | Event::InlineHtml(raw) => escape(&raw, sink),
-            Event::SoftBreak | Event::HardBreak => {
-                sink.push('\n');
-                if quote_depth > 0 {
-                    sink.push_str("> ");
-                }
-            }
-            Event::Rule => sink.push_str("———\n\n"),
-            Event::Start(Tag::Strong) | Event::End(TagEnd::Strong) => sink.push('*'),
-            Event::Start(Tag::Emphasis) | Event::End(TagEnd::Emphasis) => sink.push('_'),
-            Event::Start(Tag::Strikethrough) | Event::End(TagEnd::Strikethrough) => sink.push('~'),
-            Event::Start(Tag::Heading { .. }) => sink.push('*'),
-            Event::End(TagEnd::Heading(_)) => sink.push_str("*\n\n"),
-            Event::Start(Tag::Paragraph) => {}
-            Event::End(TagEnd::Paragraph) => sink.push_str(if lists.is_empty() { "\n\n" } else { "\n" }),
-            Event::Start(Tag::BlockQuote(_)) => {
-                quote_depth += 1;
-                sink.push_str("> ");
-            }
-            Event::End(TagEnd::BlockQuote(_)) => quote_depth = quote_depth.saturating_sub(1),
-            Event::Start(Tag::CodeBlock(_)) => sink.push_str("```\n"),
-            Event::End(TagEnd::CodeBlock) => {
-                if !sink.ends_with('\n') {
-                    sink.push('\n');
-                }
-                sink.push_str("```\n\n");
-            }
-            Event::Start(Tag::List(start)) => lists.push(start),
-            Event::End(TagEnd::List(_)) => {
-                lists.pop();
-                if lists.is_empty() {
-                    sink.push('\n');
-                }
-            }
-            Event::Start(Tag::Item) => {
-                sink.push_str(&"    ".repeat(lists.len().saturating_sub(1)));
-                match lists.last_mut() {
-                    Some(Some(number)) => {
-                        sink.push_str(&format!("{number}. "));
-                        *number += 1;
-                    }
-                    _ => sink.push_str("• "),
-                }
-            }
-            Event::End(TagEnd::Item) if !sink.ends_with('\n') => sink.push('\n'),
-            Event::Start(Tag::Link { dest_url, .. }) => link = Some((dest_url.to_string(), String::new())),
-            Event::End(TagEnd::Link) => {
-                if let Some((url, text)) = link.take() {
-                    let mut safe_url = String::new();
-                    escape(&url.replace('|', "%7C"), &mut safe_url);
-                    if text.is_empty() || text == safe_url {
-                        out.push_str(&format!("<{safe_url}>"));
-                    } else {
-                        out.push_str(&format!("<{safe_url}|{}>", text.replace('|', "¦")));
-                    }
-                }
-            }
-            Event::End(TagEnd::TableCell) => sink.push_str(" | "),
-            Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
-                let trimmed = sink.trim_end_matches([' ', '|']).len();
-                sink.truncate(trimmed);
-                sink.push('\n');
-            }
-            _ => {}
-        }
+    crate::format::star_markup(markdown, &crate::format::StarStyle { escape, link })
+}
+
+fn link(url: &str, text: &str) -> String {
+    let mut safe_url = String::new();
+    escape(&url.replace('|', "%7C"), &mut safe_url);
+    if text.is_empty() || text == safe_url {
+        format!("<{safe_url}>")
+    } else {
+        format!("<{safe_url}|{}>", text.replace('|', "¦"))
     }
-    out.trim_end().to_owned()
 }
 
 impl Slack {
