@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod slack;
 pub mod synapse;
 pub mod telegram;
+pub mod whatsapp;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
