@@ -221,18 +221,20 @@ async fn no_message_is_lost_or_answered_twice_across_20_sigkills() {
     );
 }
 
-/// Discord (the double), Slack on Socket Mode (the double) and Matrix (a real Synapse): two conversations each, 15
-/// messages per conversation flowing while the gateway is SIGKILLed 10 times at random moments and restarted. Every
-/// message answered once, in order per conversation. What each platform relies on: Discord resumes the session
-/// saved with the last recorded message and replays the rest; Slack delivers an envelope again until it is
-/// acknowledged, which happens only after recording; Matrix syncs again from the `since` saved with the last
-/// recorded message. A chunk a kill left uncertain is looked for (Discord, Slack) or resent under its transaction
-/// id (Matrix).
+/// Discord (the double), Slack on Socket Mode (the double), Matrix (a real Synapse) and WhatsApp (the Cloud API
+/// double): two conversations each, 15 messages per conversation flowing while the gateway is SIGKILLed 10 times at
+/// random moments and restarted. Every message answered once, in order per conversation. What each platform relies
+/// on: Discord resumes the session saved with the last recorded message and replays the rest; Slack delivers an
+/// envelope again until it is acknowledged, which happens only after recording; Matrix syncs again from the `since`
+/// saved with the last recorded message; Meta delivers a webhook call again until it gets its 200, which comes only
+/// after recording. A chunk a kill left uncertain is looked for (Discord, Slack, WhatsApp's status updates) or
+/// resent under its transaction id (Matrix).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
+async fn discord_slack_matrix_and_whatsapp_lose_nothing_across_10_sigkills() {
     use openclaw_testkit::discord::DiscordDouble;
     use openclaw_testkit::slack::SlackDouble;
     use openclaw_testkit::synapse::Synapse;
+    use openclaw_testkit::whatsapp::WhatsAppDouble;
 
     const DISCORD_TOKEN: &str = "MTMxMjM0NTY3ODkwMTIzNDU2Nw.GAbcde.abcdefghijklmnopqrstuvwxyz0123456789AB";
     const SLACK_BOT: &str = "xoxb-1111-2222-crashtoken";
@@ -240,6 +242,10 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
     const MESSAGES: usize = 15;
     const SIGKILLS: usize = 10;
     const MATRIX_BOT: &str = "@bot:localhost";
+    const WA_PHONE: &str = "106540352242922";
+    const WA_TOKEN: &str = "EAAGm0PX4ZCpsBAcrashtoken0123456789";
+    const WA_SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const WA_PEOPLE: [&str; 2] = ["15550000001", "15550000002"];
 
     let Some(synapse) = Synapse::start() else {
         openclaw_testkit::counterpart_missing(
@@ -256,6 +262,7 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
     let discord = DiscordDouble::start(DISCORD_TOKEN, "claw").await;
     let discord_dms = [discord.dm_channel("4200000000000000001"), discord.dm_channel("4200000000000000002")];
     let slack = SlackDouble::start(SLACK_BOT, SLACK_APP).await;
+    let whatsapp = Arc::new(WhatsAppDouble::start(WA_PHONE, WA_TOKEN, WA_SECRET).await);
     let slack_dms = ["DCRASH001", "DCRASH002"];
     for dm in slack_dms {
         slack.add_channel(dm, "im");
@@ -279,10 +286,13 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
         "discord": with(json!({"token": DISCORD_TOKEN, "apiBaseUrl": discord.api_base()})),
         "slack": with(json!({"botToken": SLACK_BOT, "appToken": SLACK_APP, "apiBaseUrl": slack.api_base()})),
         "matrix": with(json!({"homeserver": synapse.url(), "accessToken": bot_token, "autoJoin": "always"})),
+        "whatsapp": with(json!({"provider": "cloud", "phoneNumberId": WA_PHONE, "accessToken": WA_TOKEN,
+                                "appSecret": WA_SECRET, "verifyToken": "crash-verify", "apiBaseUrl": whatsapp.api_base()})),
     });
     config["session"] = json!({"dmScope": "per-channel-peer"});
     std::fs::write(&path, config.to_string()).expect("write config");
     let port = free_port();
+    whatsapp.set_webhook(&format!("http://127.0.0.1:{port}/channels/whatsapp/webhook"));
 
     // Connected once before anything flows: Discord's first session and Matrix's starting point are set up, the
     // bot has joined the two direct rooms.
@@ -306,7 +316,7 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
     gateway.kill();
 
     let seed = openclaw_protocol::now_ms() as u64;
-    eprintln!("crash test (discord, slack, matrix) seed {seed}");
+    eprintln!("crash test (discord, slack, matrix, whatsapp) seed {seed}");
     let producer = {
         let people = people.clone();
         let rooms = rooms.clone();
@@ -314,6 +324,7 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
         let discord = Arc::new(discord);
         let slack = Arc::new(slack);
         let (discord_handle, slack_handle) = (discord.clone(), slack.clone());
+        let whatsapp = whatsapp.clone();
         let task = tokio::spawn(async move {
             for n in 0..MESSAGES {
                 for i in 0..2 {
@@ -321,6 +332,13 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
                     discord.user_sends(&discord_dms[i], (user, "person"), &format!("d{i}-{n}"), false);
                     slack.user_sends(slack_dms[i], ["UCRASH001", "UCRASH002"][i], &format!("s{i}-{n}"), false, None);
                     people[i].send(&rooms[i], &format!("m{i}-{n}")).await;
+                    // Not awaited to the end: Meta keeps delivering, in order, until the webhook takes it.
+                    let whatsapp = whatsapp.clone();
+                    let text = format!("w{i}-{n}");
+                    let _ = tokio::time::timeout(Duration::from_millis(50), async move {
+                        whatsapp.user_sends(WA_PEOPLE[i], "person", &text).await
+                    })
+                    .await;
                     tokio::time::sleep(Duration::from_millis(15)).await;
                 }
             }
@@ -361,12 +379,15 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
     };
     let slack_answers =
         |i: usize| slack.bot_messages(slack_dms[i]).into_iter().map(|(text, _)| text).collect::<Vec<_>>();
+    let whatsapp_answers =
+        |i: usize| whatsapp.bot_messages(WA_PEOPLE[i]).into_iter().map(|sent| sent.text).collect::<Vec<_>>();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let mut done = true;
         for i in 0..2 {
             done &= discord_answers(i).len() >= MESSAGES
                 && slack_answers(i).len() >= MESSAGES
+                && whatsapp_answers(i).len() >= MESSAGES
                 && matrix_answers(i).await.len() >= MESSAGES;
         }
         if done {
@@ -381,6 +402,7 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
         let want = |prefix: &str| (0..MESSAGES).map(|n| format!("echo: {prefix}{i}-{n}")).collect::<Vec<_>>();
         assert_eq!(discord_answers(i), want("d"), "discord conversation {i}: every answer once, in order");
         assert_eq!(slack_answers(i), want("s"), "slack conversation {i}: every answer once, in order");
+        assert_eq!(whatsapp_answers(i), want("w"), "whatsapp conversation {i}: every answer once, in order");
         assert_eq!(matrix_answers(i).await, want("m"), "matrix conversation {i}: every answer once, in order");
     }
     drop(gateway);
@@ -389,10 +411,11 @@ async fn discord_slack_and_matrix_lose_nothing_across_10_sigkills() {
     assert!(store.dead_letters(10).await.expect("dead").is_empty());
     assert_eq!(store.check_integrity().await.expect("integrity"), Vec::<String>::new());
     eprintln!(
-        "crash test (discord, slack, matrix): {SIGKILLS} SIGKILLs, all {} messages answered once, in order, in {:.1}s; discord resumes {}, slack redeliveries {}",
-        6 * MESSAGES,
+        "crash test (discord, slack, matrix, whatsapp): {SIGKILLS} SIGKILLs, all {} messages answered once, in order, in {:.1}s; discord resumes {}, slack redeliveries {}, whatsapp deliveries retried {}",
+        8 * MESSAGES,
         started.elapsed().as_secs_f64(),
         discord.stats().resumes,
-        slack.stats().redelivered
+        slack.stats().redelivered,
+        whatsapp.retried()
     );
 }

@@ -1,4 +1,4 @@
-//! The channel platforms end to end: for Discord, Slack (testkit's doubles) and Matrix (a real Synapse), how many
+//! The channel platforms end to end: for Discord, Slack, WhatsApp (testkit's doubles) and Matrix (a real Synapse), how many
 //! messages a second the gateway takes in and answers through the instant mock model, and the gateway's RSS with the
 //! three connected and idle beside the same gateway with no channel. Each run is a fresh gateway process with a fresh
 //! state folder; the figures are medians over the runs.
@@ -19,6 +19,7 @@ use openclaw_bench::{median, tree_rss_mb};
 use openclaw_testkit::discord::DiscordDouble;
 use openclaw_testkit::slack::SlackDouble;
 use openclaw_testkit::synapse::{Human, Synapse};
+use openclaw_testkit::whatsapp::WhatsAppDouble;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -45,6 +46,9 @@ const DISCORD_TOKEN: &str = "MTMxMjM0NTY3ODkwMTIzNDU2Nw.GAbcde.abcdefghijklmnopq
 const SLACK_BOT: &str = "xoxb-1111-2222-benchtoken";
 const SLACK_APP: &str = "xapp-1-A0BENCH-3333-benchtoken";
 const MATRIX_BOT: &str = "@bot:localhost";
+const WA_PHONE: &str = "106540352242922";
+const WA_TOKEN: &str = "EAAGm0PX4ZCpsBAbenchtoken0123456789";
+const WA_SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 struct Platforms {
     discord: DiscordDouble,
@@ -52,6 +56,8 @@ struct Platforms {
     slack: SlackDouble,
     slack_dms: Vec<String>,
     synapse: Synapse,
+    whatsapp: WhatsAppDouble,
+    wa_people: Vec<String>,
     matrix_token: String,
     people: Vec<(Human, String)>,
 }
@@ -63,6 +69,10 @@ impl Platforms {
 
     async fn slack_answers(&self) -> usize {
         self.slack_dms.iter().map(|dm| self.slack.bot_messages(dm).len()).sum()
+    }
+
+    async fn whatsapp_answers(&self) -> usize {
+        self.wa_people.iter().map(|person| self.whatsapp.bot_messages(person).len()).sum()
     }
 
     async fn matrix_answers(&self) -> usize {
@@ -89,11 +99,19 @@ struct Gateway {
 
 impl Gateway {
     fn start(bin: &PathBuf, config: &Value) -> Result<Self, String> {
+        Self::start_with(bin, config, "0")
+    }
+
+    fn start_on(bin: &PathBuf, config: &Value, port: u16) -> Result<Self, String> {
+        Self::start_with(bin, config, &port.to_string())
+    }
+
+    fn start_with(bin: &PathBuf, config: &Value, port: &str) -> Result<Self, String> {
         let state = tempfile::tempdir().map_err(|error| format!("temp folder: {error}"))?;
         let path = state.path().join("openclaw.json");
         std::fs::write(&path, config.to_string()).map_err(|error| format!("{}: {error}", path.display()))?;
         let mut child = Command::new(bin)
-            .args(["gateway", "run", "--port", "0", "--token", "bench-token-0123456789abcdef"])
+            .args(["gateway", "run", "--port", port, "--token", "bench-token-0123456789abcdef"])
             .env("OPENCLAW_STATE_DIR", state.path())
             .env("OPENCLAW_LOG_LEVEL", "warn")
             .stdin(Stdio::null())
@@ -199,7 +217,9 @@ async fn platforms(conversations: usize) -> Result<Platforms, String> {
     for dm in &slack_dms {
         slack.add_channel(dm, "im");
     }
-    Ok(Platforms { discord, discord_dms, slack, slack_dms, synapse, matrix_token, people })
+    let whatsapp = WhatsAppDouble::start(WA_PHONE, WA_TOKEN, WA_SECRET).await;
+    let wa_people = (0..conversations).map(|n| format!("155500000{n:02}")).collect();
+    Ok(Platforms { discord, discord_dms, slack, slack_dms, synapse, matrix_token, people, whatsapp, wa_people })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -230,6 +250,13 @@ async fn run(options: &Options) -> Result<(), String> {
         "matrix": open(json!({"homeserver": p.synapse.url(), "accessToken": p.matrix_token, "autoJoin": "always"})),
     });
     let (mut bare, mut idle, mut discord, mut slack, mut matrix) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut whatsapp = Vec::new();
+    let with_whatsapp = {
+        let mut channels = channels.clone();
+        channels["whatsapp"] = open(json!({"provider": "cloud", "phoneNumberId": WA_PHONE, "accessToken": WA_TOKEN,
+            "appSecret": WA_SECRET, "verifyToken": "bench-verify", "apiBaseUrl": p.whatsapp.api_base()}));
+        channels
+    };
     let total = options.messages;
     let conversations = options.conversations.max(1);
     for run in 1..=options.runs {
@@ -274,13 +301,32 @@ async fn run(options: &Options) -> Result<(), String> {
             .await?,
         );
         drop(gateway);
+        // WhatsApp is a webhook, so its gateway must listen on a known port: a second gateway, after the first.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .map_err(|error| format!("a free port: {error}"))?;
+        let gateway = Gateway::start_on(&options.bin, &config(&mock, with_whatsapp.clone()), port)?;
+        p.whatsapp.set_webhook(&format!("http://127.0.0.1:{port}/channels/whatsapp/webhook"));
+        whatsapp.push(
+            throughput(
+                total,
+                |n| async move {
+                    p.whatsapp.user_sends(&p.wa_people[n % conversations], "person", &format!("w{n}")).await;
+                },
+                || p.whatsapp_answers(),
+            )
+            .await?,
+        );
+        drop(gateway);
         eprintln!(
-            "run {run}: bare {:.1} MB, three connected {:.1} MB; discord {:.0}/s, slack {:.0}/s, matrix {:.0}/s",
+            "run {run}: bare {:.1} MB, three connected {:.1} MB; discord {:.0}/s, slack {:.0}/s, matrix {:.0}/s, whatsapp {:.0}/s",
             bare[run - 1],
             idle[run - 1],
             discord[run - 1],
             slack[run - 1],
-            matrix[run - 1]
+            matrix[run - 1],
+            whatsapp[run - 1]
         );
     }
     println!(
@@ -293,5 +339,6 @@ async fn run(options: &Options) -> Result<(), String> {
     println!("| Discord (double), messages/s end to end | {:.0} |", median(&mut discord));
     println!("| Slack Socket Mode (double), messages/s end to end | {:.0} |", median(&mut slack));
     println!("| Matrix (Synapse), messages/s end to end | {:.0} |", median(&mut matrix));
+    println!("| WhatsApp Cloud API (double), messages/s end to end | {:.0} |", median(&mut whatsapp));
     Ok(())
 }

@@ -264,6 +264,31 @@ fn free_bytes(path: &Path) -> Option<u64> {
     (unsafe { libc::statvfs(path.as_ptr(), &mut stat) } == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
+/// The bytes the files under `roots` take (allocated blocks, symlinks not followed) and how many entries they
+/// hold; `None` past 20,000 entries, where walking this often would cost too much (the free-space measure then
+/// stands alone).
+fn tree_bytes(roots: &[std::path::PathBuf]) -> Option<(u64, usize)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut pending: Vec<std::path::PathBuf> = roots.to_vec();
+    let (mut total, mut entries) = (0u64, 0usize);
+    while let Some(dir) = pending.pop() {
+        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
+        for entry in listing.flatten() {
+            entries += 1;
+            if entries > 20_000 {
+                return None;
+            }
+            let Ok(metadata) = entry.path().symlink_metadata() else { continue };
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else {
+                total += metadata.blocks() * 512;
+            }
+        }
+    }
+    Some((total, entries))
+}
+
 /// Kills every process left in a cgroup folder (`cgroup.kill` on v2, else each pid of `cgroup.procs`) and removes
 /// it. A process that left the command's process group (a fork bomb's children do) is still in the cgroup, and a
 /// cgroup with a live process cannot be removed.
@@ -444,6 +469,10 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
             Ok(())
         });
     }
+    // The write budget's starting points, taken before the command can write anything.
+    let watched: Vec<std::path::PathBuf> = vec![spec.workspace.clone(), tmp.path().to_path_buf()];
+    let baseline: Vec<Option<u64>> = watched.iter().map(|path| free_bytes(path)).collect();
+    let tree_baseline = tree_bytes(&watched).map(|(bytes, _)| bytes);
     let started = Instant::now();
     let mut child = command.spawn().map_err(|source| SandboxError::Spawn { program: spec.program.clone(), source })?;
     // The parent's copies of the pipe's write end went with `command`'s Stdio on spawn; drop the rest now.
@@ -471,20 +500,32 @@ pub(crate) async fn run(spec: Spec) -> Result<Outcome, SandboxError> {
         (kept, total)
     });
 
-    // The write budget: the space the command's filesystems lose while it runs, sampled ten times a second.
-    let watched: Vec<std::path::PathBuf> = vec![spec.workspace.clone(), tmp.path().to_path_buf()];
+    // The write budget, sampled every 5 ms (a command can write tens of megabytes in 100 ms): the space the
+    // command's filesystems lose while it runs (which catches writes anywhere the command may write), and the growth
+    // of the workspace and its temp folder themselves (which other processes freeing space on the same filesystem
+    // cannot hide; walked every 5 ms while they hold under 2,000 entries, every 100 ms above that).
     let write_budget = limits.write_bytes;
+    let mut tree_small = true;
     let over_budget = async move {
-        let baseline: Vec<Option<u64>> = watched.iter().map(|path| free_bytes(path)).collect();
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            let used: u64 = watched
+        let mut grown = 0;
+        for tick in 0u64.. {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let lost: u64 = watched
                 .iter()
                 .zip(&baseline)
                 .filter_map(|(path, before)| Some(before.as_ref()?.saturating_sub(free_bytes(path)?)))
                 .max()
                 .unwrap_or(0);
-            if used > write_budget {
+            if let Some(before) = tree_baseline
+                && (tree_small || tick % 20 == 0)
+            {
+                let trees = watched.clone();
+                if let Ok(Some((now, entries))) = tokio::task::spawn_blocking(move || tree_bytes(&trees)).await {
+                    grown = now.saturating_sub(before);
+                    tree_small = entries < 2_000;
+                }
+            }
+            if lost.max(grown) > write_budget {
                 return;
             }
         }

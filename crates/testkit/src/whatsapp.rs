@@ -4,7 +4,8 @@
 //! `{"error": {message, type, code, fbtrace_id}}` (190 for a bad token, 130429 throughput, 131047 outside the
 //! 24-hour window, 131000 for a server fault), and the webhook it calls: deliveries of people's messages and status
 //! updates (`sent` with the send's `biz_opaque_callback_data`), each signed with
-//! `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body keyed with the app secret>`.
+//! `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body keyed with the app secret>`. Like Meta, it delivers again
+//! what the webhook did not take (no answer, or a 5xx), in order, until it is taken.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,14 @@ struct State {
     closed_windows: HashSet<String>,
     last_delivery: Option<Vec<u8>>,
     counter: u64,
+    /// Deliveries that were taken only after one or more retries.
+    retried: usize,
+}
+
+/// A delivery waiting for the webhook, and who wants to hear how its first attempt went.
+struct Outgoing {
+    body: Vec<u8>,
+    first: Option<tokio::sync::oneshot::Sender<u16>>,
 }
 
 /// The double. Dropping it stops it.
@@ -56,6 +65,47 @@ pub struct WhatsAppDouble {
     server: ScriptedServer,
     state: Arc<Mutex<State>>,
     http: reqwest::Client,
+    queue: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WhatsAppDouble {
+    fn drop(&mut self) {
+        self.worker.abort();
+    }
+}
+
+/// Delivers the queue in order: each delivery until the webhook takes it (a 2xx, or a 4xx that a retry would not
+/// change), retrying every 100 ms while it does not answer or answers 5xx.
+async fn deliver_in_order(
+    state: Arc<Mutex<State>>,
+    http: reqwest::Client,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
+) {
+    while let Some(mut outgoing) = queue.recv().await {
+        let mut attempts = 0;
+        loop {
+            let (url, secret) = {
+                let state = lock(&state);
+                (state.webhook.clone(), state.app_secret.clone())
+            };
+            let status = match url {
+                Some(url) => post_delivery(&http, &url, &secret, &outgoing.body).await,
+                None => 0,
+            };
+            attempts += 1;
+            if let Some(first) = outgoing.first.take() {
+                let _ = first.send(status);
+            }
+            if (200..500).contains(&status) {
+                if attempts > 1 {
+                    lock(&state).retried += 1;
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 fn graph_error(status: u16, code: i64, message: &str) -> Reply {
@@ -99,9 +149,25 @@ impl WhatsAppDouble {
         }));
         let server = ScriptedServer::start().await;
         let http = reqwest::Client::new();
-        let (responder_state, responder_http) = (state.clone(), http.clone());
-        server.set_responder(Arc::new(move |request: &Recorded| respond(&responder_state, &responder_http, request)));
-        WhatsAppDouble { server, state, http }
+        let (queue, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let worker = tokio::spawn(deliver_in_order(state.clone(), http.clone(), receiver));
+        let (responder_state, responder_queue) = (state.clone(), queue.clone());
+        server.set_responder(Arc::new(move |request: &Recorded| respond(&responder_state, &responder_queue, request)));
+        WhatsAppDouble { server, state, http, queue, worker }
+    }
+
+    /// Queues a delivery; resolves to its first attempt's status (0: the webhook did not answer; it is retried).
+    async fn enqueue(&self, body: Vec<u8>) -> u16 {
+        let (first, status) = tokio::sync::oneshot::channel();
+        if self.queue.send(Outgoing { body, first: Some(first) }).is_err() {
+            return 0;
+        }
+        status.await.unwrap_or(0)
+    }
+
+    /// How many deliveries the webhook took only after a retry.
+    pub fn retried(&self) -> usize {
+        lock(&self.state).retried
     }
 
     /// The `apiBaseUrl` to configure.
@@ -125,11 +191,8 @@ impl WhatsAppDouble {
         .into_bytes()
     }
 
-    /// `wa_id` (digits) named `name` writes `text`: the delivery is signed and POSTed to the webhook. Returns the
-    /// message's `wamid` and the webhook's HTTP status.
-    ///
-    /// # Panics
-    /// When no webhook is set.
+    /// `wa_id` (digits) named `name` writes `text`: the delivery is signed and POSTed to the webhook (and again
+    /// until it is taken). Returns the message's `wamid` and the first attempt's HTTP status.
     pub async fn user_sends(&self, wa_id: &str, name: &str, text: &str) -> (String, u16) {
         let id = {
             let mut state = lock(&self.state);
@@ -144,10 +207,13 @@ impl WhatsAppDouble {
                           "text": {"body": text}}],
         }));
         lock(&self.state).last_delivery = Some(body.clone());
-        (id, self.deliver_signed(&body).await)
+        (id, self.enqueue(body).await)
     }
 
-    /// POSTs `body` signed with the app secret; the webhook's status.
+    /// POSTs `body` signed with the app secret, once; the webhook's status.
+    ///
+    /// # Panics
+    /// When no webhook is set.
     pub async fn deliver_signed(&self, body: &[u8]) -> u16 {
         let (url, secret) = {
             let state = lock(&self.state);
@@ -158,13 +224,8 @@ impl WhatsAppDouble {
 
     /// Delivers the last message again (Meta retries a delivery it is not sure arrived).
     pub fn redeliver_last(&self) {
-        let (url, secret, body) = {
-            let state = lock(&self.state);
-            (state.webhook.clone(), state.app_secret.clone(), state.last_delivery.clone())
-        };
-        if let (Some(url), Some(body)) = (url, body) {
-            let http = self.http.clone();
-            tokio::spawn(async move { post_delivery(&http, &url, &secret, &body).await });
+        if let Some(body) = lock(&self.state).last_delivery.clone() {
+            let _ = self.queue.send(Outgoing { body, first: None });
         }
     }
 
@@ -205,7 +266,11 @@ impl WhatsAppDouble {
     }
 }
 
-fn respond(state: &Arc<Mutex<State>>, http: &reqwest::Client, request: &Recorded) -> Reply {
+fn respond(
+    state: &Arc<Mutex<State>>,
+    queue: &tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    request: &Recorded,
+) -> Reply {
     let mut guard = lock(state);
     let expected = format!("Bearer {}", guard.token);
     if request.header("authorization") != Some(expected.as_str()) {
@@ -229,13 +294,13 @@ fn respond(state: &Arc<Mutex<State>>, http: &reqwest::Client, request: &Recorded
                 guard.reads.push(body["message_id"].as_str().unwrap_or_default().to_owned());
                 return Reply::json(200, json!({"success": true}));
             }
-            send(&mut guard, http, &body)
+            send(&mut guard, queue, &body)
         }
         _ => graph_error(400, 100, "Unsupported request - method type or path unknown"),
     }
 }
 
-fn send(guard: &mut State, http: &reqwest::Client, body: &Value) -> Reply {
+fn send(guard: &mut State, queue: &tokio::sync::mpsc::UnboundedSender<Outgoing>, body: &Value) -> Reply {
     let now = Instant::now();
     let to = body["to"].as_str().unwrap_or_default().to_owned();
     let refused = if guard.rate_limited > 0 {
@@ -273,7 +338,7 @@ fn send(guard: &mut State, http: &reqwest::Client, body: &Value) -> Reply {
     });
     guard.attempts.push((now, 200));
     // The `sent` status update follows on the webhook, with the send's callback data.
-    if let Some(url) = guard.webhook.clone() {
+    {
         let mut status = json!({"id": id, "status": "sent", "timestamp": now_s().to_string(),
                                 "recipient_id": to});
         if let Some(data) = body["biz_opaque_callback_data"].as_str() {
@@ -285,11 +350,7 @@ fn send(guard: &mut State, http: &reqwest::Client, body: &Value) -> Reply {
                 "statuses": [status]}}]}]})
         .to_string()
         .into_bytes();
-        let (secret, http) = (guard.app_secret.clone(), http.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            post_delivery(&http, &url, &secret, &payload).await;
-        });
+        let _ = queue.send(Outgoing { body: payload, first: None });
     }
     if std::mem::take(&mut guard.lose_next) {
         return Reply::dropped(200);
