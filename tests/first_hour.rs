@@ -177,7 +177,7 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
     assert!(deployed.status.success(), "{}", text(&deployed.stderr));
     assert!(env.state.join("agents/customer-support.json").is_file());
     assert!(
-        text(&deployed.stderr).contains("answers on whatsapp, which is not set up yet"),
+        text(&deployed.stderr).contains("channel whatsapp is not set up yet"),
         "{}",
         text(&deployed.stderr)
     );
