@@ -176,11 +176,7 @@ async fn agent_deploy_installs_the_seeds_agent_and_a_running_gateway_picks_it_up
     let deployed = on(&["agent", "deploy", "--config", file.to_str().unwrap()]);
     assert!(deployed.status.success(), "{}", text(&deployed.stderr));
     assert!(env.state.join("agents/customer-support.json").is_file());
-    assert!(
-        text(&deployed.stderr).contains("channel whatsapp is not set up yet"),
-        "{}",
-        text(&deployed.stderr)
-    );
+    assert!(text(&deployed.stderr).contains("channel whatsapp is not set up yet"), "{}", text(&deployed.stderr));
 
     // What the file names and this installation lacks: warnings from `config validate` and `doctor`.
     let validate = on(&["config", "validate"]);
