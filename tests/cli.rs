@@ -314,6 +314,43 @@ async fn onboarding_a_webhook_writes_a_secret_and_the_reply_url() {
     assert!(webhook["secret"].as_str().is_some_and(|secret| secret.len() == 64), "{config}");
 }
 
+/// WhatsApp's onboarding asks for the phone number id, the token and the app secret, each checked as typed, and
+/// makes up the verify token (to enter in Meta's webhook settings): the block it writes builds.
+#[tokio::test]
+async fn onboarding_whatsapp_asks_for_its_ids_and_makes_the_verify_token() {
+    let env = Env::new();
+    let answers = [
+        "custom",
+        "mock",
+        "http://127.0.0.1:9/v1",
+        "",
+        "MOCK_KEY",
+        "m1",
+        "",
+        "whatsapp",
+        "+15550001111",
+        "106540352242922",
+        "EAAGm0PX4ZCpsBAonboardtoken012345",
+        "short",
+        "0123456789abcdef0123456789abcdef",
+        "",
+        "",
+    ];
+    let out = onboard(&env, &answers).await;
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    assert!(shown.contains("not a phone number id"), "{shown}");
+    assert!(shown.contains("not an app secret"), "{shown}");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.state.join("openclaw.json")).unwrap()).unwrap();
+    let whatsapp = &config["channels"]["whatsapp"];
+    assert_eq!(whatsapp["phoneNumberId"], "106540352242922", "{config}");
+    assert_eq!(whatsapp["accessToken"], "EAAGm0PX4ZCpsBAonboardtoken012345", "{config}");
+    assert_eq!(whatsapp["appSecret"], "0123456789abcdef0123456789abcdef", "{config}");
+    assert!(whatsapp["verifyToken"].as_str().is_some_and(|token| token.len() == 64), "{config}");
+    assert_eq!(whatsapp["dmPolicy"], "pairing", "{config}");
+}
+
 #[tokio::test]
 async fn interactive_setup_reads_answers_from_the_prompt() {
     let env = Env::new();

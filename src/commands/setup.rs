@@ -299,6 +299,15 @@ fn interactive_channel() -> anyhow::Result<Option<ChannelChoice>> {
                     keys.push((key, json!(url)));
                 }
             }
+            openclaw_channels::SetupStep::Flag { flag, question } => {
+                let Some(known) = kind.flags.iter().find(|known| known.flag == flag) else { continue };
+                let value = ask(question, "", |answer| match known.check {
+                    Some(check) => check(answer).map(|()| answer.to_owned()),
+                    None if answer.is_empty() => Err(format!("--{flag} needs a value")),
+                    None => Ok(answer.to_owned()),
+                })?;
+                keys.push((known.key, json!(value)));
+            }
             openclaw_channels::SetupStep::DmPolicy => {
                 let policies = ["pairing", "allowlist", "open"];
                 println!(

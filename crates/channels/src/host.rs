@@ -52,6 +52,8 @@ pub enum SetupStep {
     Url { key: &'static str, question: &'static str },
     /// Ask who may send direct messages (`dmPolicy`, and `allowFrom: ["*"]` for `open`).
     DmPolicy,
+    /// Ask for the value of one of the channel's [`AddFlag`]s (by its flag name), checked as `channels add` does.
+    Flag { flag: &'static str, question: &'static str },
 }
 
 /// One channel-owned flag of `openclaw channels add`: `--<flag> VALUE` writes `VALUE` under `key` of the

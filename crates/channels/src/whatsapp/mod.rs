@@ -43,7 +43,14 @@ pub const KIND: ChannelKind = ChannelKind {
     login: "the Cloud API's access token (developers.facebook.com → your app → WhatsApp → API Setup; a system user's \
             permanent token for production), with phoneNumberId, appSecret and verifyToken",
     token: Some(crate::TokenSpec { key: "accessToken", check: config::check_token }),
-    setup: &[crate::SetupStep::Token, crate::SetupStep::DmPolicy],
+    setup: &[
+        crate::SetupStep::Flag { flag: "phone-number-id", question: "Phone number ID (API Setup, not the number)" },
+        crate::SetupStep::Token,
+        crate::SetupStep::Flag { flag: "app-secret", question: "App secret (App settings → Basic)" },
+        // The verify token is ours to choose: a random one, to enter in the app's webhook settings.
+        crate::SetupStep::Secret("verifyToken"),
+        crate::SetupStep::DmPolicy,
+    ],
     flags: &[
         crate::AddFlag { flag: "phone-number-id", key: "phoneNumberId", check: Some(config::check_phone_number_id) },
         crate::AddFlag { flag: "access-token", key: "accessToken", check: Some(config::check_token) },
