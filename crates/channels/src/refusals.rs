@@ -2,7 +2,8 @@
 //! minute for each reason is written to the audit log at once, the rest of that minute are counted and written as
 //! one summary row with the next minute's first; past [`THROTTLE_AFTER`] refusals in a minute a source is answered
 //! 429 without its signature being checked. Unthrottled, every forged POST added an undeletable audit row
-//! (1,500 a second).
+//! (1,500 a second). [`post_route`] serves a signed-webhook channel's POSTs: a throttled source is answered 429
+//! before anything is read, a body over the channel's limit 413, the rest go to the channel's handler.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -118,6 +119,63 @@ pub async fn record(
     if let Err(error) = inbox.audit(event).await {
         tracing::warn!(%error, "Cannot write the audit row of a refused call.");
     }
+}
+
+/// A webhook POST as a channel's handler gets it.
+pub struct Post {
+    pub headers: axum::http::HeaderMap,
+    pub body: axum::body::Bytes,
+    /// The caller's address, when the server knows it.
+    pub source: Option<IpAddr>,
+}
+
+fn refusal(status: axum::http::StatusCode, error: String) -> axum::response::Response {
+    axum::response::IntoResponse::into_response((status, axum::Json(serde_json::json!({"ok": false, "error": error}))))
+}
+
+/// Reads a POST for a channel whose refusals are `refusals`; `Err` is the answer (429 throttled, 413 too large).
+async fn read_post(
+    request: axum::extract::Request,
+    max_body: usize,
+    refusals: &Refusals,
+) -> Result<Post, axum::response::Response> {
+    let source = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+    if let Some(seconds) = source.and_then(|ip| refusals.throttled(ip)) {
+        let message = format!("too many refused calls from this address; retry in {seconds} s");
+        return Err(refusal(axum::http::StatusCode::TOO_MANY_REQUESTS, message));
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, max_body).await else {
+        let limit =
+            if max_body >= 1 << 20 { format!("{} MiB", max_body >> 20) } else { format!("{} KiB", max_body >> 10) };
+        return Err(refusal(axum::http::StatusCode::PAYLOAD_TOO_LARGE, format!("body over {limit}")));
+    };
+    Ok(Post { headers: parts.headers, body, source })
+}
+
+/// The POST route of a signed-webhook channel `this`: each request read by [`read_post`] (its refusals found by
+/// `refusals`), then handed to `handle`.
+pub fn post_route<T, F, Fut>(
+    this: std::sync::Arc<T>,
+    inbox: crate::Inbox,
+    max_body: usize,
+    refusals: fn(&T) -> &Refusals,
+    handle: F,
+) -> axum::routing::MethodRouter
+where
+    T: Send + Sync + 'static,
+    F: Fn(std::sync::Arc<T>, crate::Inbox, Post) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    axum::routing::post(move |request: axum::extract::Request| {
+        let (this, inbox, handle) = (this.clone(), inbox.clone(), handle.clone());
+        async move {
+            match read_post(request, max_body, refusals(&this)).await {
+                Ok(post) => handle(this, inbox, post).await,
+                Err(refused) => refused,
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -130,25 +130,16 @@ impl Channel for Slack {
     fn route(self: Arc<Self>, inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
         let Mode::Http { path, .. } = &self.mode else { return None };
         let path = path.clone();
-        let handler = move |request: axum::extract::Request| {
-            let this = self.clone();
-            let inbox = inbox.clone();
-            async move {
-                let source = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| info.0.ip());
-                let (parts, body) = request.into_parts();
-                let Ok(body) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
-                    return receive::reply(
-                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                        json!({"ok": false, "error": "body over 1 MiB"}),
-                    );
-                };
-                this.http_event(&inbox, &parts.headers, &body, source).await
-            }
-        };
-        Some((path, axum::routing::post(handler)))
+        let route = crate::refusals::post_route(
+            self,
+            inbox,
+            MAX_BODY,
+            |this| &this.refusals,
+            |this, inbox, post| async move {
+                axum::response::IntoResponse::into_response(this.http_event(&inbox, &post).await)
+            },
+        );
+        Some((path, route))
     }
 
     fn render(&self, markdown: &str) -> Vec<String> {

@@ -204,17 +204,9 @@ impl Slack {
     pub(super) async fn http_event(
         &self,
         inbox: &Inbox,
-        headers: &HeaderMap,
-        body: &[u8],
-        source: Option<std::net::IpAddr>,
+        post: &crate::refusals::Post,
     ) -> (StatusCode, axum::Json<Value>) {
-        if let Some(seconds) = source.and_then(|ip| self.refusals.throttled(ip)) {
-            let message = format!("too many refused calls from this address; retry in {seconds} s");
-            return reply(StatusCode::TOO_MANY_REQUESTS, json!({"ok": false, "error": message}));
-        }
-        if body.len() > MAX_BODY {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 1 MiB"}));
-        }
+        let (headers, body, source) = (&post.headers, &post.body[..], post.source);
         if let Err(reason) = self.verify(headers, body, openclaw_protocol::now_ms() / 1000) {
             crate::refusals::record(&self.refusals, inbox, "slack", reason, source).await;
             return reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}));

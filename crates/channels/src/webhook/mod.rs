@@ -39,7 +39,6 @@ mod send;
 
 pub use normalize::parse_message;
 use normalize::{MAX_ID, id_text};
-use receive::reply;
 use send::Route;
 pub use send::sign;
 
@@ -109,22 +108,14 @@ impl Channel for WebhookChannel {
 
     fn route(self: Arc<Self>, inbox: Inbox) -> Option<(String, axum::routing::MethodRouter)> {
         let path = self.path.clone();
-        let handler = move |request: axum::extract::Request| {
-            let this = self.clone();
-            let inbox = inbox.clone();
-            async move {
-                let source = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| info.0.ip());
-                let (parts, body) = request.into_parts();
-                let Ok(body) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
-                    return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
-                };
-                this.handle(&inbox, &parts.headers, &body, source).await
-            }
-        };
-        Some((path, axum::routing::post(handler)))
+        let route = crate::refusals::post_route(
+            self,
+            inbox,
+            MAX_BODY,
+            |this| &this.refusals,
+            |this, inbox, post| async move { axum::response::IntoResponse::into_response(this.handle(&inbox, &post).await) },
+        );
+        Some((path, route))
     }
 
     /// A conversation id, as the receiving system names its conversations.

@@ -41,20 +41,8 @@ impl WebhookChannel {
         reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}))
     }
 
-    pub(super) async fn handle(
-        &self,
-        inbox: &Inbox,
-        headers: &HeaderMap,
-        body: &[u8],
-        source: Option<IpAddr>,
-    ) -> (StatusCode, axum::Json<Value>) {
-        if let Some(seconds) = source.and_then(|ip| self.refusals.throttled(ip)) {
-            let message = format!("too many refused calls from this address; retry in {seconds} s");
-            return reply(StatusCode::TOO_MANY_REQUESTS, json!({"ok": false, "error": message}));
-        }
-        if body.len() > MAX_BODY {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 256 KiB"}));
-        }
+    pub(super) async fn handle(&self, inbox: &Inbox, post: &crate::refusals::Post) -> (StatusCode, axum::Json<Value>) {
+        let (headers, body, source) = (&post.headers, &post.body[..], post.source);
         let now = openclaw_protocol::now_ms() / 1000;
         if let Err(reason) = self.verify(headers, body, now) {
             return self.reject(inbox, reason, source).await;

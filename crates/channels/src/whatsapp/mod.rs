@@ -143,25 +143,14 @@ impl Channel for WhatsApp {
                 async move { this.verify_subscription(&query.0) }
             }
         };
-        let deliver = move |request: axum::extract::Request| {
-            let this = self.clone();
-            let inbox = inbox.clone();
-            async move {
-                let source = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|info| info.0.ip());
-                let (parts, body) = request.into_parts();
-                let Ok(body) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
-                    return receive::reply(
-                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                        json!({"ok": false, "error": "body over 1 MiB"}),
-                    );
-                };
-                this.delivery(&inbox, &parts.headers, &body, source).await
-            }
-        };
-        Some((path, axum::routing::get(verify).post(deliver)))
+        let deliver = crate::refusals::post_route(
+            self,
+            inbox,
+            MAX_BODY,
+            |this| &this.refusals,
+            |this, inbox, post| async move { this.delivery(&inbox, &post).await },
+        );
+        Some((path, deliver.get(verify)))
     }
 
     fn render(&self, markdown: &str) -> Vec<String> {

@@ -1,7 +1,6 @@
 //! Receiving: the subscription check (`GET`), and signed deliveries (`POST`) recorded before they are acknowledged.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
@@ -50,20 +49,8 @@ impl WhatsApp {
         }
     }
 
-    pub(super) async fn delivery(
-        &self,
-        inbox: &Inbox,
-        headers: &HeaderMap,
-        body: &[u8],
-        source: Option<IpAddr>,
-    ) -> axum::response::Response {
-        if let Some(seconds) = source.and_then(|ip| self.refusals.throttled(ip)) {
-            let message = format!("too many refused calls from this address; retry in {seconds} s");
-            return reply(StatusCode::TOO_MANY_REQUESTS, json!({"ok": false, "error": message}));
-        }
-        if body.len() > MAX_BODY {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, json!({"ok": false, "error": "body over 1 MiB"}));
-        }
+    pub(super) async fn delivery(&self, inbox: &Inbox, post: &crate::refusals::Post) -> axum::response::Response {
+        let (headers, body, source) = (&post.headers, &post.body[..], post.source);
         if let Err(reason) = self.check_signature(headers, body) {
             crate::refusals::record(&self.refusals, inbox, "whatsapp", reason, source).await;
             return reply(StatusCode::UNAUTHORIZED, json!({"ok": false, "error": reason}));
