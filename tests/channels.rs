@@ -626,23 +626,10 @@ async fn telegram_passes_the_channel_compliance_harness() {
     )
     .await;
     let port = free_port();
-    let mut running = Some(GatewayProcess::start(&env, port).await);
+    let gateway = GatewayProcess::start(&env, port).await;
     let conversation = Conversation { emulator: &emulator, proxy: &proxy };
-    let report = compliance::check(&conversation, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("telegram compliance: {report:?}");
-    let replayed: Vec<String> =
-        proxy.replayed().iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect();
-    assert!(
-        replayed.len() == 1 && replayed[0].contains("compliance: delivered twice"),
-        "the redelivery was served: {replayed:?}"
-    );
-    assert_eq!(proxy.lost_answers(), 1, "the lost answer was lost");
+    let _gateway = common::compliance(&env, port, gateway, &conversation).await;
+    proxy.assert_faults_met();
 }
 
 /// A conversation with another system over the signed webhook channel, for the compliance harness. The receiver
@@ -728,16 +715,9 @@ async fn webhook_passes_the_channel_compliance_harness() {
     )
     .await;
     let port = free_port();
-    let mut running = Some(GatewayProcess::start(&env, port).await);
+    let gateway = GatewayProcess::start(&env, port).await;
     let conversation = WebhookConversation { port, receiver: &receiver, sent: Default::default() };
-    let report = compliance::check(&conversation, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("webhook compliance: {report:?}");
+    let _gateway = common::compliance(&env, port, gateway, &conversation).await;
     let replies = conversation.replies();
     let lost = replies.iter().position(|reply| {
         reply.status == 200 && reply.json()["text"].as_str().is_some_and(|t| t.contains("lost on the way"))

@@ -230,17 +230,8 @@ async fn discord_dms_guilds_and_threads_reach_the_agent_through_drops_limits_and
     assert!(stale["detail"].as_str().unwrap_or_default().contains("401"), "{stale}");
 
     // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
-    let mut running = Some(gateway);
     let conversation = Conversation { double: &double, channel: dm.clone() };
-    let report = compliance::check(&conversation, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("discord compliance: {report:?}");
-    let gateway = running.take().expect("the gateway runs");
+    let gateway = common::compliance(&env, port, gateway, &conversation).await;
 
     // Killed: the messages sent while it is down are replayed when the saved session is resumed after the restart,
     // each answered once, in order; nothing answered before is answered again.

@@ -199,24 +199,10 @@ async fn matrix_rooms_reach_the_agent_and_answers_come_back_as_html() {
     assert_eq!(after, want, "every message sent while down answered once, in order");
 
     // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
-    let mut running = Some(gateway);
     let conversation = Conversation { ann: &ann, room: &dm, proxy: &proxy };
-    let report = compliance::check(&conversation, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("matrix compliance: {report:?}");
-    let replayed: Vec<String> =
-        proxy.replayed().iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect();
-    assert!(
-        replayed.len() == 1 && replayed[0].contains("compliance: delivered twice"),
-        "the redelivery was served: {replayed:?}"
-    );
-    assert_eq!(proxy.lost_answers(), 1, "the lost answer was lost");
-    drop(running);
+    let gateway = common::compliance(&env, port, gateway, &conversation).await;
+    proxy.assert_faults_met();
+    drop(gateway);
     let store = env.store().await;
     let thread_key = format!("agent:main:matrix:group:{}:thread:{}", room.to_lowercase(), root.to_lowercase());
     assert!(store.active_session(&thread_key).await.expect("session").is_some(), "no session {thread_key}");

@@ -245,17 +245,8 @@ async fn slack_socket_mode_and_http_events_reach_the_agent_and_answers_come_back
     assert!(stale["detail"].as_str().unwrap_or_default().contains("invalid_auth"), "{stale}");
 
     // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
-    let mut running = Some(gateway);
     let conversation = Conversation { double: &double, channel: DM };
-    let report = compliance::check(&conversation, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("slack compliance: {report:?}");
-    let gateway = running.take().expect("the gateway runs");
+    let gateway = common::compliance(&env, port, gateway, &conversation).await;
 
     // Killed: what is sent while it is down is delivered again once it reconnects (not acknowledged before), each
     // answered once, in order.

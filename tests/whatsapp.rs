@@ -180,17 +180,9 @@ async fn whatsapp_cloud_api_messages_reach_the_agent_and_answers_come_back_in_wh
     assert!(stale["detail"].as_str().unwrap_or_default().contains("(190)"), "{stale}");
 
     // The compliance harness: the guarantees every channel gives, checked the same way on each platform.
-    let mut running = Some(gateway);
-    let report = compliance::check(&Conversation { double: &double }, async || {
-        if let Some(gateway) = running.take() {
-            gateway.kill();
-        }
-        running = Some(GatewayProcess::start(&env, port).await);
-    })
-    .await;
-    eprintln!("whatsapp compliance: {report:?}");
+    let gateway = common::compliance(&env, port, gateway, &Conversation { double: &double }).await;
     assert!(texts(&double, stranger).is_empty(), "a number not in allowFrom is not answered");
-    drop(running);
+    drop(gateway);
     let store = env.store().await;
     assert!(store.dead_letters(10).await.expect("dead letters").is_empty());
 }

@@ -278,3 +278,24 @@ pub fn probe_of(probes: &[(String, String, serde_json::Value)], channel: &str, a
         .map(|(_, _, probe)| probe.clone())
         .unwrap_or_else(|| panic!("no {channel} account {account}: {probes:?}"))
 }
+
+/// Runs testkit's compliance harness against the gateway on `port`, SIGKILLing and restarting it where the harness
+/// asks; prints the report and returns the gateway running at the end.
+#[allow(dead_code)]
+pub async fn compliance<C: openclaw_testkit::compliance::Counterpart>(
+    env: &Env,
+    port: u16,
+    gateway: GatewayProcess,
+    counterpart: &C,
+) -> GatewayProcess {
+    let mut running = Some(gateway);
+    let report = openclaw_testkit::compliance::check(counterpart, async || {
+        if let Some(gateway) = running.take() {
+            gateway.kill();
+        }
+        running = Some(GatewayProcess::start(env, port).await);
+    })
+    .await;
+    eprintln!("{} compliance: {report:?}", counterpart.name());
+    running.expect("the gateway runs")
+}

@@ -113,6 +113,18 @@ impl FaultProxy {
         lock(&self.state).replayed.clone()
     }
 
+    /// Panics unless the harness's faults were all met: exactly one redelivery served, carrying the message the
+    /// harness delivers twice, and exactly one answer lost.
+    pub fn assert_faults_met(&self) {
+        let replayed: Vec<String> =
+            self.replayed().iter().map(|body| String::from_utf8_lossy(body).into_owned()).collect();
+        assert!(
+            replayed.len() == 1 && replayed[0].contains("compliance: delivered twice"),
+            "the redelivery was served: {replayed:?}"
+        );
+        assert_eq!(self.lost_answers(), 1, "the lost answer was lost");
+    }
+
     /// How many answers were lost so far.
     pub fn lost_answers(&self) -> usize {
         lock(&self.state).lost
