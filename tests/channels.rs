@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    Env, GatewayProcess, configure_channels, eventually, faulty_model, free_port, last_user_text, telegram_emulator,
+    Env, GatewayProcess, configure_channels, echo_model, eventually, faulty_model, free_port, last_user_text,
+    telegram_emulator,
 };
 use openclaw_store::Store;
 use openclaw_testkit::proxy::{self, FaultProxy};
@@ -18,25 +19,6 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "123:ABC";
 const SECRET: &str = "a-webhook-secret-of-some-length";
-
-/// A model that answers `echo: <message>`, or a long three-paragraph answer when asked for one.
-async fn echo_model() -> ScriptedServer {
-    let model = ScriptedServer::start().await;
-    model.set_responder(Arc::new(|request: &Recorded| {
-        let asked = last_user_text(request);
-        if asked.contains("slow answer") {
-            // 30 words, 200 ms apart: six seconds, long enough to be stopped.
-            return openai::text(&"slowly ".repeat(30)).paced(Duration::from_millis(200));
-        }
-        if asked.contains("long answer") {
-            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
-            let text = format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim());
-            return openai::text(&text);
-        }
-        openai::text(&format!("echo: {asked}"))
-    }));
-    model
-}
 
 fn private(id: i64) -> Value {
     json!({"id": id, "type": "private", "first_name": format!("User{id}")})

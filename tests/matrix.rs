@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
+use common::{Env, GatewayProcess, configure_channels, echo_model, eventually, free_port};
 use openclaw_store::Store;
+use openclaw_testkit::compliance;
 use openclaw_testkit::proxy::{self, FaultProxy};
 use openclaw_testkit::synapse::{Human, RoomMessage, Synapse};
-use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::json;
 
 const BOT: &str = "@bot:localhost";
@@ -26,19 +25,6 @@ fn synapse() -> Option<Synapse> {
         );
     }
     synapse
-}
-
-async fn echo_model() -> ScriptedServer {
-    let model = ScriptedServer::start().await;
-    model.set_responder(Arc::new(|request: &Recorded| {
-        let asked = last_user_text(request);
-        if asked.contains("long answer") {
-            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
-            return openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
-        }
-        openai::text(&format!("echo: {asked}"))
-    }));
-    model
 }
 
 async fn from_bot(human: &Human, room: &str) -> Vec<RoomMessage> {

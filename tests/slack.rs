@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
+use common::{Env, GatewayProcess, configure_channels, echo_model, eventually, free_port};
 use openclaw_store::Store;
+use openclaw_testkit::compliance;
 use openclaw_testkit::slack::{SlackDouble, sign};
-use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::{Value, json};
 
 const BOT: &str = "xoxb-1111-2222-doubletoken";
@@ -22,19 +21,6 @@ const ANN: &str = "UANN00001";
 const DM: &str = "DANN00001";
 const GENERAL: &str = "CGENERAL1";
 const RANDOM: &str = "CRANDOM01";
-
-async fn echo_model() -> ScriptedServer {
-    let model = ScriptedServer::start().await;
-    model.set_responder(Arc::new(|request: &Recorded| {
-        let asked = last_user_text(request);
-        if asked.contains("long answer") {
-            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
-            return openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
-        }
-        openai::text(&format!("echo: {asked}"))
-    }));
-    model
-}
 
 fn texts(double: &SlackDouble, channel: &str) -> Vec<String> {
     double.bot_messages(channel).into_iter().map(|(text, _)| text).collect()

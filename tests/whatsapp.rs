@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Env, GatewayProcess, configure_channels, eventually, free_port, last_user_text};
+use common::{Env, GatewayProcess, configure_channels, echo_model, eventually, free_port};
 use openclaw_store::Store;
+use openclaw_testkit::compliance;
 use openclaw_testkit::whatsapp::{WhatsAppDouble, sign};
-use openclaw_testkit::{Recorded, ScriptedServer, compliance, openai};
 use serde_json::json;
 
 const PHONE_ID: &str = "106540352242922";
@@ -19,19 +18,6 @@ const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const VERIFY: &str = "verify-me-please";
 const ANN: &str = "15551234567";
 const BOB: &str = "15557654321";
-
-async fn echo_model() -> ScriptedServer {
-    let model = ScriptedServer::start().await;
-    model.set_responder(Arc::new(|request: &Recorded| {
-        let asked = last_user_text(request);
-        if asked.contains("long answer") {
-            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
-            return openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
-        }
-        openai::text(&format!("echo: {asked}"))
-    }));
-    model
-}
 
 fn texts(double: &WhatsAppDouble, wa_id: &str) -> Vec<String> {
     double.bot_messages(wa_id).into_iter().map(|sent| sent.text).collect()

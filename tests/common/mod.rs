@@ -299,3 +299,22 @@ pub async fn compliance<C: openclaw_testkit::compliance::Counterpart>(
     eprintln!("{} compliance: {report:?}", counterpart.name());
     running.expect("the gateway runs")
 }
+
+/// A model that answers `echo: <message>`; a long three-paragraph answer (18 sentences) when asked for a
+/// `long answer`, and a slow one (30 words, 200 ms apart) for a `slow answer`.
+#[allow(dead_code)]
+pub async fn echo_model() -> openclaw_testkit::ScriptedServer {
+    let model = openclaw_testkit::ScriptedServer::start().await;
+    model.set_responder(std::sync::Arc::new(|request: &openclaw_testkit::Recorded| {
+        let asked = last_user_text(request);
+        if asked.contains("slow answer") {
+            return openclaw_testkit::openai::text(&"slowly ".repeat(30)).paced(std::time::Duration::from_millis(200));
+        }
+        if asked.contains("long answer") {
+            let paragraph = "This sentence is part of a long answer that must be cut. ".repeat(6);
+            return openclaw_testkit::openai::text(&format!("{p}\n\n{p}\n\n{p}", p = paragraph.trim()));
+        }
+        openclaw_testkit::openai::text(&format!("echo: {asked}"))
+    }));
+    model
+}
